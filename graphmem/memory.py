@@ -1,0 +1,250 @@
+"""`Memory`: the Python client. Ingest conversations, search them, look entities up.
+
+    from graphmem import Memory
+
+    with Memory() as memory:                      # the embedded store; see graphmem.config
+        report = memory.ingest("chat.json")
+        for hit in memory.search("When did Caroline go to the support group?", k=5):
+            print(hit.score, hit.speaker, hit.text)
+
+Every method takes an optional `group_id` (the tenant); without it the configured one is used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from graphmem.config import Config
+from graphmem.errors import RecordProblem
+from graphmem.extraction import Extractor
+from graphmem.graph_builder import build_graph_batch, entity_id, message_digest
+from graphmem.loaders import load_file
+from graphmem.models import Conversation, EntityNode, Evidence, Message, WriteCounts
+from graphmem.search.engine import GroupIndex, search
+from graphmem.store.base import Store, StoreCounts
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as (messages done, messages to do) while an ingest extracts and writes."""
+
+
+@dataclass
+class IngestReport:
+    """What an ingest read, wrote and rejected."""
+
+    files: int = 0
+    conversations: int = 0
+    messages_read: int = 0
+    messages_skipped: int = 0  # already stored, unchanged
+    written: WriteCounts = field(default_factory=WriteCounts)
+    rejected: list[RecordProblem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def turns_per_second(self) -> float:
+        return self.messages_read / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """An event or relation involving an entity, placed in time."""
+
+    kind: str  # "event" | "relation"
+    when: date | None
+    observed_at: datetime
+    precision: str | None
+    text: str
+    message_id: str
+
+
+class Memory:
+    """A graph memory over one store; safe to keep open for the life of an application."""
+
+    def __init__(self, config: Config | None = None, *, store: Store | None = None, extractor: Extractor | None = None):
+        self.config = config or Config()
+        self.store = store or open_store(self.config)
+        self._extractor = extractor
+        self._indexes: dict[str, GroupIndex] = {}
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def extractor(self) -> Extractor:
+        if self._extractor is None:
+            from graphmem.extraction.spacy_pipeline import SpacyExtractor
+
+            self._extractor = SpacyExtractor(self.config.spacy_model, n_process=self.config.extract_processes)
+        return self._extractor
+
+    # -- ingest --------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: str | Path | Iterable[str | Path],
+        *,
+        group_id: str | None = None,
+        group_per_conversation: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Ingest conversation files (JSON/JSONL). Bad records are reported, not raised.
+
+        A file that cannot be read at all raises `InputError` before anything is written.
+        """
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        started = time.perf_counter()
+        loaded = [load_file(p, max_message_chars=self.config.max_message_chars) for p in paths]
+        conversations = [c for f in loaded for c in f.conversations]
+        report = self.ingest_conversations(
+            conversations, group_id=group_id, group_per_conversation=group_per_conversation, progress=progress
+        )
+        report.files = len(loaded)
+        report.rejected = [p for f in loaded for p in f.problems]
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def ingest_conversations(
+        self,
+        conversations: Sequence[Conversation],
+        *,
+        group_id: str | None = None,
+        group_per_conversation: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Extract and write conversations; messages already stored unchanged are skipped.
+
+        With `group_per_conversation`, each conversation becomes its own tenant, named by its id.
+        """
+        started = time.perf_counter()
+        report = IngestReport(conversations=len(conversations))
+        work: list[tuple[str, Conversation, list[Message]]] = []
+        for conversation in conversations:
+            group = conversation.id if group_per_conversation else self._group(group_id)
+            stored = self.store.message_digests(group, conversation.id)
+            changed = [m for m in conversation.messages if stored.get(m.id) != message_digest(m)]
+            report.messages_read += len(conversation.messages)
+            report.messages_skipped += len(conversation.messages) - len(changed)
+            if changed:
+                work.append((group, conversation, changed))
+        total = sum(len(messages) for _, _, messages in work)
+        done = 0
+        if progress:
+            progress(0, total)
+        for group, conversation, messages in work:
+            extractions = []
+            for extraction in self.extractor.extract(conversation, messages):
+                extractions.append(extraction)
+                done += 1
+                if progress and done % 25 == 0:
+                    progress(done, total)
+            batch = build_graph_batch(group, conversation, messages, extractions)
+            report.written = report.written + self.store.write(group, batch)
+            self._indexes.pop(group, None)
+        if progress:
+            progress(done, total)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def add_messages(
+        self,
+        conversation_id: str,
+        messages: Sequence[dict],
+        *,
+        participants: Sequence[str] = (),
+        group_id: str | None = None,
+    ) -> IngestReport:
+        """Ingest messages given as dicts (`speaker`, `text`, `timestamp`, optional `id`).
+
+        The conversation's earlier messages must be passed again (or given ids) for turn order
+        to stay right: a message's position in `messages` is its sequence number.
+        """
+        from graphmem.loaders import conversation_from_messages
+
+        conversation, problems = conversation_from_messages(
+            conversation_id, messages, participants=tuple(participants), max_message_chars=self.config.max_message_chars
+        )
+        report = self.ingest_conversations([conversation] if conversation else [], group_id=group_id)
+        report.rejected = problems
+        return report
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def search(self, query: str, *, k: int = 10, group_id: str | None = None) -> list[Evidence]:
+        """The `k` messages that best support an answer to `query`, best first."""
+        return search(self._index(group_id), query, k)
+
+    def entities(self, *, group_id: str | None = None) -> list[EntityNode]:
+        return self.store.entities(self._group(group_id))
+
+    def entity(self, name: str, *, group_id: str | None = None) -> EntityNode | None:
+        """The entity called `name` (or with `name` as an alias), if the memory knows one."""
+        group = self._group(group_id)
+        index = self._index(group)
+        wanted = entity_id(group, name)
+        if wanted in index.entities:
+            return index.entities[wanted]
+        linked = index.linker.link(name)
+        return linked[0] if len(linked) == 1 else None
+
+    def timeline(self, name: str, *, group_id: str | None = None) -> list[TimelineItem]:
+        """Events and relations involving an entity, in world-time order (unknown times last)."""
+        group = self._group(group_id)
+        entity = self.entity(name, group_id=group)
+        if entity is None:
+            return []
+        by_id = {m.id: m for m in self._index(group).messages}
+        items: list[TimelineItem] = []
+        for event in self.store.events(group, entity.id):
+            message = by_id[event.message_id]
+            items.append(TimelineItem("event", event.ts_start, message.ts, event.precision, event.summary, message.source_id))
+        for relation in self.store.relations(group, entity.id):
+            message = by_id.get(relation.message_id)
+            items.append(
+                TimelineItem(
+                    "relation", relation.valid_from, relation.observed_at, relation.precision, relation.fact,
+                    message.source_id if message else relation.message_id,
+                )
+            )
+        return sorted(items, key=lambda t: (t.when or t.observed_at.date(), t.observed_at, t.kind))
+
+    def stats(self, *, group_id: str | None = None) -> StoreCounts:
+        return self.store.counts(self._group(group_id))
+
+    def groups(self) -> list[str]:
+        return self.store.groups()
+
+    def forget(self, *, group_id: str | None = None) -> None:
+        """Delete everything stored for a tenant."""
+        group = self._group(group_id)
+        self.store.delete_group(group)
+        self._indexes.pop(group, None)
+
+    def _group(self, group_id: str | None) -> str:
+        return group_id or self.config.group_id
+
+    def _index(self, group_id: str | None) -> GroupIndex:
+        group = self._group(group_id)
+        if group not in self._indexes:
+            self._indexes[group] = GroupIndex.build(self.store, group)
+        return self._indexes[group]
+
+
+def open_store(config: Config) -> Store:
+    """The store the configuration names."""
+    if config.store == "neo4j":
+        from graphmem.store.neo4j import Neo4jStore
+
+        return Neo4jStore(config.neo4j_uri, config.neo4j_user, config.neo4j_password, config.neo4j_database)
+    from graphmem.store.sqlite import SQLiteStore
+
+    return SQLiteStore(config.path)

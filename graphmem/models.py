@@ -1,0 +1,257 @@
+"""Plain data shared by every part of graphmem.
+
+Three layers of data live here, in the order they flow through an ingest:
+
+1. the conversation as read from a file (`Conversation`, `Message`);
+2. what an extractor finds in each message (`MessageExtraction`), the contract that the
+   spaCy extractor and the LLM extractor both produce;
+3. the graph records a store writes (`GraphBatch` and its nodes and edges), with
+   deterministic ids so that writing the same batch twice changes nothing.
+
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_NAMESPACE = uuid.UUID("6f1d3a52-8e0b-4c1e-9a57-3f0d2c9b7e41")
+
+
+def stable_id(group_id: str, kind: str, *key: str) -> str:
+    """A deterministic id for a node or edge: the same tenant, kind and key always give the same id."""
+    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join((group_id, kind, *key))))
+
+
+class Precision(str, Enum):
+    """How exact a resolved time is; a value only means its own granularity."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    SEASON = "season"
+    YEAR = "year"
+    DECADE = "decade"
+
+
+class TimeRange(BaseModel):
+    """A span of world time with its precision; `start` and `end` are both inclusive."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: date
+    end: date
+    precision: Precision
+
+
+class EntityType(str, Enum):
+    PERSON = "person"
+    PLACE = "place"
+    ORGANIZATION = "organization"
+    THING = "thing"
+    CONCEPT = "concept"
+    EVENT = "event"
+    WORK = "work"
+
+
+# -- 1. conversations ------------------------------------------------------------------------
+
+
+class Message(BaseModel):
+    """One turn of a conversation, as it was said."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    conversation_id: str
+    seq: int
+    speaker: str
+    text: str
+    ts: datetime
+    session: int | None = None
+    caption: str | None = Field(default=None, description="text standing for a shared image")
+
+
+class Conversation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    participants: tuple[str, ...]
+    messages: tuple[Message, ...]
+
+
+# -- 2. extraction ---------------------------------------------------------------------------
+
+
+class ExtractedEntity(BaseModel):
+    """An entity mentioned in a message, already in canonical form (`name`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type: EntityType
+    mention: str
+
+
+class Participant(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    role: str  # agent, patient, recipient, companion, ...
+
+
+class ExtractedEvent(BaseModel):
+    """Something that happened (or will happen) to someone, with when and where if stated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    predicate: str
+    summary: str
+    participants: tuple[Participant, ...]
+    time: TimeRange | None = None
+    time_text: str | None = None
+    place: str | None = None
+
+
+class ExtractedRelation(BaseModel):
+    """A subject-predicate-object statement, valid over `valid` in world time when known."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    predicate: str
+    object: str
+    fact: str
+    valid: TimeRange | None = None
+    confidence: float = 1.0
+
+
+class MessageExtraction(BaseModel):
+    """Everything an extractor found in one message; the extractor-independent contract."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    entities: tuple[ExtractedEntity, ...] = ()
+    events: tuple[ExtractedEvent, ...] = ()
+    relations: tuple[ExtractedRelation, ...] = ()
+
+
+# -- 3. graph records ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EntityNode:
+    id: str
+    name: str
+    type: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageNode:
+    id: str
+    source_id: str  # the id the input gave the message (e.g. LoCoMo's dia_id)
+    conversation_id: str
+    seq: int
+    speaker: str
+    speaker_id: str  # the speaker's person EntityNode id
+    text: str
+    ts: datetime
+    session: int | None = None
+    caption: str | None = None
+    addressee_id: str | None = None
+    digest: str = ""  # content hash: a re-ingested message with the same digest is skipped
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    message_id: str
+    entity_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventNode:
+    id: str
+    message_id: str
+    predicate: str
+    summary: str
+    participants: tuple[tuple[str, str], ...]  # (entity id, role)
+    ts_start: date | None = None
+    ts_end: date | None = None
+    precision: str | None = None
+    place_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RelationEdge:
+    id: str
+    subject_id: str
+    object_id: str
+    predicate: str
+    fact: str
+    message_id: str
+    observed_at: datetime
+    valid_from: date | None = None
+    valid_to: date | None = None
+    precision: str | None = None
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationNode:
+    id: str
+    source_id: str
+    participants: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class GraphBatch:
+    """Everything one ingest writes, in one transaction."""
+
+    conversations: list[ConversationNode] = field(default_factory=list)
+    messages: list[MessageNode] = field(default_factory=list)
+    entities: list[EntityNode] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+    events: list[EventNode] = field(default_factory=list)
+    relations: list[RelationEdge] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCounts:
+    """How many records a write created (not touched): re-writing the same batch gives zeros."""
+
+    messages: int = 0
+    entities: int = 0
+    events: int = 0
+    relations: int = 0
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(
+            self.messages + other.messages,
+            self.entities + other.entities,
+            self.events + other.events,
+            self.relations + other.relations,
+        )
+
+
+# -- query results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One retrieved message with its score and why it was found."""
+
+    message_id: str
+    source_id: str
+    conversation_id: str
+    speaker: str
+    text: str
+    ts: datetime
+    score: float
+    why: tuple[str, ...] = ()

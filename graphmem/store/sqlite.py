@@ -1,0 +1,298 @@
+"""The embedded default store: one SQLite file in WAL mode, no server.
+
+Every table is keyed by (group_id, ...), every statement takes group_id as a parameter, and a
+whole `write` is one transaction: a failure leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+from graphmem.errors import StoreError
+from graphmem.models import EntityNode, EventNode, GraphBatch, Mention, MessageNode, RelationEdge, WriteCounts
+from graphmem.store.base import StoreCounts
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    group_id TEXT NOT NULL, id TEXT NOT NULL, source_id TEXT NOT NULL, participants TEXT NOT NULL,
+    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    group_id TEXT NOT NULL, id TEXT NOT NULL, source_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL, speaker TEXT NOT NULL, speaker_id TEXT NOT NULL, addressee_id TEXT,
+    text TEXT NOT NULL, caption TEXT, ts TEXT NOT NULL, session INTEGER, digest TEXT NOT NULL,
+    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (group_id, conversation_id, seq);
+CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (group_id, ts);
+CREATE TABLE IF NOT EXISTS entities (
+    group_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+    aliases TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entities_by_name ON entities (group_id, name COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS mentions (
+    group_id TEXT NOT NULL, message_id TEXT NOT NULL, entity_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, message_id, entity_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mentions_by_entity ON mentions (group_id, entity_id);
+CREATE TABLE IF NOT EXISTS events (
+    group_id TEXT NOT NULL, id TEXT NOT NULL, message_id TEXT NOT NULL, predicate TEXT NOT NULL,
+    summary TEXT NOT NULL, ts_start TEXT, ts_end TEXT, precision TEXT, place_id TEXT,
+    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_message ON events (group_id, message_id);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (group_id, ts_start);
+CREATE TABLE IF NOT EXISTS event_participants (
+    group_id TEXT NOT NULL, event_id TEXT NOT NULL, entity_id TEXT NOT NULL, role TEXT NOT NULL,
+    PRIMARY KEY (group_id, event_id, entity_id, role)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS participants_by_entity ON event_participants (group_id, entity_id);
+CREATE TABLE IF NOT EXISTS relations (
+    group_id TEXT NOT NULL, id TEXT NOT NULL, subject_id TEXT NOT NULL, object_id TEXT NOT NULL,
+    predicate TEXT NOT NULL, fact TEXT NOT NULL, valid_from TEXT, valid_to TEXT, precision TEXT,
+    observed_at TEXT NOT NULL, expired_at TEXT, confidence REAL NOT NULL,
+    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS relations_by_subject ON relations (group_id, subject_id);
+CREATE INDEX IF NOT EXISTS relations_by_object ON relations (group_id, object_id);
+CREATE TABLE IF NOT EXISTS relation_sources (
+    group_id TEXT NOT NULL, relation_id TEXT NOT NULL, message_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, relation_id, message_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS relation_sources_by_message ON relation_sources (group_id, message_id);
+"""
+
+
+class SQLiteStore:
+    """A `Store` in one SQLite file (or `:memory:`); safe to share between threads."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=OFF")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the memory file {self.path}: {exc}") from exc
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def write(self, group_id: str, batch: GraphBatch) -> WriteCounts:
+        with self._transaction() as db:
+            new_messages = self._count_new(db, group_id, "messages", [m.id for m in batch.messages])
+            new_entities = self._count_new(db, group_id, "entities", [e.id for e in batch.entities])
+            new_events = self._count_new(db, group_id, "events", [e.id for e in batch.events])
+            new_relations = self._count_new(db, group_id, "relations", [r.id for r in batch.relations])
+            self._forget_derived(db, group_id, [m.id for m in batch.messages])
+            db.executemany(
+                "INSERT INTO conversations VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET participants = excluded.participants",
+                [(group_id, c.id, c.source_id, json.dumps(list(c.participants))) for c in batch.conversations],
+            )
+            self._upsert_entities(db, group_id, batch.entities)
+            db.executemany(
+                "INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (group_id, m.id, m.source_id, m.conversation_id, m.seq, m.speaker, m.speaker_id, m.addressee_id,
+                     m.text, m.caption, m.ts.isoformat(), m.session, m.digest)
+                    for m in batch.messages
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO mentions VALUES (?, ?, ?)",
+                [(group_id, m.message_id, m.entity_id) for m in batch.mentions],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (group_id, e.id, e.message_id, e.predicate, e.summary, _iso(e.ts_start), _iso(e.ts_end),
+                     e.precision, e.place_id)
+                    for e in batch.events
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO event_participants VALUES (?, ?, ?, ?)",
+                [(group_id, e.id, entity, role) for e in batch.events for entity, role in e.participants],
+            )
+            db.executemany(
+                """INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+                   ON CONFLICT DO UPDATE SET observed_at = min(observed_at, excluded.observed_at)""",
+                [
+                    (group_id, r.id, r.subject_id, r.object_id, r.predicate, r.fact, _iso(r.valid_from),
+                     _iso(r.valid_to), r.precision, r.observed_at.isoformat(), r.confidence)
+                    for r in batch.relations
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO relation_sources VALUES (?, ?, ?)",
+                [(group_id, r.id, r.message_id) for r in batch.relations],
+            )
+        return WriteCounts(new_messages, new_entities, new_events, new_relations)
+
+    @staticmethod
+    def _count_new(db: sqlite3.Connection, group_id: str, table: str, ids: list[str]) -> int:
+        unique = set(ids)
+        if not unique:
+            return 0
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_ids (id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM batch_ids")
+        db.executemany("INSERT INTO batch_ids VALUES (?)", [(i,) for i in unique])
+        (stored,) = db.execute(
+            f"SELECT count(*) FROM {table} JOIN batch_ids USING (id) WHERE group_id = ?", (group_id,)
+        ).fetchone()
+        return len(unique) - stored
+
+    @staticmethod
+    def _forget_derived(db: sqlite3.Connection, group_id: str, message_ids: list[str]) -> None:
+        """Drop what was extracted from these messages before; the batch writes it anew."""
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_messages (id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM batch_messages")
+        db.executemany("INSERT INTO batch_messages VALUES (?)", [(i,) for i in set(message_ids)])
+        db.execute(
+            """DELETE FROM event_participants WHERE group_id = ? AND event_id IN
+               (SELECT id FROM events WHERE group_id = ? AND message_id IN (SELECT id FROM batch_messages))""",
+            (group_id, group_id),
+        )
+        for table in ("events", "mentions", "relation_sources"):
+            db.execute(
+                f"DELETE FROM {table} WHERE group_id = ? AND message_id IN (SELECT id FROM batch_messages)", (group_id,)
+            )
+        db.execute(
+            """DELETE FROM relations WHERE group_id = ? AND NOT EXISTS
+               (SELECT 1 FROM relation_sources s WHERE s.group_id = relations.group_id AND s.relation_id = relations.id)""",
+            (group_id,),
+        )
+
+    @staticmethod
+    def _upsert_entities(db: sqlite3.Connection, group_id: str, entities: list[EntityNode]) -> None:
+        if not entities:
+            return
+        stored = {
+            row[0]: (row[1], json.loads(row[2]))
+            for row in db.execute(
+                f"SELECT id, type, aliases FROM entities WHERE group_id = ? AND id IN ({','.join('?' * len(entities))})",
+                (group_id, *(e.id for e in entities)),
+            )
+        }
+        rows = []
+        for entity in entities:
+            old_type, old_aliases = stored.get(entity.id, (None, []))
+            aliases = list(dict.fromkeys([*old_aliases, *entity.aliases]))
+            entity_type = entity.type if old_type in (None, "thing") else old_type
+            rows.append((group_id, entity.id, entity.name, entity_type, json.dumps(aliases)))
+        db.executemany(
+            """INSERT INTO entities VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT DO UPDATE SET type = excluded.type, aliases = excluded.aliases""",
+            rows,
+        )
+
+    def delete_group(self, group_id: str) -> None:
+        with self._transaction() as db:
+            for table in ("conversations", "messages", "entities", "mentions", "events", "event_participants",
+                          "relations", "relation_sources"):
+                db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def message_digests(self, group_id: str, conversation_id: str) -> dict[str, str]:
+        rows = self._query(
+            "SELECT source_id, digest FROM messages WHERE group_id = ? AND conversation_id = ?", (group_id, conversation_id)
+        )
+        return dict(rows)
+
+    def messages(self, group_id: str, conversation_id: str | None = None) -> list[MessageNode]:
+        sql = """SELECT id, source_id, conversation_id, seq, speaker, speaker_id, text, ts, session, caption,
+                        addressee_id, digest FROM messages WHERE group_id = ?"""
+        params: list = [group_id]
+        if conversation_id is not None:
+            sql += " AND conversation_id = ?"
+            params.append(conversation_id)
+        rows = self._query(sql + " ORDER BY conversation_id, seq", params)
+        return [
+            MessageNode(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]), r[8], r[9], r[10], r[11])
+            for r in rows
+        ]
+
+    def entities(self, group_id: str) -> list[EntityNode]:
+        rows = self._query("SELECT id, name, type, aliases FROM entities WHERE group_id = ? ORDER BY name, id", (group_id,))
+        return [EntityNode(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows]
+
+    def mentions(self, group_id: str) -> list[Mention]:
+        rows = self._query("SELECT message_id, entity_id FROM mentions WHERE group_id = ?", (group_id,))
+        return [Mention(*r) for r in rows]
+
+    def events(self, group_id: str, entity_id: str | None = None) -> list[EventNode]:
+        sql = """SELECT e.id, e.message_id, e.predicate, e.summary, e.ts_start, e.ts_end, e.precision, e.place_id
+                 FROM events e JOIN messages m ON m.group_id = e.group_id AND m.id = e.message_id
+                 WHERE e.group_id = ?"""
+        params: list = [group_id]
+        if entity_id is not None:
+            sql += " AND e.id IN (SELECT event_id FROM event_participants WHERE group_id = ? AND entity_id = ?)"
+            params += [group_id, entity_id]
+        rows = self._query(sql + " ORDER BY m.conversation_id, m.seq, e.id", params)
+        participants: dict[str, list[tuple[str, str]]] = {}
+        for event_id, member, role in self._query(
+            "SELECT event_id, entity_id, role FROM event_participants WHERE group_id = ? ORDER BY event_id, role, entity_id",
+            (group_id,),
+        ):
+            participants.setdefault(event_id, []).append((member, role))
+        return [
+            EventNode(r[0], r[1], r[2], r[3], tuple(participants.get(r[0], ())), _date(r[4]), _date(r[5]), r[6], r[7])
+            for r in rows
+        ]
+
+    def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+        sql = """SELECT r.id, r.subject_id, r.object_id, r.predicate, r.fact,
+                        (SELECT min(s.message_id) FROM relation_sources s
+                          WHERE s.group_id = r.group_id AND s.relation_id = r.id),
+                        r.observed_at, r.valid_from, r.valid_to, r.precision, r.confidence
+                 FROM relations r WHERE r.group_id = ?"""
+        params: list = [group_id]
+        if entity_id is not None:
+            sql += " AND (r.subject_id = ? OR r.object_id = ?)"
+            params += [entity_id, entity_id]
+        rows = self._query(sql + " ORDER BY r.observed_at, r.id", params)
+        return [
+            RelationEdge(r[0], r[1], r[2], r[3], r[4], r[5], datetime.fromisoformat(r[6]), _date(r[7]), _date(r[8]), r[9], r[10])
+            for r in rows
+        ]
+
+    def counts(self, group_id: str) -> StoreCounts:
+        values = [
+            self._query(f"SELECT count(*) FROM {table} WHERE group_id = ?", (group_id,))[0][0]
+            for table in ("conversations", "messages", "entities", "events", "relations")
+        ]
+        return StoreCounts(*values)
+
+    def groups(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT DISTINCT group_id FROM messages ORDER BY group_id")]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
