@@ -94,6 +94,9 @@ PREPOSITION_ROLES = {
     "on": "topic",
 }
 MAX_SUMMARY_CHARS = 160
+# Contractions that cannot follow a name: "I'm" -> "Ana is", "we've" -> "Ana has".
+CONTRACTIONS = {"'m": "is", "’m": "is", "'re": "is", "’re": "is", "'ve": "has", "’ve": "has", "'d": "had",
+                "’d": "had", "'ll": "will", "’ll": "will"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +228,12 @@ class _TimeIndex:
     def _covers(self, start: int, end: int) -> bool:
         return any(s < end and start < e for s, e, _, _ in self.spans)
 
+    def only_one_in(self, sentence: Span) -> tuple[TimeRange, str] | None:
+        """The sentence's time when it states exactly one: it then dates all its clauses."""
+        inside = [(time, text) for start, end, time, text in self.spans
+                  if sentence.start_char <= start and end <= sentence.end_char]
+        return inside[0] if len(inside) == 1 else None
+
     def within(self, tokens: list[Token]) -> tuple[TimeRange, str] | None:
         if not tokens:
             return None
@@ -246,7 +255,7 @@ def _read_clause(
     subject = _subject_of(verb)
     subject_name = mentions.name_of(subject) if subject is not None else None
     clause = _clause_tokens(verb)
-    found_time = times.within(clause)
+    found_time = times.within(clause) or times.only_one_in(verb.sent)
     time, time_text = found_time if found_time else (None, None)
     lemma = verb.lemma_.lower()
 
@@ -292,7 +301,7 @@ def _read_clause(
             for obj in objects[:1] if any(p.role == "patient" for p in participants) else []:
                 relations.append(_relation(subject_name, lemma, obj, clause, mentions, time))
         return
-    if lemma in NON_EVENT_VERBS or not participants:
+    if lemma in NON_EVENT_VERBS or not participants or _told_by_head_event(verb):
         return
     if subject_name is None and time is None:
         return
@@ -373,6 +382,16 @@ def _complement_phrase(xcomp: Token, mentions: _EntityMentions) -> str | None:
     return " ".join(parts) if xcomp.pos_ == "VERB" else mentions.name_of(xcomp)
 
 
+def _told_by_head_event(verb: Token) -> bool:
+    """'started playing guitar' is one event, told by 'start', whose clause holds 'playing'."""
+    head = verb.head
+    return (
+        verb.dep_ == "xcomp"
+        and head.pos_ == "VERB"
+        and head.lemma_.lower() not in NON_EVENT_VERBS | STATIVE_VERBS
+    )
+
+
 def _predicate(verb: Token) -> str:
     particles = [c.lower_ for c in verb.children if c.dep_ == "prt"]
     return " ".join([verb.lemma_.lower(), *particles])
@@ -398,14 +417,18 @@ def _clause_tokens(verb: Token) -> list[Token]:
 def _summary(tokens: list[Token], mentions: _EntityMentions) -> str:
     """The clause as text with first- and second-person pronouns replaced by names."""
     words: list[str] = []
+    after_name = False
     for token in tokens:
         name = mentions.resolve_pronoun(token)
         if name is None:
-            words.append(token.text_with_ws)
+            expanded = CONTRACTIONS.get(token.lower_) if after_name else None
+            words.append(f" {expanded}{token.whitespace_}" if expanded else token.text_with_ws)
+            after_name = False
             continue
+        after_name = not token.whitespace_
         possessive = token.lower_ in {"my", "our", "your", "mine", "ours", "yours"}
         words.append(f"{name}'s" + token.whitespace_ if possessive else name + token.whitespace_)
-    return "".join(words).strip()[:MAX_SUMMARY_CHARS]
+    return "".join(words).strip(" ,;:-")[:MAX_SUMMARY_CHARS]
 
 
 def _dedupe(items: list) -> list:
