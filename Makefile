@@ -1,0 +1,34 @@
+# Everything a fresh machine needs, from a clean clone: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test neo4j-start neo4j-stop eval bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+## demo: ingest the bundled sample conversation into the embedded store and ask it a question
+demo: $(INSTALLED)
+	$(VENV)/bin/graphmem --path .demo/memory.db ingest graphmem/samples/sample_conversation.json
+	$(VENV)/bin/graphmem --path .demo/memory.db query "When did Ana move to Porto?" -k 3
+
+## test: the whole test suite
+test: $(INSTALLED)
+	$(PY) -m pytest -q
+
+## eval: evidence recall on the LoCoMo dev split
+eval: $(INSTALLED)
+	$(VENV)/bin/graphmem eval locomo ../shared/data/locomo/locomo_dev.json
+
+## bench: ingest throughput on the LoCoMo dev split
+bench: $(INSTALLED)
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache
