@@ -1,0 +1,6 @@
+// Relations left without any source message are removed.
+// $relation_ids: candidates (the relations forget_relation_sources touched).
+UNWIND $relation_ids AS relation_id
+MATCH ()-[r:RELATES {group_id: $group_id, id: relation_id}]->()
+WHERE size(r.message_ids) = 0
+DELETE r

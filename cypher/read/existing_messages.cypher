@@ -1,0 +1,5 @@
+// Which of these message ids are already stored.
+// $message_ids: candidate ids.
+UNWIND $message_ids AS message_id
+MATCH (m:Message {group_id: $group_id, id: message_id})
+RETURN m.id AS id

@@ -1,0 +1,39 @@
+// Messages of a batch with their links to the conversation, the speaker and the addressee.
+// A rewritten message loses its old links first, its turn links (NEXT) included; link_turns
+// rebuilds those once every message of the batch is stored.
+// $rows: [{id, source_id, conversation_id, seq, speaker, speaker_id, addressee_id, text,
+//          caption, ts, session, digest}], sorted by id.
+UNWIND $rows AS row
+MERGE (m:Message {group_id: $group_id, id: row.id})
+SET m.source_id = row.source_id,
+    m.conversation_id = row.conversation_id,
+    m.seq = row.seq,
+    m.speaker = row.speaker,
+    m.speaker_id = row.speaker_id,
+    m.addressee_id = row.addressee_id,
+    m.text = row.text,
+    m.caption = row.caption,
+    m.ts = row.ts,
+    m.session = row.session,
+    m.digest = row.digest
+WITH m
+CALL (m) {
+  MATCH (m)-[old:IN|SPOKEN_BY|ADDRESSED_TO]->()
+  DELETE old
+}
+CALL (m) {
+  MATCH (m)-[old:NEXT]-()
+  DELETE old
+}
+CALL (m) {
+  MATCH (c:Conversation {group_id: m.group_id, source_id: m.conversation_id})
+  MERGE (m)-[:IN]->(c)
+}
+CALL (m) {
+  MATCH (speaker:Entity {group_id: m.group_id, id: m.speaker_id})
+  MERGE (m)-[:SPOKEN_BY]->(speaker)
+}
+CALL (m) {
+  MATCH (addressee:Entity {group_id: m.group_id, id: m.addressee_id})
+  MERGE (m)-[:ADDRESSED_TO]->(addressee)
+}

@@ -1,0 +1,262 @@
+"""The production store: Neo4j over Bolt with the official driver.
+
+Graph model (every node and RELATES edge carries `group_id` and a deterministic `id`):
+
+    (:Message)-[:IN]->(:Conversation)          (:Message)-[:NEXT]->(:Message)   turn order
+    (:Message)-[:SPOKEN_BY]->(:Entity)         (:Message)-[:ADDRESSED_TO]->(:Entity)
+    (:Message)-[:MENTIONS]->(:Entity)          (:Event)-[:FROM]->(:Message)
+    (:Entity)-[:PARTICIPATED_IN {role}]->(:Event)   (:Event)-[:AT]->(:Entity)   place
+    (:Entity)-[:RELATES {predicate, fact, valid_from, valid_to, observed_at, message_ids, ...}]->(:Entity)
+
+Every statement is a named file under `cypher/` (see `graphmem.store.cypher`) and takes its
+values as parameters. Uniqueness constraints on (group_id, id) make concurrent MERGEs safe; a
+whole `write` is one transaction, retried on transient failures (deadlocks, lost connections)
+with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+from neo4j import Driver, GraphDatabase, ManagedTransaction, Record, Session
+from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
+
+from graphmem.errors import StoreError
+from graphmem.models import EntityNode, EventNode, GraphBatch, Mention, MessageNode, RelationEdge, WriteCounts
+from graphmem.store.base import StoreCounts
+from graphmem.store.cypher import load, names
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CONNECTION_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long to keep retrying a transaction that failed for a transient reason."""
+
+    first_delay: float = 0.05  # seconds
+    max_delay: float = 2.0
+    budget: float = 30.0  # total seconds of waiting before giving up
+
+    def delays(self) -> Iterator[float]:
+        """Exponential delays with jitter (each in [d/2, d]), until the budget is spent."""
+        delay, waited = self.first_delay, 0.0
+        while waited < self.budget:
+            jittered = random.uniform(delay / 2, delay)
+            waited += jittered
+            yield jittered
+            delay = min(delay * 2, self.max_delay)
+
+
+class Neo4jStore:
+    """A `Store` in a Neo4j database; safe to share between threads."""
+
+    def __init__(self, uri: str, user: str, password: str, database: str = "neo4j", *,
+                 retry: RetryPolicy = RetryPolicy()):
+        self.uri = uri
+        self.user = user
+        self.database = database
+        self.retry = retry
+        try:
+            # The driver's own retry loop is switched off (max_transaction_retry_time=0): `retry`
+            # is the one policy, and no retry warning is logged for a deadlock that resolves.
+            self._driver: Driver = GraphDatabase.driver(
+                uri, auth=(user, password), max_transaction_retry_time=0,
+                connection_timeout=CONNECTION_TIMEOUT_SECONDS, notifications_min_severity="OFF",
+            )
+        except (DriverError, Neo4jError, ValueError) as error:
+            raise self._store_error(error) from error
+        try:
+            self._verify_connectivity()
+            self._create_schema()
+        except StoreError:
+            self._driver.close()
+            raise
+
+    def _verify_connectivity(self) -> None:
+        """Fail fast, without retries, when no server answers or it refuses the credentials."""
+        try:
+            self._driver.verify_connectivity()
+        except (Neo4jError, DriverError) as error:
+            raise self._store_error(error) from error
+
+    def _create_schema(self) -> None:
+        """Constraints and indexes, each created only if missing (schema changes need their own transactions)."""
+        for name in names("schema"):
+            self._write(lambda tx, name=name: _execute(tx, name))
+
+    # -- transactions --------------------------------------------------------------------------
+
+    def _write(self, work: Callable[[ManagedTransaction], T]) -> T:
+        return self._transact(lambda session: session.execute_write(work))
+
+    def _read(self, work: Callable[[ManagedTransaction], T]) -> T:
+        return self._transact(lambda session: session.execute_read(work))
+
+    def _transact(self, run: Callable[[Session], T]) -> T:
+        """Run one managed transaction; retry it while it fails for a transient reason."""
+        delays = self.retry.delays()
+        while True:
+            try:
+                with self._driver.session(database=self.database) as session:
+                    return run(session)
+            except (Neo4jError, DriverError) as error:
+                delay = next(delays, None) if error.is_retryable() else None
+                if delay is None:
+                    raise self._store_error(error) from error
+                log.debug("retrying a Neo4j transaction in %.2fs after %s", delay, error)
+                time.sleep(delay)
+
+    def _store_error(self, error: Exception) -> StoreError:
+        """One clear message for a driver or server error, saying how to fix it when we can."""
+        where = f"Neo4j at {self.uri} (database {self.database!r})"
+        if isinstance(error, (ServiceUnavailable, AuthError)):
+            reason = (f"the server refused user {self.user!r} with the configured password"
+                      if isinstance(error, AuthError) else "no server answers there")
+            return StoreError(
+                f"cannot connect to {where}: {reason}. Start the local server with `dev/neo4j/start` "
+                "(or `docker compose up -d neo4j`), or set NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD "
+                "to a running one."
+            )
+        detail = f"{error.code}: {error.message}" if isinstance(error, Neo4jError) else str(error)
+        return StoreError(f"{where} failed: {detail}")
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def write(self, group_id: str, batch: GraphBatch) -> WriteCounts:
+        return self._write(lambda tx: _write_batch(tx, group_id, batch))
+
+    def delete_group(self, group_id: str) -> None:
+        self._write(lambda tx: _execute(tx, "delete/group", group_id=group_id))
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _fetch(self, name: str, **params: Any) -> list[Record]:
+        return self._read(lambda tx: _fetch(tx, name, **params))
+
+    def message_digests(self, group_id: str, conversation_id: str) -> dict[str, str]:
+        records = self._fetch("read/message_digests", group_id=group_id, conversation_id=conversation_id)
+        return {r["source_id"]: r["digest"] for r in records}
+
+    def messages(self, group_id: str, conversation_id: str | None = None) -> list[MessageNode]:
+        records = self._fetch("read/messages", group_id=group_id, conversation_id=conversation_id)
+        return [MessageNode(**{**r.data(), "ts": _native(r["ts"])}) for r in records]
+
+    def entities(self, group_id: str) -> list[EntityNode]:
+        records = self._fetch("read/entities", group_id=group_id)
+        return [EntityNode(r["id"], r["name"], r["type"], tuple(r["aliases"])) for r in records]
+
+    def mentions(self, group_id: str) -> list[Mention]:
+        return [Mention(r["message_id"], r["entity_id"]) for r in self._fetch("read/mentions", group_id=group_id)]
+
+    def events(self, group_id: str, entity_id: str | None = None) -> list[EventNode]:
+        records = self._fetch("read/events", group_id=group_id, entity_id=entity_id)
+        return [
+            EventNode(
+                **{**r.data(), "participants": tuple(tuple(p) for p in r["participants"]),
+                   "ts_start": _native(r["ts_start"]), "ts_end": _native(r["ts_end"])}
+            )
+            for r in records
+        ]
+
+    def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+        records = self._fetch("read/relations", group_id=group_id, entity_id=entity_id)
+        return [
+            RelationEdge(
+                id=r["id"], subject_id=r["subject_id"], object_id=r["object_id"], predicate=r["predicate"],
+                fact=r["fact"], message_id=min(r["message_ids"]), observed_at=_native(r["observed_at"]),
+                valid_from=_native(r["valid_from"]), valid_to=_native(r["valid_to"]), precision=r["precision"],
+                confidence=r["confidence"],
+            )
+            for r in records
+        ]
+
+    def counts(self, group_id: str) -> StoreCounts:
+        (record,) = self._fetch("read/counts", group_id=group_id)
+        return StoreCounts(**record.data())
+
+    def groups(self) -> list[str]:
+        return [r["group_id"] for r in self._fetch("read/groups")]
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+# -- transaction functions ---------------------------------------------------------------------
+# Module-level so that a retried transaction re-runs them from scratch with the same inputs.
+
+
+def _execute(tx: ManagedTransaction, name: str, **params: Any):
+    """Run a statement for its effect; returns its summary (with the counters of what it changed)."""
+    return tx.run(load(name), params).consume()
+
+
+def _fetch(tx: ManagedTransaction, name: str, **params: Any) -> list[Record]:
+    return list(tx.run(load(name), params))
+
+
+def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> WriteCounts:
+    """Everything a `write` does, in one transaction: forget, upsert, link, prune.
+
+    Rows go in sorted by id, so concurrent writers lock shared nodes in the same order. The
+    counts are what the MERGEs created, so a batch written twice (even concurrently) counts once.
+    """
+    message_ids = sorted({m.id for m in batch.messages})
+    rewritten = [r["id"] for r in _fetch(tx, "read/existing_messages", group_id=group_id, message_ids=message_ids)]
+    touched_relations = _forget_derived(tx, group_id, rewritten, [e.id for e in batch.events]) if rewritten else []
+
+    def write_rows(name: str, rows: list[dict]):
+        return _execute(tx, name, group_id=group_id, rows=rows).counters
+
+    write_rows("write/upsert_conversations", [_conversation_row(c) for c in batch.conversations])
+    entities = write_rows("write/upsert_entities", [_entity_row(e) for e in _by_id(batch.entities)]).nodes_created
+    messages = write_rows("write/upsert_messages", [asdict(m) for m in _by_id(batch.messages)]).nodes_created
+    _execute(tx, "write/link_turns", group_id=group_id, message_ids=message_ids)
+    write_rows("write/link_mentions", [asdict(m) for m in batch.mentions])
+    events = write_rows("write/upsert_events", [_event_row(e) for e in _by_id(batch.events)]).nodes_created
+    relations = write_rows("write/upsert_relations", [asdict(r) for r in _by_id(batch.relations)]).relationships_created
+    if touched_relations:
+        _execute(tx, "delete/prune_relations", group_id=group_id, relation_ids=touched_relations)
+    return WriteCounts(messages, entities, events, relations)
+
+
+def _forget_derived(tx: ManagedTransaction, group_id: str, message_ids: list[str], kept_event_ids: list[str]) -> list[str]:
+    """Drop what was extracted from stored messages the batch rewrites; returns the relations touched."""
+    _execute(tx, "delete/forget_mentions", group_id=group_id, message_ids=message_ids)
+    _execute(tx, "delete/forget_events", group_id=group_id, message_ids=message_ids, kept_event_ids=kept_event_ids)
+    touched = _fetch(tx, "delete/forget_relation_sources", group_id=group_id, message_ids=message_ids)
+    return [r["id"] for r in touched]
+
+
+# -- rows in, records out ----------------------------------------------------------------------
+
+
+def _by_id(records: list[T]) -> list[T]:
+    return sorted(records, key=lambda record: record.id)
+
+
+def _conversation_row(conversation) -> dict:
+    return {"id": conversation.id, "source_id": conversation.source_id, "participants": list(conversation.participants)}
+
+
+def _entity_row(entity: EntityNode) -> dict:
+    return {"id": entity.id, "name": entity.name, "type": entity.type, "aliases": list(dict.fromkeys(entity.aliases))}
+
+
+def _event_row(event: EventNode) -> dict:
+    row = asdict(event)
+    row["participants"] = [{"entity_id": entity_id, "role": role} for entity_id, role in event.participants]
+    return row
+
+
+def _native(value: Any) -> Any:
+    """A Neo4j temporal value as the Python date/datetime it was written from (None stays None)."""
+    return value.to_native() if value is not None else None
