@@ -1,0 +1,29 @@
+"""Prefect flows for graphmem: scheduled ingest, consolidation and maintenance.
+
+Flows are thin: their tasks call the library (`graphmem.Memory`, `graphmem.ledger`) and hold no
+logic of their own. `python -m flows.serve` (or `graphmem serve`) serves them with schedules;
+`prefect.yaml` declares them for work pools. See flows/README.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from graphmem.config import Config
+
+StoreKind = Literal["sqlite", "neo4j"]
+
+
+def memory_config(
+    *, store: StoreKind | None = None, memory_path: str | None = None, group_id: str | None = None
+) -> Config:
+    """The library's configuration (graphmem.toml, GRAPHMEM_* variables) with a flow's overrides."""
+    overrides = {"store": store, "path": memory_path, "group_id": group_id}
+    return Config(**{name: value for name, value in overrides.items() if value is not None})
+
+
+def artifact_key(kind: str, group_id: str) -> str:
+    """A Prefect artifact key (lowercase letters, digits, dashes) for one kind of report on a group,
+    so that each group's reports form one history in the UI."""
+    return re.sub(r"[^a-z0-9-]+", "-", f"{kind}-{group_id}".lower()).strip("-")

@@ -1,0 +1,101 @@
+"""Serve graphmem's flows as scheduled deployments from this process: `python -m flows.serve`.
+
+    python -m flows.serve --inbox ./inbox --interval 60      # also: graphmem serve ...
+
+Deployments (all named by --name, "graphmem" by default):
+- `ingest/graphmem`: the inbox, every --interval seconds or on --cron; with no --inbox it is
+  served unscheduled and each run names its `source`. At most one run at a time: a run due
+  while the previous one still works is cancelled rather than queued behind it.
+- `consolidate/graphmem`: on --consolidate-cron, else on demand.
+- `forget-group/graphmem`, `reindex-group/graphmem`: on demand
+  (`prefect deployment run forget-group/graphmem -p group_id=...`).
+
+Schedules need a Prefect API with its scheduler, a server (`prefect server start`) or Prefect
+Cloud, named by PREFECT_API_URL; the temporary server Prefect starts on its own has none.
+Every option can also be set by the environment variable shown in `--help`. Flow runs execute
+in child processes of this one and read graphmem's configuration (graphmem.toml, GRAPHMEM_*
+variables) themselves; --store, --memory-path and --group override it in the deployments.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import click
+
+INGEST_INTERVAL_SECONDS = 60
+
+
+@click.command(name="serve")
+@click.option("--inbox", type=click.Path(file_okay=False, path_type=Path), show_envvar=True, envvar="GRAPHMEM_INBOX",
+              help="Folder to ingest conversation files from, on the schedule.")
+@click.option("--pattern", show_envvar=True, envvar="GRAPHMEM_INBOX_PATTERN",
+              help="Glob of the files to take from the inbox (default: *.json, *.jsonl, *.ndjson).")
+@click.option("--interval", type=click.IntRange(min=1), show_envvar=True, envvar="GRAPHMEM_INGEST_INTERVAL",
+              help=f"Seconds between inbox ingests (default {INGEST_INTERVAL_SECONDS} unless --cron is given).")
+@click.option("--cron", show_envvar=True, envvar="GRAPHMEM_INGEST_CRON", help="Cron schedule of inbox ingests, instead of --interval.")
+@click.option("--consolidate-cron", show_envvar=True, envvar="GRAPHMEM_CONSOLIDATE_CRON",
+              help="Cron schedule of consolidation, e.g. '0 3 * * *' (default: on demand only).")
+@click.option("--group", "group_id", help="Tenant the deployments work on (default: graphmem's configuration).")
+@click.option("--store", type=click.Choice(["sqlite", "neo4j"]), help="Store backend (default: configuration).")
+@click.option("--memory-path", type=click.Path(dir_okay=False, path_type=Path),
+              help="SQLite memory file (default: configuration).")
+@click.option("--ledger-path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Ingest ledger file (default: next to the memory file).")
+@click.option("--name", default="graphmem", show_default=True, help="Name of the deployments.")
+@click.option("--limit", type=click.IntRange(min=1), show_envvar=True, envvar="GRAPHMEM_SERVE_LIMIT",
+              help="Most flow runs this process executes at once (default: no limit).")
+def main(
+    inbox: Path | None, pattern: str | None, interval: int | None, cron: str | None, consolidate_cron: str | None,
+    group_id: str | None, store: str | None, memory_path: Path | None, ledger_path: Path | None, name: str,
+    limit: int | None,
+) -> None:
+    """Serve graphmem's flows (ingest, consolidate, forget-group, reindex-group) on schedules."""
+    if interval and cron:
+        raise click.UsageError("give --interval or --cron, not both")
+    if (interval or cron) and inbox is None:
+        raise click.UsageError("--interval and --cron schedule the inbox: give --inbox too")
+    from prefect import serve
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.settings import PREFECT_API_URL
+    from prefect.types.entrypoint import EntrypointType
+
+    from flows.consolidate import consolidate
+    from flows.ingest import ingest
+    from flows.maintenance import forget_group, reindex_group
+
+    if not PREFECT_API_URL.value():
+        raise click.ClickException(
+            "schedules need a Prefect server: start one (`prefect server start`) and point PREFECT_API_URL at it, "
+            "e.g. `prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api`"
+        )
+    schedule = {}
+    if inbox is not None:
+        schedule = {"cron": cron} if cron else {"interval": interval or INGEST_INTERVAL_SECONDS}
+    source, memory_path, ledger_path = (str(p.absolute()) if p else None for p in (inbox, memory_path, ledger_path))
+    memory = _given(store=store, memory_path=memory_path)
+    by_module = {"entrypoint_type": EntrypointType.MODULE_PATH}  # importable wherever graphmem is installed
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    deployments = [
+        ingest.to_deployment(
+            name, **schedule, concurrency_limit=one_at_a_time, **by_module,
+            parameters=_given(source=source, pattern=pattern, group_id=group_id, ledger_path=ledger_path, **memory),
+        ),
+        consolidate.to_deployment(
+            name, **_given(cron=consolidate_cron), parameters=_given(group_id=group_id, **memory), **by_module
+        ),
+        forget_group.to_deployment(name, parameters=_given(ledger_path=ledger_path, **memory), **by_module),
+        reindex_group.to_deployment(name, parameters=_given(group_id=group_id, **memory), **by_module),
+    ]
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop on SIGTERM (docker stop) as on Ctrl-C
+    serve(*deployments, limit=limit)
+
+
+def _given(**values) -> dict:
+    """The keyword arguments that have a value (not None)."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+if __name__ == "__main__":
+    main()
