@@ -179,6 +179,22 @@ def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool) -> None:
     )
 
 
+_SERVE_FLAGS = {"store": "--store", "path": "--memory-path", "group_id": "--group"}
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Ingest an inbox on a schedule (Prefect).
+
+    Serves the flows of flows/ (see flows/README.md); options: `graphmem serve --help`.
+    """
+    from flows.serve import main as serve_flows  # imports Prefect: only this command pays for it
+
+    overrides = [arg for name, value in ctx.obj.overrides.items() for arg in (_SERVE_FLAGS[name], str(value))]
+    serve_flows.main([*overrides, *ctx.args], prog_name="graphmem serve", standalone_mode=False)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
