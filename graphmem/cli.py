@@ -147,10 +147,11 @@ def eval_group() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--k", "ks", default="5,10,20", show_default=True, help="Comma-separated cut-offs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--baselines", is_flag=True, help="Also score BM25 and each graph channel alone, in the same run.")
 @click.pass_obj
-def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool) -> None:
+def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool, baselines: bool) -> None:
     """Evidence recall@k per category and query latency on a LoCoMo file."""
-    from graphmem.eval.locomo import CATEGORIES, run_locomo
+    from graphmem.eval.locomo import BASELINES, CATEGORIES, run_locomo_variants
 
     try:
         cutoffs = tuple(int(k) for k in ks.split(",") if k.strip())
@@ -164,10 +165,17 @@ def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool) -> None:
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done)
 
-        result = run_locomo(path, ks=cutoffs, config=obj.config(), on_progress=on_progress)
+        variants = BASELINES if baselines else {"graphmem": None}
+        results = run_locomo_variants(path, variants, ks=cutoffs, config=obj.config(), on_progress=on_progress)
+    result = results["graphmem"]
     if as_json:
-        click.echo(json.dumps(result.to_json()))
+        report = result.to_json()
+        if baselines:
+            report["baselines"] = {name: r.to_json() for name, r in results.items() if name != "graphmem"}
+        click.echo(json.dumps(report))
         return
+    if baselines:
+        _print_baselines(results)
     table = Table("category", "questions", *(f"R@{k}" for k in result.ks), title=f"LoCoMo evidence recall ({path.name})")
     for group, by_k in result.recall.items():
         label = "all" if group == "all" else f"{group} {CATEGORIES.get(int(group), '')}" if group.isdigit() else group
@@ -193,6 +201,18 @@ def serve(ctx: click.Context) -> None:
 
     overrides = [arg for name, value in ctx.obj.overrides.items() for arg in (_SERVE_FLAGS[name], str(value))]
     serve_flows.main([*overrides, *ctx.args], prog_name="graphmem serve", standalone_mode=False)
+
+
+def _print_baselines(results: dict) -> None:
+    any_result = next(iter(results.values()))
+    table = Table("ranking", *(f"R@{k}" for k in any_result.ks), "multi-hop R@10", "p50 ms", "p95 ms",
+                  title="baselines (same ingest, same questions)")
+    for name, result in results.items():
+        multi_hop = result.recall.get("1", {}).get(10)
+        table.add_row(name, *(f"{result.recall['all'][k]:.3f}" for k in result.ks),
+                      f"{multi_hop:.3f}" if multi_hop is not None else "-",
+                      f"{result.latency_ms['p50']:.1f}", f"{result.latency_ms['p95']:.1f}")
+    console.print(table)
 
 
 def main() -> None:

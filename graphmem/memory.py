@@ -24,7 +24,7 @@ from graphmem.extraction import Extractor
 from graphmem.graph_builder import build_graph_batch, entity_id, message_digest
 from graphmem.loaders import load_file
 from graphmem.models import Conversation, EntityNode, Evidence, Message, WriteCounts
-from graphmem.search.engine import GroupIndex, search
+from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
 
 ProgressCallback = Callable[[int, int], None]
@@ -179,9 +179,16 @@ class Memory:
 
     # -- queries -------------------------------------------------------------------------------
 
-    def search(self, query: str, *, k: int = 10, group_id: str | None = None) -> list[Evidence]:
-        """The `k` messages that best support an answer to `query`, best first."""
-        return search(self._index(group_id), query, k)
+    def search(
+        self, query: str, *, k: int = 10, group_id: str | None = None, channels: Sequence[str] | None = None
+    ) -> list[Evidence]:
+        """The `k` messages that best support an answer to `query`, best first.
+
+        `channels` picks ranking channels (`bm25`, `ppr`, `activation`) in place of the default
+        engine, as the evaluation's baselines do.
+        """
+        settings = SearchSettings(channels=tuple(channels)) if channels else SearchSettings()
+        return search(self._index(group_id), query, k, settings)
 
     def entities(self, *, group_id: str | None = None) -> list[EntityNode]:
         return self.store.entities(self._group(group_id))

@@ -83,6 +83,15 @@ class LocomoResult:
         }
 
 
+BASELINES: dict[str, tuple[str, ...] | None] = {
+    "bm25": ("bm25",),
+    "ppr only": ("ppr",),
+    "activation only": ("activation",),
+    "ppr + activation": ("ppr", "activation"),
+    "graphmem": None,
+}
+
+
 def run_locomo(
     path: str | Path,
     *,
@@ -91,6 +100,18 @@ def run_locomo(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> LocomoResult:
     """Ingest a LoCoMo file into a fresh temporary memory and score every question."""
+    return run_locomo_variants(path, {"graphmem": None}, ks=ks, config=config, on_progress=on_progress)["graphmem"]
+
+
+def run_locomo_variants(
+    path: str | Path,
+    variants: dict[str, tuple[str, ...] | None],
+    *,
+    ks: Sequence[int] = (5, 10, 20),
+    config: Config | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, LocomoResult]:
+    """Score several rankings (name -> search channels, None for the default engine) on one ingest."""
     ks = tuple(sorted(set(ks)))
     samples = json.loads(Path(path).read_text(encoding="utf-8"))
     loaded = load_file(path)
@@ -101,14 +122,19 @@ def run_locomo(
         prefix = f"eval-{uuid.uuid4().hex[:8]}-" if base.store != "sqlite" else ""
         with Memory(run_config) as memory:
             try:
-                return _evaluate(memory, samples, conversations, ks, prefix, on_progress)
+                ingest_rate = _ingest(memory, conversations, prefix, on_progress)
+                return {
+                    name: _evaluate(memory, samples, conversations, ks, prefix, channels, ingest_rate, on_progress)
+                    for name, channels in variants.items()
+                }
             finally:
                 for sample_id in conversations:
                     if prefix:
                         memory.forget(group_id=prefix + sample_id)
 
 
-def _evaluate(memory: Memory, samples, conversations, ks, prefix, on_progress) -> LocomoResult:
+def _ingest(memory: Memory, conversations, prefix, on_progress) -> float:
+    """Ingest each conversation as its own tenant; return turns per second."""
     turns = sum(len(c.messages) for c in conversations.values())
     ingest_seconds = 0.0
     done = 0
@@ -118,6 +144,11 @@ def _evaluate(memory: Memory, samples, conversations, ks, prefix, on_progress) -
         done += len(conversation.messages)
         if on_progress:
             on_progress("ingest", done, turns)
+    return turns / ingest_seconds if ingest_seconds else 0.0
+
+
+def _evaluate(memory: Memory, samples, conversations, ks, prefix, channels, ingest_rate, on_progress) -> LocomoResult:
+    turns = sum(len(c.messages) for c in conversations.values())
 
     sums: dict[str, dict[int, float]] = defaultdict(lambda: dict.fromkeys(ks, 0.0))
     counts: dict[str, int] = defaultdict(int)
@@ -133,7 +164,7 @@ def _evaluate(memory: Memory, samples, conversations, ks, prefix, on_progress) -
             skipped += 1
             continue
         started = time.perf_counter()
-        hits = memory.search(str(qa["question"]), k=max(ks), group_id=prefix + conversation.id)
+        hits = memory.search(str(qa["question"]), k=max(ks), group_id=prefix + conversation.id, channels=channels)
         latencies.append((time.perf_counter() - started) * 1000)
         retrieved = [h.source_id for h in hits]
         category = str(qa.get("category", "?"))
@@ -158,7 +189,7 @@ def _evaluate(memory: Memory, samples, conversations, ks, prefix, on_progress) -
         questions=questions,
         skipped=skipped,
         latency_ms={"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
-        ingest_turns_per_s=turns / ingest_seconds if ingest_seconds else 0.0,
+        ingest_turns_per_s=ingest_rate,
         turns=turns,
         store=memory.config.store,
         per_question=per_question,

@@ -19,10 +19,11 @@ from graphmem.search.projection import (
     build_projection,
     entity_specificity,
     personalized_pagerank,
+    spread_activation,
 )
 from graphmem.store.base import Store
 
-CHANNELS = ("bm25", "ppr")
+CHANNELS = ("bm25", "ppr", "activation")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class SearchSettings:
     lexical_seeds: int = 40
     entity_seed_weight: float = 1.0
     candidates: int = 200
+    activation_decay: float = 0.8
+    activation_hops: int = 4
+    activation_keep: int = 300
+    activation_threshold: float = 1e-5
 
 
 @dataclass
@@ -74,16 +79,26 @@ def search(index: GroupIndex, query: str, k: int = 10, settings: SearchSettings 
     rankings: dict[str, list[tuple[int, float]]] = {}
     if "bm25" in settings.channels:
         rankings["bm25"] = lexical
-    if "ppr" in settings.channels:
-        rankings["ppr"] = _ppr_ranking(index, lexical, linked, settings)
+    seeds = _seeds(index, lexical, linked, settings)
+    projection = index.projection
+    if "ppr" in settings.channels and seeds:
+        scores = personalized_pagerank(projection, seeds, settings.damping)
+        rankings["ppr"] = _top_messages(scores[projection.message_vertices], settings.candidates)
+    if "activation" in settings.channels and seeds:
+        scores = spread_activation(
+            projection, seeds, decay=settings.activation_decay, hops=settings.activation_hops,
+            keep=settings.activation_keep, threshold=settings.activation_threshold,
+        )
+        rankings["activation"] = _top_messages(scores[projection.message_vertices], settings.candidates)
     fused = _reciprocal_rank_fusion(rankings, settings)
     why = _explanations(rankings, linked)
     return [_evidence(index.messages[i], score, why.get(i, ())) for i, score in fused[:k]]
 
 
-def _ppr_ranking(
+def _seeds(
     index: GroupIndex, lexical: list[tuple[int, float]], linked: Sequence[EntityNode], settings: SearchSettings
-) -> list[tuple[int, float]]:
+) -> dict[int, float]:
+    """Restart weights for the graph channels: top BM25 messages and linked entities by specificity."""
     projection = index.projection
     seeds: dict[int, float] = {}
     if lexical:
@@ -96,10 +111,11 @@ def _ppr_ranking(
         if vertex is not None:
             weight = settings.entity_seed_weight * entity_specificity(projection, entity.id, len(index.messages))
             seeds[vertex] = seeds.get(vertex, 0.0) + weight
-    if not seeds:
-        return []
-    scores = personalized_pagerank(projection, seeds, settings.damping)[projection.message_vertices]
-    count = min(settings.candidates, len(scores))
+    return seeds
+
+
+def _top_messages(scores: np.ndarray, count: int) -> list[tuple[int, float]]:
+    count = min(count, len(scores))
     top = np.argpartition(-scores, count - 1)[:count]
     return sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda p: (-p[1], p[0]))
 

@@ -38,6 +38,9 @@ class GraphProjection:
     message_vertices: np.ndarray  # vertex of messages[i]
     entity_vertices: dict[str, int]
     entity_degree: dict[str, int]  # messages mentioning or spoken by each entity
+    sources: np.ndarray  # both directions of every edge, for activation spreading
+    targets: np.ndarray
+    fan_out_weights: np.ndarray  # edge weight / the source vertex's total weight
 
     @property
     def size(self) -> int:
@@ -97,7 +100,14 @@ def build_projection(
     graph = igraph.Graph(n=len(vertex), edges=edges, directed=False)
     graph.es["weight"] = edge_weights
     graph = graph.simplify(combine_edges="sum") if edges else graph
-    return GraphProjection(graph, message_vertices, entity_vertices, degree)
+    pairs = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    weight = np.asarray(graph.es["weight"] if edges else [], dtype=float)
+    sources = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    targets = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    both = np.concatenate([weight, weight])
+    strength = np.bincount(sources, weights=both, minlength=graph.vcount())
+    fan_out = both / np.where(strength[sources] > 0, strength[sources], 1.0)
+    return GraphProjection(graph, message_vertices, entity_vertices, degree, sources, targets, fan_out)
 
 
 def entity_specificity(projection: GraphProjection, entity_id: str, messages: int) -> float:
@@ -116,3 +126,40 @@ def personalized_pagerank(projection: GraphProjection, seeds: Mapping[int, float
         damping=damping, reset=reset.tolist(), weights="weight", implementation="prpack"
     )
     return np.asarray(scores)
+
+
+def spread_activation(
+    projection: GraphProjection,
+    seeds: Mapping[int, float],
+    *,
+    decay: float,
+    hops: int,
+    keep: int,
+    threshold: float,
+) -> np.ndarray:
+    """Activation reaching every vertex from `seeds`, summed over `hops` steps.
+
+    Each step passes a vertex's activation to its neighbours in proportion to edge weight over
+    the vertex's total weight (fan-out normalisation), scaled by `decay`. Lateral inhibition keeps
+    only the `keep` most active vertices of a step, and activation under `threshold` dies out.
+    """
+    size = projection.size
+    active = np.zeros(size)
+    for index, weight in seeds.items():
+        active[index] += weight
+    total = active.sum()
+    if total <= 0:
+        return active
+    active /= total
+    reached = active.copy()
+    for _ in range(hops):
+        flow = active[projection.sources] * projection.fan_out_weights
+        active = decay * np.bincount(projection.targets, weights=flow, minlength=size)
+        if keep < size:
+            cutoff = np.partition(active, size - keep)[size - keep]
+            active[active < cutoff] = 0.0
+        active[active < threshold] = 0.0
+        if not active.any():
+            break
+        reached += active
+    return reached
