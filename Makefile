@@ -18,9 +18,16 @@ demo: $(INSTALLED)
 	$(VENV)/bin/graphmem --path .demo/memory.db ingest graphmem/samples/sample_conversation.json
 	$(VENV)/bin/graphmem --path .demo/memory.db query "When did Ana move to Porto?" -k 3
 
-## test: the whole test suite
-test: $(INSTALLED)
+## test: the whole test suite, against the embedded store and a real local Neo4j (started here)
+test: $(INSTALLED) neo4j-start
 	$(PY) -m pytest -q
+
+## neo4j-start / neo4j-stop: the local Neo4j 5.26 used by tests (Bolt 127.0.0.1:7687, Browser :7474/browser/)
+neo4j-start: $(INSTALLED)
+	PYTHON=$(abspath $(PY)) dev/neo4j/start
+
+neo4j-stop:
+	dev/neo4j/stop
 
 ## eval: evidence recall on the LoCoMo dev split
 eval: $(INSTALLED)
