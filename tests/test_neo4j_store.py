@@ -15,7 +15,16 @@ import pytest
 
 from graphmem.errors import StoreError
 from graphmem.graph_builder import build_graph_batch
-from graphmem.models import EntityType, ExtractedEntity, ExtractedRelation, MessageExtraction
+from graphmem.models import (
+    EntityNode,
+    EntityType,
+    ExtractedEntity,
+    ExtractedRelation,
+    Mention,
+    MessageExtraction,
+    RelationEdge,
+    stable_id,
+)
 from graphmem.store.cypher import load, names
 from graphmem.store.neo4j import Neo4jStore
 from tests.conftest import conversation, neo4j_settings, run_cypher
@@ -96,22 +105,31 @@ def test_a_failed_write_leaves_the_store_as_it_was(neo4j_store):
 # -- hostile input ---------------------------------------------------------------------------
 
 
+def _hostile_batch(name: str):
+    """A conversation spoken by `name`, plus an entity, alias and relation named `name` verbatim."""
+    talk = conversation((name, f"{name} met `Bob`"), ("Bob", f"hi {name}"))
+    batch = build_graph_batch(name, talk, talk.messages, [])
+    first = batch.messages[0]
+    entity = EntityNode(stable_id(name, "entity", name), name, "thing", (f"`{name}`",))
+    batch.entities.append(entity)
+    batch.mentions.append(Mention(first.id, entity.id))
+    batch.relations.append(
+        RelationEdge(stable_id(name, "relation", name), entity.id, first.speaker_id, name, name, first.id, first.ts)
+    )
+    return batch
+
+
 def test_hostile_names_are_stored_verbatim_and_touch_nothing_else(neo4j_store):
     neo4j_store.write("bystander", _batch("bystander"))
     bystander_nodes, bystander_edges = _all_nodes(neo4j_store), _all_edges(neo4j_store)
     for name in HOSTILE_NAMES:
-        talk = conversation((name, f"{name} met `Bob`"), ("Bob", f"hi {name}"))
-        extraction = MessageExtraction(
-            message_id="m0",
-            entities=(ExtractedEntity(name=name, type=EntityType.PERSON, mention=name),),
-            relations=(ExtractedRelation(subject=name, predicate=name, object="Bob", fact=name),),
-        )
-        counts = neo4j_store.write(name, build_graph_batch(name, talk, talk.messages, [extraction]))
-        assert (counts.messages, counts.relations) == (2, 1)
-        assert neo4j_store.messages(name)[0].speaker == name
-        assert neo4j_store.messages(name)[0].text == f"{name} met `Bob`"
-        assert name in {e.name for e in neo4j_store.entities(name)}
-        assert neo4j_store.relations(name)[0].predicate == name
+        counts = neo4j_store.write(name, _hostile_batch(name))
+        assert (counts.messages, counts.entities, counts.relations) == (2, 3, 1)
+        first = neo4j_store.messages(name)[0]
+        assert (first.speaker, first.text) == (name, f"{name} met `Bob`")
+        assert (name, (f"`{name}`",)) in {(e.name, e.aliases) for e in neo4j_store.entities(name)}
+        (relation,) = neo4j_store.relations(name)
+        assert (relation.predicate, relation.fact) == (name, name)
     assert neo4j_store.counts("bystander").messages == 2
     assert set(neo4j_store.groups()) == {"bystander", *HOSTILE_NAMES}
     for name in HOSTILE_NAMES:

@@ -2,6 +2,7 @@
 // $message_ids: ids of messages already stored that the batch rewrites;
 // $kept_event_ids: ids of the batch's events.
 UNWIND $message_ids AS message_id
-MATCH (:Message {group_id: $group_id, id: message_id})<-[:FROM]-(e:Event)
+MATCH (m:Message {group_id: $group_id, id: message_id})<-[:FROM]-(e:Event)
+USING INDEX m:Message(group_id, id)
 WHERE NOT e.id IN $kept_event_ids
 DETACH DELETE e

@@ -1,27 +1,21 @@
-// Turn adjacency: each written message is linked to the turns just before and after it in its
-// conversation, and a link that jumped over it (written before it existed) is removed.
-// $message_ids: the ids of the batch's messages.
-UNWIND $message_ids AS message_id
-MATCH (m:Message {group_id: $group_id, id: message_id})
-OPTIONAL CALL (m) {
-  MATCH (before:Message {group_id: m.group_id, conversation_id: m.conversation_id})
-  WHERE before.seq < m.seq
-  RETURN before ORDER BY before.seq DESC LIMIT 1
-}
-OPTIONAL CALL (m) {
-  MATCH (after:Message {group_id: m.group_id, conversation_id: m.conversation_id})
-  WHERE after.seq > m.seq
-  RETURN after ORDER BY after.seq ASC LIMIT 1
-}
-CALL (before, after) {
-  MATCH (before)-[jump:NEXT]->(after)
-  DELETE jump
-}
-CALL (before, m) {
-  WITH * WHERE before IS NOT NULL
-  MERGE (before)-[:NEXT]->(m)
-}
-CALL (m, after) {
-  WITH * WHERE after IS NOT NULL
-  MERGE (m)-[:NEXT]->(after)
+// Turn adjacency: the messages of each conversation the batch wrote to are chained in seq
+// order by NEXT, and any NEXT that no longer joins two consecutive turns is removed.
+// $conversation_ids: the conversation ids (as the input gave them) of the batch's messages.
+UNWIND $conversation_ids AS conversation_id
+CALL (conversation_id) {
+  MATCH (m:Message {group_id: $group_id, conversation_id: conversation_id})
+  WHERE m.seq IS NOT NULL
+  WITH m ORDER BY m.seq
+  WITH collect(m) AS turns
+  UNWIND range(0, size(turns) - 1) AS i
+  WITH turns[i] AS turn, turns[i + 1] AS next_turn
+  CALL (turn, next_turn) {
+    MATCH (turn)-[stale:NEXT]->(other)
+    WHERE next_turn IS NULL OR other <> next_turn
+    DELETE stale
+  }
+  CALL (turn, next_turn) {
+    WITH * WHERE next_turn IS NOT NULL
+    MERGE (turn)-[:NEXT]->(next_turn)
+  }
 }

@@ -21,15 +21,16 @@ CALL (e) {
   DELETE old
 }
 CALL (e) {
-  MATCH (m:Message {group_id: e.group_id, id: e.message_id})
+  MATCH (m:Message {group_id: e.group_id, id: e.message_id}) USING INDEX m:Message(group_id, id)
   MERGE (e)-[:FROM]->(m)
 }
 CALL (e) {
-  MATCH (place:Entity {group_id: e.group_id, id: e.place_id})
+  MATCH (place:Entity {group_id: e.group_id, id: e.place_id}) USING INDEX place:Entity(group_id, id)
   MERGE (e)-[:AT]->(place)
 }
 CALL (e, row) {
   UNWIND row.participants AS participant
   MATCH (member:Entity {group_id: e.group_id, id: participant.entity_id})
+  USING INDEX member:Entity(group_id, id)
   MERGE (member)-[:PARTICIPATED_IN {role: participant.role}]->(e)
 }

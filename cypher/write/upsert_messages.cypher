@@ -1,6 +1,5 @@
 // Messages of a batch with their links to the conversation, the speaker and the addressee.
-// A rewritten message loses its old links first, its turn links (NEXT) included; link_turns
-// rebuilds those once every message of the batch is stored.
+// A rewritten message loses its old links first. Turn links (NEXT) are link_turns' work.
 // $rows: [{id, source_id, conversation_id, seq, speaker, speaker_id, addressee_id, text,
 //          caption, ts, session, digest}], sorted by id.
 UNWIND $rows AS row
@@ -22,18 +21,15 @@ CALL (m) {
   DELETE old
 }
 CALL (m) {
-  MATCH (m)-[old:NEXT]-()
-  DELETE old
-}
-CALL (m) {
   MATCH (c:Conversation {group_id: m.group_id, source_id: m.conversation_id})
+  USING INDEX c:Conversation(group_id, source_id)
   MERGE (m)-[:IN]->(c)
 }
 CALL (m) {
-  MATCH (speaker:Entity {group_id: m.group_id, id: m.speaker_id})
+  MATCH (speaker:Entity {group_id: m.group_id, id: m.speaker_id}) USING INDEX speaker:Entity(group_id, id)
   MERGE (m)-[:SPOKEN_BY]->(speaker)
 }
 CALL (m) {
-  MATCH (addressee:Entity {group_id: m.group_id, id: m.addressee_id})
+  MATCH (addressee:Entity {group_id: m.group_id, id: m.addressee_id}) USING INDEX addressee:Entity(group_id, id)
   MERGE (m)-[:ADDRESSED_TO]->(addressee)
 }

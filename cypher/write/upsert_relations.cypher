@@ -4,8 +4,8 @@
 // $rows: [{id, subject_id, object_id, predicate, fact, message_id, observed_at, valid_from,
 //          valid_to, precision, confidence}], sorted by id.
 UNWIND $rows AS row
-MATCH (subject:Entity {group_id: $group_id, id: row.subject_id})
-MATCH (object:Entity {group_id: $group_id, id: row.object_id})
+MATCH (subject:Entity {group_id: $group_id, id: row.subject_id}) USING INDEX subject:Entity(group_id, id)
+MATCH (object:Entity {group_id: $group_id, id: row.object_id}) USING INDEX object:Entity(group_id, id)
 MERGE (subject)-[r:RELATES {group_id: $group_id, id: row.id}]->(object)
   ON CREATE SET r.predicate = row.predicate,
                 r.fact = row.fact,

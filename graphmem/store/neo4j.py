@@ -219,7 +219,8 @@ def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> Wr
     write_rows("write/upsert_conversations", [_conversation_row(c) for c in batch.conversations])
     entities = write_rows("write/upsert_entities", [_entity_row(e) for e in _by_id(batch.entities)]).nodes_created
     messages = write_rows("write/upsert_messages", [asdict(m) for m in _by_id(batch.messages)]).nodes_created
-    _execute(tx, "write/link_turns", group_id=group_id, message_ids=message_ids)
+    conversation_ids = sorted({m.conversation_id for m in batch.messages})
+    _execute(tx, "write/link_turns", group_id=group_id, conversation_ids=conversation_ids)
     write_rows("write/link_mentions", [asdict(m) for m in batch.mentions])
     events = write_rows("write/upsert_events", [_event_row(e) for e in _by_id(batch.events)]).nodes_created
     relations = write_rows("write/upsert_relations", [asdict(r) for r in _by_id(batch.relations)]).relationships_created
