@@ -19,7 +19,6 @@ variables) themselves; --store, --memory-path and --group override it in the dep
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import click
@@ -88,7 +87,6 @@ def main(
         forget_group.to_deployment(name, parameters=_given(ledger_path=ledger_path, **memory), **by_module),
         reindex_group.to_deployment(name, parameters=_given(group_id=group_id, **memory), **by_module),
     ]
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop on SIGTERM (docker stop) as on Ctrl-C
     serve(*deployments, limit=limit)
 
 
