@@ -26,7 +26,8 @@ from graphmem.models import (
     stable_id,
 )
 from graphmem.store.cypher import load, names
-from graphmem.store.neo4j import Neo4jStore
+from graphmem.store.neo4j import Neo4jStore, RetryPolicy
+from graphmem.store.sqlite import SQLiteStore
 from tests.conftest import conversation, neo4j_settings, run_cypher
 from tests.test_store_contract import _batch
 
@@ -100,6 +101,41 @@ def test_a_failed_write_leaves_the_store_as_it_was(neo4j_store):
         neo4j_store.write("g1", broken)
     assert (_all_nodes(neo4j_store), _all_edges(neo4j_store)) == (before, edges)
     assert not neo4j_store.messages("g1")[0].text.endswith("(edited)")
+
+
+def _same_reads(a, b, group_id: str) -> None:
+    for read in ("messages", "entities", "mentions", "events", "relations", "counts"):
+        assert getattr(a, read)(group_id) == getattr(b, read)(group_id), read
+
+
+def test_same_semantics_as_the_sqlite_store(neo4j_store, tmp_path):
+    """Type refinement, alias union, shared provenance and rewrites end in the same state on both stores."""
+    sqlite = SQLiteStore(tmp_path / "memory.db")
+    talk = conversation(("Ann", "I love Rex, my dog"), ("Bob", "Rex is a good dog"), ("Ann", "Rexy is great"))
+    rex_thing = ExtractedEntity(name="Rex", type=EntityType.THING, mention="Rex")
+    rex_person = ExtractedEntity(name="Rex", type=EntityType.PERSON, mention="Rexy")
+    owns = ExtractedRelation(subject="Ann", predicate="own", object="Rex", fact="Ann owns Rex")
+    steps = [
+        [MessageExtraction(message_id="m0", entities=(rex_thing,), relations=(owns,))],
+        [MessageExtraction(message_id="m1", entities=(rex_thing,), relations=(owns,))],  # a second source
+        [MessageExtraction(message_id="m2", entities=(rex_person,))],  # refines thing -> person, adds an alias
+        [MessageExtraction(message_id="m0")],  # m0 rewritten without the relation: m1 still states it
+        [MessageExtraction(message_id="m1")],  # no source left: the relation goes
+    ]
+    for extractions in steps:
+        message_ids = {e.message_id for e in extractions}
+        batch = build_graph_batch("g1", talk, [m for m in talk.messages if m.id in message_ids], extractions)
+        counts = {store: store.write("g1", batch) for store in (sqlite, neo4j_store)}
+        assert counts[sqlite] == counts[neo4j_store]
+        _same_reads(sqlite, neo4j_store, "g1")
+        if extractions[0].message_id == "m2":
+            (rex,) = [e for e in neo4j_store.entities("g1") if e.name == "Rex"]
+            assert (rex.type, rex.aliases) == ("person", ("Rexy",))
+        if extractions[0].message_id == "m0" and not extractions[0].relations:
+            (relation,) = neo4j_store.relations("g1")
+            assert relation.message_id == neo4j_store.messages("g1")[1].id
+    assert neo4j_store.relations("g1") == []
+    sqlite.close()
 
 
 # -- hostile input ---------------------------------------------------------------------------
@@ -211,6 +247,14 @@ def test_a_deadlock_is_retried_not_raised(neo4j_store):
 
     assert _at_once(lock_in_order("ab"), lock_in_order("ba")) == ["ab", "ba"]
     assert attempts["ab"] + attempts["ba"] >= 3  # one of them was chosen as the deadlock victim and retried
+
+
+def test_retry_delays_grow_with_jitter_within_the_budget():
+    policy = RetryPolicy(first_delay=0.1, max_delay=1.0, budget=5.0)
+    delays = list(policy.delays())
+    assert 0.05 <= delays[0] <= 0.1 and 0.1 <= delays[1] <= 0.2 and 0.2 <= delays[2] <= 0.4
+    assert all(0.5 <= d <= 1.0 for d in delays[4:])
+    assert sum(delays[:-1]) < 5.0 <= sum(delays) < 6.0
 
 
 # -- errors ----------------------------------------------------------------------------------
