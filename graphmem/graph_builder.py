@@ -150,7 +150,6 @@ class _BatchBuilder:
                     message_id=node_id,
                     observed_at=message.ts,
                     valid_from=relation.valid.start if relation.valid else None,
-                    valid_to=relation.valid.end if relation.valid else None,
                     precision=relation.valid.precision.value if relation.valid else None,
                     confidence=relation.confidence,
                 )

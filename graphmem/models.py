@@ -198,9 +198,25 @@ class RelationEdge:
     message_id: str
     observed_at: datetime
     valid_from: date | None = None
-    valid_to: date | None = None
+    valid_to: date | None = None  # set when a later statement superseded it (world time)
     precision: str | None = None
     confidence: float = 1.0
+    expired_at: datetime | None = None  # when the memory learned it no longer holds (memory time)
+    superseded_by: str | None = None  # id of the relation that closed it
+
+    @property
+    def current(self) -> bool:
+        """Not superseded: what the memory holds true now."""
+        return self.superseded_by is None
+
+    def valid_at(self, moment: date) -> bool:
+        """True in the world on `moment` (a relation with no stated start counts from when it was learned)."""
+        start = self.valid_from or self.observed_at.date()
+        return start <= moment and (self.valid_to is None or moment < self.valid_to)
+
+    def known_at(self, moment: datetime) -> bool:
+        """Held true by the memory at `moment`: learned by then and not yet expired."""
+        return self.observed_at <= moment and (self.expired_at is None or moment < self.expired_at)
 
 
 @dataclass(frozen=True, slots=True)

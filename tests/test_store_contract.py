@@ -76,7 +76,8 @@ def test_write_then_read_back(store):
     assert events[0].ts_start == date(2023, 4, 1) and events[0].precision == "month"
     assert events[0].place_id is not None
     (relation,) = store.relations("g1")
-    assert (relation.predicate, relation.valid_from, relation.valid_to) == ("live in", date(2023, 4, 1), date(2023, 4, 30))
+    assert (relation.predicate, relation.valid_from, relation.valid_to) == ("live in", date(2023, 4, 1), None)
+    assert relation.current and relation.expired_at is None
     assert relation.message_id == messages[0].id
     assert store.counts("g1").messages == 2
 
@@ -147,3 +148,79 @@ def test_message_digests_track_content(store):
     assert set(digests) == {"m0", "m1"}
     assert digests["m0"] == batch.messages[0].digest
     assert store.message_digests("g2", "c1") == {}
+
+
+# -- bi-temporal relations and supersession ----------------------------------------------------
+
+
+def _statement(group_id: str, message_id: str, when: str, subject: str, predicate: str, obj: str,
+               valid_from: date | None = None, conversation_id: str = "c1"):
+    """A batch of one message by `subject` stating one relation, observed at `when`."""
+    from graphmem.models import Conversation, Message
+
+    ts = datetime.fromisoformat(when)
+    message = Message(id=message_id, conversation_id=conversation_id, seq=int(message_id[1:]), speaker=subject,
+                      text=f"{subject} {predicate} {obj}", ts=ts)
+    talk = Conversation(id=conversation_id, participants=(subject, "Bob"), messages=(message,))
+    valid = TimeRange(start=valid_from, end=valid_from, precision=Precision.DAY) if valid_from else None
+    extraction = MessageExtraction(
+        message_id=message_id,
+        relations=(ExtractedRelation(subject=subject, predicate=predicate, object=obj,
+                                     fact=f"{subject} {predicate} {obj}", valid=valid),),
+    )
+    return build_graph_batch(group_id, talk, talk.messages, [extraction])
+
+
+def _by_object(store, group_id: str) -> dict:
+    names = {e.id: e.name for e in store.entities(group_id)}
+    return {names[r.object_id]: r for r in store.relations(group_id)}
+
+
+def test_a_contradicting_statement_closes_the_current_one(store):
+    store.write("g", _statement("g", "m1", "2023-01-10T10:00:00", "Ann", "live in", "Lisbon"))
+    store.write("g", _statement("g", "m2", "2023-06-01T09:00:00", "Ann", "live in", "Porto", date(2023, 5, 20)))
+    facts = _by_object(store, "g")
+    lisbon, porto = facts["Lisbon"], facts["Porto"]
+    assert not lisbon.current and lisbon.superseded_by == porto.id
+    assert lisbon.valid_to == date(2023, 5, 20) and lisbon.expired_at == datetime(2023, 6, 1, 9)
+    assert porto.current and porto.valid_to is None and porto.expired_at is None
+    assert lisbon.valid_at(date(2023, 3, 1)) and not lisbon.valid_at(date(2023, 7, 1))
+    assert lisbon.known_at(datetime(2023, 5, 31)) and not lisbon.known_at(datetime(2023, 6, 2))
+
+
+def test_an_older_statement_arriving_late_does_not_close_the_newer(store):
+    store.write("g", _statement("g", "m2", "2023-06-01T09:00:00", "Ann", "work at", "Acme", date(2023, 5, 1)))
+    store.write("g", _statement("g", "m1", "2023-06-02T09:00:00", "Ann", "work at", "Globex", date(2022, 1, 1)))
+    facts = _by_object(store, "g")
+    assert facts["Acme"].current
+    assert facts["Globex"].superseded_by == facts["Acme"].id
+    assert facts["Globex"].valid_to == date(2023, 5, 1)
+    assert facts["Globex"].expired_at == datetime(2023, 6, 2, 9)  # learned already outdated
+
+
+def test_multi_valued_predicates_accumulate(store):
+    store.write("g", _statement("g", "m1", "2023-01-10T10:00:00", "Ann", "love", "painting"))
+    store.write("g", _statement("g", "m2", "2023-02-10T10:00:00", "Ann", "love", "hiking"))
+    assert all(r.current for r in store.relations("g")) and len(store.relations("g")) == 2
+
+
+def test_restating_the_same_object_supersedes_nothing(store):
+    store.write("g", _statement("g", "m1", "2023-01-10T10:00:00", "Ann", "live in", "Lisbon"))
+    store.write("g", _statement("g", "m2", "2023-03-10T10:00:00", "Ann", "live in", "Lisbon", date(2023, 3, 1)))
+    assert all(r.current for r in store.relations("g"))
+
+
+def test_withdrawing_the_newer_statement_reopens_the_older(store):
+    store.write("g", _statement("g", "m1", "2023-01-10T10:00:00", "Ann", "live in", "Lisbon"))
+    store.write("g", _statement("g", "m2", "2023-06-01T09:00:00", "Ann", "live in", "Porto"))
+    rewritten = _statement("g", "m2", "2023-06-01T09:00:00", "Ann", "live in", "Porto")
+    rewritten.relations = []
+    store.write("g", rewritten)
+    (lisbon,) = store.relations("g")
+    assert lisbon.current and lisbon.valid_to is None and lisbon.expired_at is None
+
+
+def test_supersession_stays_within_a_tenant(store):
+    store.write("g1", _statement("g1", "m1", "2023-01-10T10:00:00", "Ann", "live in", "Lisbon"))
+    store.write("g2", _statement("g2", "m2", "2023-06-01T09:00:00", "Ann", "live in", "Porto"))
+    assert all(r.current for r in store.relations("g1") + store.relations("g2"))

@@ -5,5 +5,5 @@ WHERE $entity_id IS NULL OR subject.id = $entity_id OR object.id = $entity_id
 RETURN r.id AS id, subject.id AS subject_id, object.id AS object_id, r.predicate AS predicate,
        r.fact AS fact, r.message_ids AS message_ids, r.observed_at AS observed_at,
        r.valid_from AS valid_from, r.valid_to AS valid_to, r.precision AS precision,
-       r.confidence AS confidence
+       r.confidence AS confidence, r.expired_at AS expired_at, r.superseded_by AS superseded_by
 ORDER BY observed_at, id

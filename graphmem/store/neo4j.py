@@ -30,6 +30,7 @@ from graphmem.errors import StoreError
 from graphmem.models import EntityNode, EventNode, GraphBatch, Mention, MessageNode, RelationEdge, WriteCounts
 from graphmem.store.base import StoreCounts
 from graphmem.store.cypher import load, names
+from graphmem.supersession import resolve_supersession, supersession_key
 
 log = logging.getLogger(__name__)
 
@@ -168,16 +169,7 @@ class Neo4jStore:
         ]
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
-        records = self._fetch("read/relations", group_id=group_id, entity_id=entity_id)
-        return [
-            RelationEdge(
-                id=r["id"], subject_id=r["subject_id"], object_id=r["object_id"], predicate=r["predicate"],
-                fact=r["fact"], message_id=min(r["message_ids"]), observed_at=_native(r["observed_at"]),
-                valid_from=_native(r["valid_from"]), valid_to=_native(r["valid_to"]), precision=r["precision"],
-                confidence=r["confidence"],
-            )
-            for r in records
-        ]
+        return [_relation(r) for r in self._fetch("read/relations", group_id=group_id, entity_id=entity_id)]
 
     def counts(self, group_id: str) -> StoreCounts:
         (record,) = self._fetch("read/counts", group_id=group_id)
@@ -211,7 +203,7 @@ def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> Wr
     """
     message_ids = sorted({m.id for m in batch.messages})
     rewritten = [r["id"] for r in _fetch(tx, "read/existing_messages", group_id=group_id, message_ids=message_ids)]
-    touched_relations = _forget_derived(tx, group_id, rewritten, [e.id for e in batch.events]) if rewritten else []
+    touched = _forget_derived(tx, group_id, rewritten, [e.id for e in batch.events]) if rewritten else {}
 
     def write_rows(name: str, rows: list[dict]):
         return _execute(tx, name, group_id=group_id, rows=rows).counters
@@ -224,17 +216,34 @@ def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> Wr
     write_rows("write/link_mentions", [asdict(m) for m in batch.mentions])
     events = write_rows("write/upsert_events", [_event_row(e) for e in _by_id(batch.events)]).nodes_created
     relations = write_rows("write/upsert_relations", [asdict(r) for r in _by_id(batch.relations)]).relationships_created
-    if touched_relations:
-        _execute(tx, "delete/prune_relations", group_id=group_id, relation_ids=touched_relations)
+    if touched:
+        _execute(tx, "delete/prune_relations", group_id=group_id, relation_ids=sorted(touched))
+    subjects = set(touched.values()) | {r.subject_id for r in batch.relations if supersession_key(r) is not None}
+    if subjects:
+        _apply_supersession(tx, group_id, sorted(subjects))
     return WriteCounts(messages, entities, events, relations)
 
 
-def _forget_derived(tx: ManagedTransaction, group_id: str, message_ids: list[str], kept_event_ids: list[str]) -> list[str]:
-    """Drop what was extracted from stored messages the batch rewrites; returns the relations touched."""
+def _apply_supersession(tx: ManagedTransaction, group_id: str, subject_ids: list[str]) -> None:
+    """Recompute which relations of these subjects supersede which (see graphmem.supersession)."""
+    stored = [_relation(r) for r in _fetch(tx, "read/relations_of_subjects", group_id=group_id, subject_ids=subject_ids)]
+    rows = [
+        {"id": r.id, "valid_to": r.valid_to, "expired_at": r.expired_at, "superseded_by": r.superseded_by}
+        for r in _by_id(resolve_supersession(stored))
+    ]
+    if rows:
+        _execute(tx, "write/close_relations", group_id=group_id, rows=rows)
+
+
+def _forget_derived(
+    tx: ManagedTransaction, group_id: str, message_ids: list[str], kept_event_ids: list[str]
+) -> dict[str, str]:
+    """Drop what was extracted from stored messages the batch rewrites; returns the relations
+    touched (id -> subject id)."""
     _execute(tx, "delete/forget_mentions", group_id=group_id, message_ids=message_ids)
     _execute(tx, "delete/forget_events", group_id=group_id, message_ids=message_ids, kept_event_ids=kept_event_ids)
     touched = _fetch(tx, "delete/forget_relation_sources", group_id=group_id, message_ids=message_ids)
-    return [r["id"] for r in touched]
+    return {r["id"]: r["subject_id"] for r in touched}
 
 
 # -- rows in, records out ----------------------------------------------------------------------
@@ -256,6 +265,16 @@ def _event_row(event: EventNode) -> dict:
     row = asdict(event)
     row["participants"] = [{"entity_id": entity_id, "role": role} for entity_id, role in event.participants]
     return row
+
+
+def _relation(record: Record) -> RelationEdge:
+    return RelationEdge(
+        id=record["id"], subject_id=record["subject_id"], object_id=record["object_id"],
+        predicate=record["predicate"], fact=record["fact"], message_id=min(record["message_ids"]),
+        observed_at=_native(record["observed_at"]), valid_from=_native(record["valid_from"]),
+        valid_to=_native(record["valid_to"]), precision=record["precision"], confidence=record["confidence"],
+        expired_at=_native(record["expired_at"]), superseded_by=record["superseded_by"],
+    )
 
 
 def _native(value: Any) -> Any:

@@ -17,6 +17,7 @@ from pathlib import Path
 from graphmem.errors import StoreError
 from graphmem.models import EntityNode, EventNode, GraphBatch, Mention, MessageNode, RelationEdge, WriteCounts
 from graphmem.store.base import StoreCounts
+from graphmem.supersession import resolve_supersession, supersession_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -51,7 +52,7 @@ CREATE INDEX IF NOT EXISTS participants_by_entity ON event_participants (group_i
 CREATE TABLE IF NOT EXISTS relations (
     group_id TEXT NOT NULL, id TEXT NOT NULL, subject_id TEXT NOT NULL, object_id TEXT NOT NULL,
     predicate TEXT NOT NULL, fact TEXT NOT NULL, valid_from TEXT, valid_to TEXT, precision TEXT,
-    observed_at TEXT NOT NULL, expired_at TEXT, confidence REAL NOT NULL,
+    observed_at TEXT NOT NULL, expired_at TEXT, confidence REAL NOT NULL, superseded_by TEXT,
     PRIMARY KEY (group_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS relations_by_subject ON relations (group_id, subject_id);
 CREATE INDEX IF NOT EXISTS relations_by_object ON relations (group_id, object_id);
@@ -75,9 +76,16 @@ class SQLiteStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=OFF")
             self._db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the memory file {self.path}: {exc}") from exc
         self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        """Bring a memory file written by an earlier graphmem up to this schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(relations)")}
+        if "superseded_by" not in columns:
+            self._db.execute("ALTER TABLE relations ADD COLUMN superseded_by TEXT")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -102,7 +110,7 @@ class SQLiteStore:
             new_entities = self._count_new(db, group_id, "entities", [e.id for e in batch.entities])
             new_events = self._count_new(db, group_id, "events", [e.id for e in batch.events])
             new_relations = self._count_new(db, group_id, "relations", [r.id for r in batch.relations])
-            self._forget_derived(db, group_id, [m.id for m in batch.messages])
+            subjects = self._forget_derived(db, group_id, [m.id for m in batch.messages])
             db.executemany(
                 "INSERT INTO conversations VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET participants = excluded.participants",
                 [(group_id, c.id, c.source_id, json.dumps(list(c.participants))) for c in batch.conversations],
@@ -133,7 +141,7 @@ class SQLiteStore:
                 [(group_id, e.id, entity, role) for e in batch.events for entity, role in e.participants],
             )
             db.executemany(
-                """INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+                """INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)
                    ON CONFLICT DO UPDATE SET observed_at = min(observed_at, excluded.observed_at)""",
                 [
                     (group_id, r.id, r.subject_id, r.object_id, r.predicate, r.fact, _iso(r.valid_from),
@@ -145,7 +153,23 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO relation_sources VALUES (?, ?, ?)",
                 [(group_id, r.id, r.message_id) for r in batch.relations],
             )
+            subjects |= {r.subject_id for r in batch.relations if supersession_key(r) is not None}
+            self._apply_supersession(db, group_id, subjects)
         return WriteCounts(new_messages, new_entities, new_events, new_relations)
+
+    def _apply_supersession(self, db: sqlite3.Connection, group_id: str, subjects: set[str]) -> None:
+        """Recompute which relations of these subjects supersede which (see graphmem.supersession)."""
+        if not subjects:
+            return
+        marks = ",".join("?" * len(subjects))
+        stored = self._relations_where(db, f"r.group_id = ? AND r.subject_id IN ({marks})", [group_id, *sorted(subjects)])
+        db.executemany(
+            "UPDATE relations SET valid_to = ?, expired_at = ?, superseded_by = ? WHERE group_id = ? AND id = ?",
+            [
+                (_iso(r.valid_to), r.expired_at.isoformat() if r.expired_at else None, r.superseded_by, group_id, r.id)
+                for r in resolve_supersession(stored)
+            ],
+        )
 
     @staticmethod
     def _count_new(db: sqlite3.Connection, group_id: str, table: str, ids: list[str]) -> int:
@@ -161,11 +185,23 @@ class SQLiteStore:
         return len(unique) - stored
 
     @staticmethod
-    def _forget_derived(db: sqlite3.Connection, group_id: str, message_ids: list[str]) -> None:
-        """Drop what was extracted from these messages before; the batch writes it anew."""
+    def _forget_derived(db: sqlite3.Connection, group_id: str, message_ids: list[str]) -> set[str]:
+        """Drop what was extracted from these messages before; the batch writes it anew.
+
+        Returns the subjects of the relations those messages stated, whose supersession may change.
+        """
         db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_messages (id TEXT PRIMARY KEY)")
         db.execute("DELETE FROM batch_messages")
         db.executemany("INSERT INTO batch_messages VALUES (?)", [(i,) for i in set(message_ids)])
+        subjects = {
+            row[0]
+            for row in db.execute(
+                """SELECT DISTINCT r.subject_id FROM relations r JOIN relation_sources s
+                   ON s.group_id = r.group_id AND s.relation_id = r.id
+                   WHERE r.group_id = ? AND s.message_id IN (SELECT id FROM batch_messages)""",
+                (group_id,),
+            )
+        }
         db.execute(
             """DELETE FROM event_participants WHERE group_id = ? AND event_id IN
                (SELECT id FROM events WHERE group_id = ? AND message_id IN (SELECT id FROM batch_messages))""",
@@ -180,6 +216,7 @@ class SQLiteStore:
                (SELECT 1 FROM relation_sources s WHERE s.group_id = relations.group_id AND s.relation_id = relations.id)""",
             (group_id,),
         )
+        return subjects
 
     @staticmethod
     def _upsert_entities(db: sqlite3.Connection, group_id: str, entities: list[EntityNode]) -> None:
@@ -236,7 +273,9 @@ class SQLiteStore:
         return [EntityNode(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows]
 
     def mentions(self, group_id: str) -> list[Mention]:
-        rows = self._query("SELECT message_id, entity_id FROM mentions WHERE group_id = ?", (group_id,))
+        rows = self._query(
+            "SELECT message_id, entity_id FROM mentions WHERE group_id = ? ORDER BY entity_id, message_id", (group_id,)
+        )
         return [Mention(*r) for r in rows]
 
     def events(self, group_id: str, entity_id: str | None = None) -> list[EventNode]:
@@ -260,18 +299,26 @@ class SQLiteStore:
         ]
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
-        sql = """SELECT r.id, r.subject_id, r.object_id, r.predicate, r.fact,
-                        (SELECT min(s.message_id) FROM relation_sources s
-                          WHERE s.group_id = r.group_id AND s.relation_id = r.id),
-                        r.observed_at, r.valid_from, r.valid_to, r.precision, r.confidence
-                 FROM relations r WHERE r.group_id = ?"""
-        params: list = [group_id]
+        where, params = "r.group_id = ?", [group_id]
         if entity_id is not None:
-            sql += " AND (r.subject_id = ? OR r.object_id = ?)"
+            where += " AND (r.subject_id = ? OR r.object_id = ?)"
             params += [entity_id, entity_id]
-        rows = self._query(sql + " ORDER BY r.observed_at, r.id", params)
+        with self._lock:
+            return self._relations_where(self._db, where, params)
+
+    @staticmethod
+    def _relations_where(db: sqlite3.Connection, where: str, params: list) -> list[RelationEdge]:
+        rows = db.execute(
+            f"""SELECT r.id, r.subject_id, r.object_id, r.predicate, r.fact,
+                       (SELECT min(s.message_id) FROM relation_sources s
+                         WHERE s.group_id = r.group_id AND s.relation_id = r.id),
+                       r.observed_at, r.valid_from, r.valid_to, r.precision, r.confidence, r.expired_at, r.superseded_by
+                FROM relations r WHERE {where} ORDER BY r.observed_at, r.id""",
+            params,
+        ).fetchall()
         return [
-            RelationEdge(r[0], r[1], r[2], r[3], r[4], r[5], datetime.fromisoformat(r[6]), _date(r[7]), _date(r[8]), r[9], r[10])
+            RelationEdge(r[0], r[1], r[2], r[3], r[4], r[5], datetime.fromisoformat(r[6]), _date(r[7]), _date(r[8]),
+                         r[9], r[10], datetime.fromisoformat(r[11]) if r[11] else None, r[12])
             for r in rows
         ]
 
