@@ -8,6 +8,7 @@ logic of their own. `python -m flows.serve` (or `graphmem serve`) serves them wi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Literal
 
 from graphmem.config import Config
@@ -21,6 +22,18 @@ def memory_config(
     """The library's configuration (graphmem.toml, GRAPHMEM_* variables) with a flow's overrides."""
     overrides = {"store": store, "path": memory_path, "group_id": group_id}
     return Config(**{name: value for name, value in overrides.items() if value is not None})
+
+
+def group_run_name(action: str) -> Callable[[], str]:
+    """A `flow_run_name` for flows with a `group_id` parameter: e.g. `reindex default`, naming the
+    configured group when the run was not given one."""
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        return f"{action} {flow_run.parameters.get('group_id') or memory_config().group_id}"
+
+    return name
 
 
 def artifact_key(kind: str, group_id: str) -> str:

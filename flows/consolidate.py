@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows import StoreKind
+from flows import StoreKind, group_run_name
 from flows.maintenance import IndexReport, reindex_group
 
 
-@flow(name="consolidate", flow_run_name="consolidate {group_id}")
+@flow(name="consolidate", flow_run_name=group_run_name("consolidate"))
 def consolidate(
     group_id: str | None = None, store: StoreKind | None = None, memory_path: str | None = None
 ) -> IndexReport:

@@ -116,9 +116,9 @@ def extract_and_write(file: SourceFile, loaded: LoadedFile, config: Config, ledg
 
 
 def _ingest_run_name() -> str:
+    """E.g. `ingest inbox -> default`: the source folder and the group."""
     parameters = flow_run.parameters
-    group = parameters.get("group_id") or memory_config().group_id
-    return f"ingest {Path(parameters['source']).name} -> {group}"
+    return f"ingest {Path(parameters['source']).name} -> {parameters.get('group_id') or memory_config().group_id}"
 
 
 @flow(name="ingest", flow_run_name=_ingest_run_name, task_runner=ThreadPoolTaskRunner(max_workers=INGEST_WORKERS))

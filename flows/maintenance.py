@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows import StoreKind, artifact_key, memory_config
+from flows import StoreKind, artifact_key, group_run_name, memory_config
 from graphmem.config import Config
 from graphmem.ledger import Ledger, default_ledger_path
 from graphmem.memory import Memory
@@ -70,7 +70,7 @@ def delete_group(config: Config, ledger_path: Path) -> int:
     return dropped
 
 
-@flow(name="forget-group", flow_run_name="forget {group_id}")
+@flow(name="forget-group", flow_run_name=group_run_name("forget"))
 def forget_group(
     group_id: str, store: StoreKind | None = None, memory_path: str | None = None, ledger_path: str | None = None
 ) -> StoreCounts:
@@ -85,7 +85,7 @@ def forget_group(
     return held
 
 
-@flow(name="reindex-group", flow_run_name="reindex {group_id}")
+@flow(name="reindex-group", flow_run_name=group_run_name("reindex"))
 def reindex_group(
     group_id: str | None = None, store: StoreKind | None = None, memory_path: str | None = None
 ) -> IndexReport:
