@@ -33,7 +33,8 @@ INGEST_INTERVAL_SECONDS = 60
               help="Glob of the files to take from the inbox (default: *.json, *.jsonl, *.ndjson).")
 @click.option("--interval", type=click.IntRange(min=1), show_envvar=True, envvar="GRAPHMEM_INGEST_INTERVAL",
               help=f"Seconds between inbox ingests (default {INGEST_INTERVAL_SECONDS} unless --cron is given).")
-@click.option("--cron", show_envvar=True, envvar="GRAPHMEM_INGEST_CRON", help="Cron schedule of inbox ingests, instead of --interval.")
+@click.option("--cron", show_envvar=True, envvar="GRAPHMEM_INGEST_CRON",
+              help="Cron schedule of inbox ingests, instead of --interval.")
 @click.option("--consolidate-cron", show_envvar=True, envvar="GRAPHMEM_CONSOLIDATE_CRON",
               help="Cron schedule of consolidation, e.g. '0 3 * * *' (default: on demand only).")
 @click.option("--group", "group_id", help="Tenant the deployments work on (default: graphmem's configuration).")

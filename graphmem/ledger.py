@@ -35,8 +35,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ingested_files (
     group_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, ingested_at TEXT NOT NULL,
     conversations INTEGER NOT NULL, messages_read INTEGER NOT NULL, messages_unchanged INTEGER NOT NULL,
-    messages_written INTEGER NOT NULL, messages_new INTEGER NOT NULL, entities INTEGER NOT NULL, events INTEGER NOT NULL,
-    relations INTEGER NOT NULL, rejected INTEGER NOT NULL,
+    messages_written INTEGER NOT NULL, messages_new INTEGER NOT NULL,
+    entities INTEGER NOT NULL, events INTEGER NOT NULL, relations INTEGER NOT NULL, rejected INTEGER NOT NULL,
     PRIMARY KEY (group_id, path)) WITHOUT ROWID;
 """
 
@@ -241,7 +241,7 @@ class IngestRun:
         lines = [f"# Ingest into `{self.group_id}` from `{self.source}`", "", self.headline(), ""]
         if self.ingested:
             lines += [
-                "| file | messages read | unchanged | written | new | entities | events | relations | rejected records |",
+                "| file | messages read | unchanged | written | new | entities | events | relations | rejected |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             ]
             lines += [
@@ -253,5 +253,6 @@ class IngestRun:
         if self.failed:
             lines += ["## Failed", ""] + [f"- `{Path(f.path).name}`: {f.error}" for f in self.failed] + [""]
         if self.unchanged:
-            lines += [f"Unchanged since last ingested (skipped): {', '.join(f'`{f.path.name}`' for f in self.unchanged)}"]
+            names = ", ".join(f"`{f.path.name}`" for f in self.unchanged)
+            lines += [f"Unchanged since last ingested (skipped): {names}"]
         return "\n".join(lines)

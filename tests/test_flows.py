@@ -23,8 +23,9 @@ from neo4j.exceptions import ClientError, ServiceUnavailable, TransientError
 
 from flows import memory_config
 from graphmem.errors import InputError, RecordProblem, StoreError
-from graphmem.ledger import IngestRun, Ledger
-from graphmem.memory import Memory
+from graphmem.ledger import IngestRun, Ledger, default_ledger_path, source_files
+from graphmem.memory import IngestReport, Memory
+from graphmem.models import WriteCounts
 from tests.conftest import STORE_KINDS
 
 GROUP = "flows"
@@ -41,10 +42,52 @@ def write_conversation(path: Path, turns=CONVERSATION, conversation_id: str = "c
         {"id": mid, "speaker": speaker, "text": text, "timestamp": f"2023-05-08T13:5{i}:00"}
         for i, (mid, speaker, text) in enumerate(turns)
     ]
-    body = {"conversation_id": conversation_id, "participants": ["Ann", "Bob"], "messages": messages + list(extra_records)}
+    body = {"conversation_id": conversation_id, "participants": ["Ann", "Bob"],
+            "messages": messages + list(extra_records)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body))
     return path
+
+
+# -- the ledger (graphmem.ledger), without Prefect ---------------------------------------------
+
+
+def test_source_files_are_the_visible_conversation_files(tmp_path):
+    for name in ("a.json", "b.jsonl", "c.ndjson", "notes.txt", ".partial.json", "sub/d.jsonl"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("{}")
+
+    assert [p.name for p in source_files(tmp_path)] == ["a.json", "b.jsonl", "c.ndjson"]
+    assert [p.name for p in source_files(tmp_path, "**/*.jsonl")] == ["b.jsonl", "d.jsonl"]
+    with pytest.raises(InputError, match="not a directory"):
+        source_files(tmp_path / "missing")
+
+
+def test_the_ledger_plans_new_changed_unchanged_and_unreadable_files(tmp_path):
+    same, edited, fresh = (write_conversation(tmp_path / f"{n}.json") for n in ("same", "edited", "fresh"))
+    report = IngestReport(conversations=1, messages_read=3, written=WriteCounts(messages=3, entities=2))
+    with Ledger(default_ledger_path(tmp_path / "memory.db")) as ledger:
+        for file in ledger.plan(GROUP, [same, edited]).files:
+            ledger.record(GROUP, file, report)
+        edited.write_text(edited.read_text().replace("puppy", "kitten"))
+
+        plan = ledger.plan(GROUP, [same, edited, fresh, tmp_path / "gone.json"])
+
+        assert [(f.path.name, f.status) for f in plan.files] == [
+            ("same.json", "unchanged"), ("edited.json", "changed"), ("fresh.json", "new"), ("gone.json", "unreadable"),
+        ]
+        assert [f.path.name for f in plan.to_ingest] == ["edited.json", "fresh.json", "gone.json"]
+        assert plan.describe() == "4 files: 1 new, 1 changed, 1 unchanged, 1 unreadable"
+        assert ledger.plan("another group", [same]).files[0].status == "new"  # groups keep separate ledgers
+        [entry, _] = ledger.entries(GROUP)
+        assert (entry.messages_written, entry.messages_new, entry.entities) == (3, 3, 2)
+
+        assert ledger.forget_group(GROUP) == 2
+        assert ledger.entries(GROUP) == []
+    assert (tmp_path / "memory.ledger.db").exists()
+
+
+# -- flows, against a temporary Prefect server ---------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +130,8 @@ def test_a_new_file_is_ingested_once(memory_settings, tmp_path):
     state, first = run_ingest(inbox, memory_settings)
     assert state.is_completed(), state.message
     [entry] = first.ingested
-    assert (Path(entry.path).name, entry.messages_read, entry.messages_written, entry.messages_new) == ("a.json", 3, 3, 3)
+    assert Path(entry.path).name == "a.json"
+    assert (entry.messages_read, entry.messages_written, entry.messages_new) == (3, 3, 3)
     with open_memory(memory_settings) as memory:
         stored = memory.stats()
     assert stored.messages == 3 and stored.entities > 0
