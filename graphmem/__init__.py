@@ -3,7 +3,7 @@
 from graphmem.config import Config
 from graphmem.errors import ConfigError, GraphmemError, InputError, RecordProblem, StoreError
 from graphmem.memory import IngestReport, Memory, TimelineItem
-from graphmem.models import Conversation, EntityNode, Evidence, Message
+from graphmem.models import Conversation, EntityNode, Evidence, Fact, Message
 
 __all__ = [
     "Config",
@@ -11,6 +11,7 @@ __all__ = [
     "Conversation",
     "EntityNode",
     "Evidence",
+    "Fact",
     "GraphmemError",
     "IngestReport",
     "InputError",

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Sequence
 
 from graphmem.extraction.canonical import clean_name, entity_key
+from graphmem.resolution import short_form_targets
 from graphmem.models import (
     Conversation,
     ConversationNode,
@@ -45,9 +46,16 @@ def build_graph_batch(
     conversation: Conversation,
     messages: Sequence[Message],
     extractions: Sequence[MessageExtraction],
+    known_people: Sequence[str] = (),
 ) -> GraphBatch:
-    """Graph records for `messages` (a subset of `conversation`) and their extractions."""
-    builder = _BatchBuilder(group_id)
+    """Graph records for `messages` (a subset of `conversation`) and their extractions.
+
+    `known_people` are the names of person entities already stored for the tenant: short forms
+    of them ("Jen") resolve to the full name (graphmem.resolution).
+    """
+    people_here = [e.name for x in extractions for e in x.entities if e.type is EntityType.PERSON]
+    renames = short_form_targets(people_here, [*known_people, *conversation.participants, *people_here])
+    builder = _BatchBuilder(group_id, renames)
     batch = builder.batch
     batch.conversations.append(
         ConversationNode(
@@ -88,14 +96,17 @@ def build_graph_batch(
 
 
 class _BatchBuilder:
-    def __init__(self, group_id: str):
+    def __init__(self, group_id: str, renames: dict[str, str]):
         self.group_id = group_id
+        self.renames = renames
         self.batch = GraphBatch()
         self.entities: dict[str, EntityNode] = {}
         self._mentions: set[tuple[str, str]] = set()
 
     def entity(self, name: str, entity_type: str, mention: str | None = None) -> str:
-        """The id of the entity `name`, recording it (and `mention` as an alias) in the batch."""
+        """The id of the entity `name` resolves to, recording it (and `mention` as an alias)."""
+        mention = mention or (name if name in self.renames else None)
+        name = self.renames.get(name, name)
         node_id = entity_id(self.group_id, name)
         known = self.entities.get(node_id)
         alias = clean_name(mention) if mention else None

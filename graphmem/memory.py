@@ -23,7 +23,7 @@ from graphmem.errors import RecordProblem
 from graphmem.extraction import Extractor
 from graphmem.graph_builder import build_graph_batch, entity_id, message_digest
 from graphmem.loaders import load_file
-from graphmem.models import Conversation, EntityNode, Evidence, Message, WriteCounts
+from graphmem.models import Conversation, EntityNode, Evidence, Fact, Message, WriteCounts
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
 
@@ -147,7 +147,8 @@ class Memory:
                 done += 1
                 if progress and done % 25 == 0:
                     progress(done, total)
-            batch = build_graph_batch(group, conversation, messages, extractions)
+            known_people = [e.name for e in self.store.entities(group) if e.type == "person"]
+            batch = build_graph_batch(group, conversation, messages, extractions, known_people)
             report.written = report.written + self.store.write(group, batch)
             self._indexes.pop(group, None)
         if progress:
@@ -180,15 +181,52 @@ class Memory:
     # -- queries -------------------------------------------------------------------------------
 
     def search(
-        self, query: str, *, k: int = 10, group_id: str | None = None, channels: Sequence[str] | None = None
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        group_id: str | None = None,
+        as_of: datetime | None = None,
+        channels: Sequence[str] | None = None,
     ) -> list[Evidence]:
         """The `k` messages that best support an answer to `query`, best first.
 
-        `channels` picks ranking channels (`bm25`, `ppr`, `activation`) in place of the default
-        engine, as the evaluation's baselines do.
+        Each carries the facts it states that hold now; with `as_of`, only messages said by
+        then, with the facts the memory held then. `channels` picks ranking channels (`bm25`,
+        `ppr`, `activation`) in place of the default engine, as the evaluation's baselines do.
         """
         settings = SearchSettings(channels=tuple(channels)) if channels else SearchSettings()
-        return search(self._index(group_id), query, k, settings)
+        return search(self._index(group_id), query, k, settings, as_of=as_of)
+
+    def facts(
+        self,
+        entity: str | None = None,
+        *,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+        include_superseded: bool = False,
+        group_id: str | None = None,
+    ) -> list[Fact]:
+        """Facts (about `entity`, as subject or object), oldest first.
+
+        By default only current ones: superseded facts are left out. `as_of` gives what was true
+        in the world on that day; `known_at` what the memory held true at that moment.
+        """
+        index = self._index(group_id)
+        relations = index.relations
+        if entity is not None:
+            found = self.entity(entity, group_id=group_id)
+            if found is None:
+                return []
+            relations = [r for r in relations if found.id in (r.subject_id, r.object_id)]
+        if as_of is not None:
+            relations = [r for r in relations if r.valid_at(as_of)]
+        if known_at is not None:
+            relations = [r for r in relations if r.known_at(known_at)]
+        if as_of is None and known_at is None and not include_superseded:
+            relations = [r for r in relations if r.current]
+        ordered = sorted(relations, key=lambda r: (r.valid_from or r.observed_at.date(), r.observed_at, r.id))
+        return [index.fact(r) for r in ordered]
 
     def entities(self, *, group_id: str | None = None) -> list[EntityNode]:
         return self.store.entities(self._group(group_id))

@@ -260,8 +260,34 @@ class WriteCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class Fact:
+    """A relation as a reader sees it: names instead of ids, both time axes, its source message."""
+
+    id: str
+    subject: str
+    predicate: str
+    object: str
+    text: str
+    source_id: str  # the message that first stated it
+    observed_at: datetime
+    valid_from: date | None = None
+    valid_to: date | None = None
+    precision: str | None = None
+    expired_at: datetime | None = None
+    superseded_by: str | None = None
+
+    @property
+    def current(self) -> bool:
+        return self.superseded_by is None
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
-    """One retrieved message with its score and why it was found."""
+    """One retrieved message with its score, why it was found, and the facts it states.
+
+    `facts` holds only facts that hold now (or, for a search `as_of` a time, that the memory
+    held then): superseded facts never appear unless asked for.
+    """
 
     message_id: str
     source_id: str
@@ -271,3 +297,4 @@ class Evidence:
     ts: datetime
     score: float
     why: tuple[str, ...] = ()
+    facts: tuple[Fact, ...] = ()

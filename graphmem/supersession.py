@@ -24,7 +24,7 @@ from datetime import date
 from graphmem.models import RelationEdge
 
 SINGLE_VALUED_PREDICATES = frozenset(
-    """live in|live at|move to|work at|work for|work as|is a|job|job title|relationship status|
+    """live in|live at|move to|work at|work for|work as|job|job title|relationship status|
     marry|married to|engaged to|date|age|study at|go to school at|drive|name|own dog|own car|
     has boyfriend|has girlfriend|has husband|has wife|has partner|has fiance|has fiancee""".replace("\n", "")
     .split("|")

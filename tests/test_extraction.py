@@ -62,7 +62,8 @@ def test_named_relative_and_place(extract):
     assert events(found) == [
         ("move", [("Jane", "agent"), ("Boston", "destination")], (date(2021, 1, 1), date(2021, 12, 31), "year"), "Boston")
     ]
-    assert relations(found) == [("Caroline", "has sister", "Jane")]
+    assert relations(found) == [("Jane", "live in", "Boston"), ("Caroline", "has sister", "Jane")]
+    assert found.relations[0].valid.start == date(2021, 1, 1)
 
 
 def test_unnamed_relative_stays_its_own_entity(extract):
@@ -112,3 +113,9 @@ def test_three_party_talk_leaves_you_unresolved(extract):
     context = SpeakerContext("Ann", None, ("Ann", "Bob", "Cy"), datetime(2023, 5, 8))
     found = extract("Did you see the movie yesterday?", context)
     assert all(p.name not in {"Bob", "Cy"} for e in found.events for p in e.participants)
+
+
+def test_greetings_are_not_part_of_names_and_short_forms_resolve(extract):
+    found = extract("Hey Mel! Bye Caroline, say hi to Tom.")
+    assert {(e.name, e.mention) for e in found.entities} == {("Melanie", "Mel"), ("Caroline", "Caroline"), ("Tom", "Tom")}
+    assert extract("Glad you liked it! Wanna go?").entities == ()

@@ -98,3 +98,30 @@ def test_memory_file_is_durable(tmp_path):
     shutil.copy(path, copy)
     with Memory(Config(path=copy)) as reopened:
         assert reopened.stats().messages == 12
+
+
+def test_contradicted_facts_are_closed_and_hidden_by_default(tmp_path):
+    from datetime import date, datetime
+
+    talk = {"conversation_id": "moves", "participants": ["Ana", "Ben"], "messages": [
+        {"id": "a", "speaker": "Ana", "text": "I live in Lisbon with my cat.", "timestamp": "2023-01-10T10:00:00"},
+        {"id": "b", "speaker": "Ben", "text": "Lisbon is lovely.", "timestamp": "2023-01-10T10:01:00"},
+        {"id": "c", "speaker": "Ana", "text": "Big news: I moved to Porto last month!", "timestamp": "2023-06-05T10:00:00"},
+    ]}
+    path = tmp_path / "moves.json"
+    path.write_text(json.dumps(talk))
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(path)
+        current = [(f.predicate, f.object) for f in memory.facts("Ana") if f.predicate == "live in"]
+        assert current == [("live in", "Porto")]
+        history = {f.object: f for f in memory.facts("Ana", include_superseded=True) if f.predicate == "live in"}
+        assert history["Lisbon"].valid_to == date(2023, 5, 1) and history["Lisbon"].superseded_by == history["Porto"].id
+        assert [f.object for f in memory.facts("Ana", as_of=date(2023, 3, 1)) if f.predicate == "live in"] == ["Lisbon"]
+        assert [f.object for f in memory.facts("Ana", known_at=datetime(2023, 2, 1)) if f.predicate == "live in"] == ["Lisbon"]
+        hits = memory.search("Where does Ana live?", k=3)
+        assert {h.source_id for h in hits} >= {"a", "c"}
+        shown = [f for h in hits for f in h.facts]
+        assert all(f.current for f in shown) and "Lisbon" not in {f.object for f in shown if f.predicate == "live in"}
+        earlier = memory.search("Where does Ana live?", k=3, as_of=datetime(2023, 2, 1))
+        assert {h.source_id for h in earlier} <= {"a", "b"}
+        assert "Lisbon" in {f.object for h in earlier for f in h.facts}

@@ -35,6 +35,15 @@ from graphmem.models import (
 )
 from graphmem.temporal import find_time_expressions, resolve_time_expression
 
+# Words spaCy's NER takes for (part of) a name, mostly at the start of a turn ("Hey Caroline",
+# "Yep Jon", "Wanna"): stripped from the front of a PERSON entity.
+INTERJECTIONS = frozenset(
+    """hey hi hello bye goodbye yo yep yup yeah yes no nah oh ooh wow woah whoa aw aww awww congrats
+    congratulations thanks thank glad great nice cool awesome absolutely definitely sure ok okay
+    well hmm haha lol omg dear morning evening night love wanna gonna gotta lemme gimme kinda sorta
+    dunno ya""".split()
+)
+WEEKDAY_ABBREVIATIONS = frozenset("mon tue tues wed thu thur thurs fri sat sun".split())
 NER_TYPES = {
     "PERSON": EntityType.PERSON,
     "GPE": EntityType.PLACE,
@@ -84,6 +93,8 @@ NON_EVENT_VERBS = frozenset(
     see hear bet wonder imagine remember forget understand agree appreciate glad can could will
     would shall should may might must keep""".split()
 )
+# Moving somewhere states where one lives from then on (a single-valued fact that supersedes).
+RELOCATION_VERBS = frozenset({"move", "relocate"})
 PREPOSITION_ROLES = {
     "with": "companion",
     "to": "destination",
@@ -143,25 +154,38 @@ class _EntityMentions:
         for chunk in doc.noun_chunks:
             if chunk.root.i not in self.by_token:
                 self._add_noun_chunk(chunk)
+        for token in doc:
+            if token.i not in self.by_token and token.pos_ == "NOUN" and token.dep_ != "compound":
+                self._add_noun_chunk(_bare_noun_phrase(token))
 
     def _add_named(self, ent: Span, entity_type: EntityType) -> None:
+        if entity_type is EntityType.PERSON:
+            ent = _person_name_span(ent)
+            if ent is None:
+                return
         name = clean_name(ent.text)
         if not name or name.lower() in FIRST_PERSON | SECOND_PERSON:
             return
         if entity_type is EntityType.PERSON:
             name = self._participant_named(name) or name
-        self._add(ExtractedEntity(name=name, type=entity_type, mention=ent.text), ent)
+        self._add(ExtractedEntity(name=name, type=entity_type, mention=clean_name(ent.text)), ent)
 
     def _participant_named(self, name: str) -> str | None:
+        """The participant a name refers to: full name, first name, or a unique short form ("Mel")."""
         folded = name.casefold()
-        for participant in self.context.participants:
-            if participant.casefold() == folded or participant.split()[0].casefold() == folded:
+        first_names = {p: p.split()[0].casefold() for p in self.context.participants}
+        for participant, first in first_names.items():
+            if participant.casefold() == folded or first == folded:
                 return participant
+        if " " not in folded and len(folded) >= 2:
+            short_for = [p for p, first in first_names.items() if first.startswith(folded)]
+            if len(short_for) == 1:
+                return short_for[0]
         return None
 
     def _add_noun_chunk(self, chunk: Span) -> None:
         root = chunk.root
-        if root.pos_ not in {"NOUN", "PROPN"} or root.lower_ in GENERIC_NOUNS or root.is_stop:
+        if root.pos_ not in {"NOUN", "PROPN"} or root.lower_ in GENERIC_NOUNS | INTERJECTIONS or root.is_stop:
             return
         if root.ent_type_ in NON_ENTITY_LABELS:
             return
@@ -192,11 +216,14 @@ class _EntityMentions:
         self._add(ExtractedEntity(name=name, type=EntityType.THING, mention=chunk.text), chunk)
 
     def _named_by_apposition(self, root: Token) -> ExtractedEntity | None:
-        """'my sister Jane' / 'my friend, Tom,': the relational noun is the named person."""
+        """'my sister Jane' / 'my friend, Tom,': the relational noun is the named person.
+
+        A participant's name is a vocative ("your kids, John"), never the noun's name.
+        """
         for child in root.children:
             if child.dep_ in {"appos", "compound", "npadvmod"} and child.i in self.by_token:
                 entity = self.by_token[child.i]
-                if entity.type is EntityType.PERSON:
+                if entity.type is EntityType.PERSON and entity.name not in self.context.participants:
                     return entity
         return None
 
@@ -319,6 +346,9 @@ def _read_clause(
             for obj in objects[:1] if any(p.role == "patient" for p in participants) else []:
                 relations.append(_relation(subject_name, lemma, obj, clause, mentions, time))
         return
+    destination = next((p.name for p in participants if p.role == "destination"), None)
+    if lemma in RELOCATION_VERBS and subject_name and destination:
+        relations.append(_relation(subject_name, "live in", destination, clause, mentions, time))
     if lemma in NON_EVENT_VERBS or not participants or _told_by_head_event(verb):
         return
     if subject_name is None and time is None:
@@ -356,6 +386,29 @@ def _read_copula(verb, subject, subject_name, mentions, time, relations, clause)
 
 def _relation(subject: str, predicate: str, obj: str, clause, mentions, time: TimeRange | None) -> ExtractedRelation:
     return ExtractedRelation(subject=subject, predicate=predicate, object=obj, fact=_summary(clause, mentions), valid=time)
+
+
+def _bare_noun_phrase(noun: Token) -> Span:
+    """A noun spaCy left out of its noun chunks (a possessor such as "my kids'" in "my kids'
+    faces", or an object the chunker missed), with its determiners, possessors and compounds."""
+    start = noun.i
+    for child in noun.lefts:
+        if child.dep_ in {"det", "poss", "compound", "amod", "nummod"}:
+            start = min(start, child.left_edge.i if child.dep_ == "compound" else child.i)
+    return noun.doc[start : noun.i + 1]
+
+
+def _person_name_span(ent: Span) -> Span | None:
+    """A PERSON entity without the greeting spaCy often fuses in ("Hey Caroline" -> "Caroline"),
+    or None when what is left is not a proper name ("Glad", "Wanna", "Fri")."""
+    tokens = [t for t in ent]
+    while tokens and (tokens[0].lower_ in INTERJECTIONS or tokens[0].is_punct):
+        tokens.pop(0)
+    if not tokens or tokens[0].lower_ in WEEKDAY_ABBREVIATIONS:
+        return None
+    if not all(t.pos_ == "PROPN" or t.is_punct or t.text[0].isupper() and t.pos_ == "NOUN" for t in tokens):
+        return None
+    return ent.doc[tokens[0].i : tokens[-1].i + 1]
 
 
 def _subject_of(verb: Token) -> Token | None:

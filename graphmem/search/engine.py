@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
-from graphmem.models import EntityNode, Evidence, MessageNode
+from graphmem.models import EntityNode, Evidence, Fact, MessageNode, RelationEdge
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
 from graphmem.search.projection import (
@@ -52,14 +53,19 @@ class GroupIndex:
     linker: EntityLinker
     entities: dict[str, EntityNode]
     projection: GraphProjection
+    relations: list[RelationEdge]
+    relations_by_message: dict[str, list[RelationEdge]]
+    source_ids: dict[str, str]  # message id -> the id its input gave it
 
     @classmethod
     def build(cls, store: Store, group_id: str) -> GroupIndex:
         messages = store.messages(group_id)
         entities = store.entities(group_id)
-        projection = build_projection(
-            messages, entities, store.mentions(group_id), store.events(group_id), store.relations(group_id)
-        )
+        relations = store.relations(group_id)
+        projection = build_projection(messages, entities, store.mentions(group_id), store.events(group_id), relations)
+        by_message: dict[str, list[RelationEdge]] = {}
+        for relation in relations:
+            by_message.setdefault(relation.message_id, []).append(relation)
         return cls(
             group_id=group_id,
             messages=messages,
@@ -67,11 +73,40 @@ class GroupIndex:
             linker=EntityLinker(entities),
             entities={e.id: e for e in entities},
             projection=projection,
+            relations=relations,
+            relations_by_message=by_message,
+            source_ids={m.id: m.source_id for m in messages},
         )
 
+    def fact(self, relation: RelationEdge) -> Fact:
+        """A relation with its entities' names and its source message's id."""
+        source = self.source_ids.get(relation.message_id, relation.message_id)
+        return Fact(
+            id=relation.id, subject=self._name(relation.subject_id), predicate=relation.predicate,
+            object=self._name(relation.object_id), text=relation.fact, source_id=source,
+            observed_at=relation.observed_at, valid_from=relation.valid_from, valid_to=relation.valid_to,
+            precision=relation.precision, expired_at=relation.expired_at, superseded_by=relation.superseded_by,
+        )
 
-def search(index: GroupIndex, query: str, k: int = 10, settings: SearchSettings = SearchSettings()) -> list[Evidence]:
-    """Rank messages for a question by fusing the configured channels."""
+    def _name(self, entity_id: str) -> str:
+        entity = self.entities.get(entity_id)
+        return entity.name if entity else entity_id
+
+
+
+def search(
+    index: GroupIndex,
+    query: str,
+    k: int = 10,
+    settings: SearchSettings = SearchSettings(),
+    *,
+    as_of: datetime | None = None,
+) -> list[Evidence]:
+    """Rank messages for a question by fusing the configured channels.
+
+    With `as_of`, only what the memory knew at that time is returned: messages said by then,
+    and the facts it held then (superseded later or not).
+    """
     if k <= 0 or not index.messages:
         return []
     lexical = index.lexical.search(query, settings.candidates)
@@ -91,8 +126,17 @@ def search(index: GroupIndex, query: str, k: int = 10, settings: SearchSettings 
         )
         rankings["activation"] = _top_messages(scores[projection.message_vertices], settings.candidates)
     fused = _reciprocal_rank_fusion(rankings, settings)
+    if as_of is not None:
+        fused = [(i, score) for i, score in fused if index.messages[i].ts <= as_of]
     why = _explanations(rankings, linked)
-    return [_evidence(index.messages[i], score, why.get(i, ())) for i, score in fused[:k]]
+    held = (lambda r: r.known_at(as_of)) if as_of is not None else (lambda r: r.current)
+    return [
+        _evidence(
+            index.messages[i], score, why.get(i, ()),
+            tuple(index.fact(r) for r in index.relations_by_message.get(index.messages[i].id, ()) if held(r)),
+        )
+        for i, score in fused[:k]
+    ]
 
 
 def _seeds(
@@ -141,7 +185,7 @@ def _explanations(rankings: dict[str, list[tuple[int, float]]], linked: Sequence
     return {i: tuple(r) for i, r in why.items()}
 
 
-def _evidence(message: MessageNode, score: float, why: tuple[str, ...]) -> Evidence:
+def _evidence(message: MessageNode, score: float, why: tuple[str, ...], facts: tuple[Fact, ...]) -> Evidence:
     return Evidence(
         message_id=message.id,
         source_id=message.source_id,
@@ -151,4 +195,5 @@ def _evidence(message: MessageNode, score: float, why: tuple[str, ...]) -> Evide
         ts=message.ts,
         score=round(score, 6),
         why=why,
+        facts=facts,
     )

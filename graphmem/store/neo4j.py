@@ -6,6 +6,7 @@ Graph model (every node and RELATES edge carries `group_id` and a deterministic 
     (:Message)-[:SPOKEN_BY]->(:Entity)         (:Message)-[:ADDRESSED_TO]->(:Entity)
     (:Message)-[:MENTIONS]->(:Entity)          (:Event)-[:FROM]->(:Message)
     (:Entity)-[:PARTICIPATED_IN {role}]->(:Event)   (:Event)-[:AT]->(:Entity)   place
+    (:Event)-[:NEXT_EVENT {entity_id}]->(:Event)     each participant's events in time order
     (:Entity)-[:RELATES {predicate, fact, valid_from, valid_to, observed_at, message_ids, ...}]->(:Entity)
 
 Every statement is a named file under `cypher/` (see `graphmem.store.cypher`) and takes its
@@ -216,6 +217,9 @@ def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> Wr
     write_rows("write/link_mentions", [asdict(m) for m in batch.mentions])
     events = write_rows("write/upsert_events", [_event_row(e) for e in _by_id(batch.events)]).nodes_created
     relations = write_rows("write/upsert_relations", [asdict(r) for r in _by_id(batch.relations)]).relationships_created
+    participants = sorted({member for e in batch.events for member, _ in e.participants})
+    if participants:
+        _execute(tx, "write/link_participant_events", group_id=group_id, entity_ids=participants)
     if touched:
         _execute(tx, "delete/prune_relations", group_id=group_id, relation_ids=sorted(touched))
     subjects = set(touched.values()) | {r.subject_id for r in batch.relations if supersession_key(r) is not None}
