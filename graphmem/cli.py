@@ -104,6 +104,7 @@ def _evidence_dict(hit) -> dict:
     return {
         "message_id": hit.message_id, "source_id": hit.source_id, "conversation_id": hit.conversation_id,
         "speaker": hit.speaker, "text": hit.text, "ts": hit.ts.isoformat(), "score": hit.score, "why": list(hit.why),
+        "facts": [_fact_dict(f) for f in hit.facts],
     }
 
 
@@ -118,6 +119,37 @@ def stats(obj: _Context) -> None:
             counts = memory.stats(group_id=group)
             table.add_row(group, *(str(v) for v in (counts.conversations, counts.messages, counts.entities,
                                                      counts.events, counts.relations)))
+    console.print(table)
+
+
+def _fact_dict(fact) -> dict:
+    return {
+        "subject": fact.subject, "predicate": fact.predicate, "object": fact.object, "text": fact.text,
+        "source_id": fact.source_id, "observed_at": fact.observed_at.isoformat(),
+        "valid_from": fact.valid_from.isoformat() if fact.valid_from else None,
+        "valid_to": fact.valid_to.isoformat() if fact.valid_to else None, "precision": fact.precision,
+        "expired_at": fact.expired_at.isoformat() if fact.expired_at else None, "current": fact.current,
+    }
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="What was true in the world on this day.")
+@click.option("--all", "include_superseded", is_flag=True, help="Include superseded facts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.pass_obj
+def facts(obj: _Context, name: str | None, as_of, include_superseded: bool, as_json: bool) -> None:
+    """Facts (about NAME): current ones unless --as-of or --all."""
+    with obj.memory() as memory:
+        found = memory.facts(name, as_of=as_of.date() if as_of else None, include_superseded=include_superseded)
+    if as_json:
+        for fact in found:
+            click.echo(json.dumps(_fact_dict(fact)))
+        return
+    table = Table("subject", "predicate", "object", "valid from", "valid to", "learned", "status", "message")
+    for fact in found:
+        table.add_row(fact.subject, fact.predicate, fact.object, str(fact.valid_from or ""), str(fact.valid_to or ""),
+                      f"{fact.observed_at:%Y-%m-%d}", "current" if fact.current else "superseded", fact.source_id)
     console.print(table)
 
 

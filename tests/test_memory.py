@@ -100,7 +100,7 @@ def test_memory_file_is_durable(tmp_path):
         assert reopened.stats().messages == 12
 
 
-def test_contradicted_facts_are_closed_and_hidden_by_default(tmp_path):
+def test_contradicted_facts_are_closed_and_hidden_by_default(tmp_path, store):
     from datetime import date, datetime
 
     talk = {"conversation_id": "moves", "participants": ["Ana", "Ben"], "messages": [
@@ -110,7 +110,7 @@ def test_contradicted_facts_are_closed_and_hidden_by_default(tmp_path):
     ]}
     path = tmp_path / "moves.json"
     path.write_text(json.dumps(talk))
-    with Memory(Config(path=tmp_path / "m.db")) as memory:
+    with Memory(Config(path=tmp_path / "unused.db"), store=store) as memory:
         memory.ingest(path)
         current = [(f.predicate, f.object) for f in memory.facts("Ana") if f.predicate == "live in"]
         assert current == [("live in", "Porto")]
