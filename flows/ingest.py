@@ -42,8 +42,9 @@ from prefect.tasks import exponential_backoff
 from flows import StoreKind, artifact_key, memory_config
 from graphmem.config import Config
 from graphmem.errors import StoreError
-from graphmem.ledger import FailedFile, IngestPlan, IngestRun, Ledger, LedgerEntry, SourceFile, default_ledger_path
-from graphmem.ledger import source_files
+from graphmem.ledger import (
+    FailedFile, IngestPlan, IngestRun, Ledger, LedgerEntry, SourceFile, default_ledger_path, source_files,
+)
 from graphmem.loaders import LoadedFile, load_file
 from graphmem.memory import Memory
 

@@ -12,9 +12,9 @@ Deployments (all named by --name, "graphmem" by default):
 
 Schedules need a Prefect API with its scheduler, a server (`prefect server start`) or Prefect
 Cloud, named by PREFECT_API_URL; the temporary server Prefect starts on its own has none.
-Every option can also be set by the environment variable shown in `--help`. Flow runs execute
-in child processes of this one and read graphmem's configuration (graphmem.toml, GRAPHMEM_*
-variables) themselves; --store, --memory-path and --group override it in the deployments.
+The schedule options can also be set by the environment variables shown in `--help`. Flow runs
+execute in child processes of this one and read graphmem's configuration (graphmem.toml,
+GRAPHMEM_* variables) themselves; --store, --memory-path and --group override it in the deployments.
 """
 
 from __future__ import annotations
