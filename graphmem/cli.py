@@ -170,6 +170,28 @@ def timeline(obj: _Context, name: str) -> None:
     console.print(table)
 
 
+@cli.command()
+@click.option("--http-port", default=7474, show_default=True, envvar="NEO4J_HTTP_PORT",
+              help="Neo4j's HTTP port, where it serves Browser (env NEO4J_HTTP_PORT).")
+@click.option("--serve", is_flag=True, help="Also serve the style and a guide to Browser on localhost, until Ctrl-C.")
+@click.option("--port", default=7476, show_default=True, help="The port --serve listens on (0: any free one).")
+@click.pass_obj
+def browse(obj: _Context, http_port: int, serve: bool, port: int) -> None:
+    """Where Neo4j Browser is, and how to load graphmem's style and saved queries into it."""
+    from graphmem.browse import AssetServer, instructions
+
+    config = obj.config()
+    if not serve:
+        click.echo(instructions(config, http_port))
+        return
+    with AssetServer(port, config.group_id) as server:
+        click.echo(instructions(config, http_port, server.port))
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            err_console.print("stopped serving")
+
+
 @cli.group(name="eval")
 def eval_group() -> None:
     """Benchmarks: measure retrieval quality and speed."""

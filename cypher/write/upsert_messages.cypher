@@ -1,7 +1,8 @@
 // Messages of a batch with their links to the conversation, the speaker and the addressee.
 // A rewritten message loses its old links first. Turn links (NEXT) are link_turns' work.
 // $rows: [{id, source_id, conversation_id, seq, speaker, speaker_id, addressee_id, text,
-//          caption, ts, session, digest}], sorted by id.
+//          caption, ts, session, digest, excerpt}], sorted by id. `excerpt` ("Ana (2024-05-02): I
+//          moved to…") is what Neo4j Browser shows as the message's caption (cypher/browser/).
 UNWIND $rows AS row
 MERGE (m:Message {group_id: $group_id, id: row.id})
 SET m.source_id = row.source_id,
@@ -14,7 +15,8 @@ SET m.source_id = row.source_id,
     m.caption = row.caption,
     m.ts = row.ts,
     m.session = row.session,
-    m.digest = row.digest
+    m.digest = row.digest,
+    m.excerpt = row.excerpt
 WITH m
 CALL (m) {
   MATCH (m)-[old:IN|SPOKEN_BY|ADDRESSED_TO]->()

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONNECTION_TIMEOUT_SECONDS = 10.0
+EXCERPT_CHARS = 60  # length of a message's `excerpt`, its caption in Neo4j Browser
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +212,7 @@ def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> Wr
 
     write_rows("write/upsert_conversations", [_conversation_row(c) for c in batch.conversations])
     entities = write_rows("write/upsert_entities", [_entity_row(e) for e in _by_id(batch.entities)]).nodes_created
-    messages = write_rows("write/upsert_messages", [asdict(m) for m in _by_id(batch.messages)]).nodes_created
+    messages = write_rows("write/upsert_messages", [_message_row(m) for m in _by_id(batch.messages)]).nodes_created
     conversation_ids = sorted({m.conversation_id for m in batch.messages})
     _execute(tx, "write/link_turns", group_id=group_id, conversation_ids=conversation_ids)
     write_rows("write/link_mentions", [asdict(m) for m in batch.mentions])
@@ -259,6 +260,22 @@ def _by_id(records: list[T]) -> list[T]:
 
 def _conversation_row(conversation) -> dict:
     return {"id": conversation.id, "source_id": conversation.source_id, "participants": list(conversation.participants)}
+
+
+def _message_row(message: MessageNode) -> dict:
+    """A message's properties, with the short `excerpt` that Neo4j Browser shows as its caption."""
+    return {**asdict(message), "excerpt": message_excerpt(message)}
+
+
+def message_excerpt(message: MessageNode, width: int = EXCERPT_CHARS) -> str:
+    """`Ana (2024-05-02): I moved to Porto last…`: speaker, day and the text cut at a word, in `width` chars."""
+    head = f"{message.speaker} ({message.ts.date().isoformat()}): "
+    text = " ".join(message.text.split())
+    room = max(width - len(head), 1)
+    if len(text) > room:
+        cut = text[: room - 1]
+        text = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:.") + "…"
+    return head + text
 
 
 def _entity_row(entity: EntityNode) -> dict:
