@@ -19,8 +19,19 @@ demo: $(INSTALLED)
 	$(VENV)/bin/graphmem --path .demo/memory.db query "When did Ana move to Porto?" -k 3
 
 ## test: the whole test suite, against the embedded store and a real local Neo4j (started here)
-test: $(INSTALLED) neo4j-start
+test: $(INSTALLED) browser-deps neo4j-start
 	$(PY) -m pytest -q
+
+## browser-deps: Debian's Chromium and chromedriver (apt, only when missing) and selenium, for
+## tests/test_browser.py, which drives Neo4j Browser in a real headless browser
+.PHONY: browser-deps
+browser-deps: $(INSTALLED)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	fi
+	$(PY) -m pip install --quiet selenium==4.50.0
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 ## neo4j-start / neo4j-stop: the local Neo4j 5.26 used by tests (Bolt 127.0.0.1:7687, Browser :7474/browser/)
 neo4j-start: $(INSTALLED)
