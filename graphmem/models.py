@@ -298,3 +298,85 @@ class Evidence:
     score: float
     why: tuple[str, ...] = ()
     facts: tuple[Fact, ...] = ()
+
+
+# -- 4. consolidation: scenes and personas -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SceneMember:
+    """A message, event or relation in a scene, with how firmly it belongs there.
+
+    `weight` in [0, 1] is the share of the member's links (in the fact-level graph) that stay
+    inside its scene: 1.0 for a member bound only to its own scene.
+    """
+
+    id: str
+    kind: str  # "message" | "event" | "relation"
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """A thematic, time-bounded cluster of a tenant's messages, events and facts.
+
+    `members` are ordered by weight (strongest first), then id; `participants` are the person
+    entities taking part, `persona_ids` the personas whose facts the scene holds.
+    """
+
+    id: str
+    label: str
+    ts_start: datetime
+    ts_end: datetime
+    members: tuple[SceneMember, ...]
+    participants: tuple[str, ...] = ()
+    persona_ids: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    def member_ids(self, kind: str | None = None) -> list[str]:
+        """Ids of the members (of one kind: "message", "event" or "relation"), strongest first."""
+        return [m.id for m in self.members if kind is None or m.kind == kind]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaFact:
+    """Something a participant said about themselves: a relation or an event, with its source.
+
+    `current` is False for a relation a later statement superseded (a past state, e.g. a former
+    job). `moved_from` names the entity the extraction attributed it to, when alignment moved
+    it to the participant who actually said it about themselves.
+    """
+
+    id: str  # the relation's or the event's id
+    kind: str  # "relation" | "event"
+    text: str
+    message_id: str
+    current: bool = True
+    moved_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Facet:
+    """One side of a persona (work, family, a hobby, ...): its facts and the messages behind them."""
+
+    id: str
+    label: str
+    facts: tuple[PersonaFact, ...]
+    evidence: tuple[str, ...]  # message ids, sorted
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """What one participant is like, from what they said about themselves, in facets."""
+
+    id: str
+    entity_id: str  # the participant's person entity
+    name: str
+    summary: str
+    facets: tuple[Facet, ...]
+
+    def facts(self) -> list[PersonaFact]:
+        return [fact for facet in self.facets for fact in facet.facts]

@@ -15,3 +15,7 @@ CALL () {
   MATCH (n:Entity {group_id: $group_id})
   DETACH DELETE n
 }
+CALL () {
+  MATCH (n:Scene|Persona|Facet {group_id: $group_id})
+  DETACH DELETE n
+}

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from graphmem.models import EntityNode, EventNode, GraphBatch, Mention, MessageNode, RelationEdge, WriteCounts
+from graphmem.models import (
+    EntityNode, EventNode, GraphBatch, Mention, MessageNode, Persona, RelationEdge, Scene, WriteCounts,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +64,27 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # -- consolidation: scenes and personas (graphmem.consolidation) ---------------------------
+
+    def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
+        """Replace the tenant's scenes with `scenes`, in one transaction.
+
+        A scene's links to personas are kept for personas already stored: write personas first.
+        """
+        ...
+
+    def scenes(self, group_id: str) -> list[Scene]:
+        """The tenant's scenes in time order (ts_start, then id); members strongest first.
+
+        Members no longer stored (a re-ingested message's old events, say) are left out.
+        """
+        ...
+
+    def write_personas(self, group_id: str, personas: list[Persona]) -> None:
+        """Replace the tenant's personas (and their facets) with `personas`, in one transaction."""
+        ...
+
+    def personas(self, group_id: str) -> list[Persona]:
+        """The tenant's personas by name (then id), facets in the order written."""
+        ...

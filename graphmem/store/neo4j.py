@@ -9,6 +9,12 @@ Graph model (every node and RELATES edge carries `group_id` and a deterministic 
     (:Event)-[:NEXT_EVENT {entity_id}]->(:Event)     each participant's events in time order
     (:Entity)-[:RELATES {predicate, fact, valid_from, valid_to, observed_at, message_ids, ...}]->(:Entity)
 
+Consolidation (graphmem.consolidation) adds scenes and personas:
+
+    (:Scene {label, ts_start, ts_end, size, relation_ids})-[:HAS_MEMBER {weight}]->(:Message|Event)
+    (:Scene)-[:INVOLVES]->(:Entity)            (:Scene)-[:SHOWS]->(:Persona)-[:PERSONA_OF]->(:Entity)
+    (:Persona)-[:HAS_FACET {position}]->(:Facet {label, facts})-[:SUPPORTED_BY]->(:Message)
+
 Every statement is a named file under `cypher/` (see `graphmem.store.cypher`) and takes its
 values as parameters. Uniqueness constraints on (group_id, id) make concurrent MERGEs safe; a
 whole `write` is one transaction, retried on transient failures (deadlocks, lost connections)
@@ -28,7 +34,10 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction, Record, Session
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
 
 from graphmem.errors import StoreError
-from graphmem.models import EntityNode, EventNode, GraphBatch, Mention, MessageNode, RelationEdge, WriteCounts
+from graphmem.models import (
+    EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
+    SceneMember, WriteCounts,
+)
 from graphmem.store.base import StoreCounts
 from graphmem.store.cypher import load, names
 from graphmem.supersession import resolve_supersession, supersession_key
@@ -183,6 +192,20 @@ class Neo4jStore:
     def close(self) -> None:
         self._driver.close()
 
+    # -- consolidation: scenes and personas ----------------------------------------------------
+
+    def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
+        self._write(lambda tx: _write_scenes(tx, group_id, scenes))
+
+    def scenes(self, group_id: str) -> list[Scene]:
+        return [_scene(r) for r in self._fetch("read/scenes", group_id=group_id)]
+
+    def write_personas(self, group_id: str, personas: list[Persona]) -> None:
+        self._write(lambda tx: _write_personas(tx, group_id, personas))
+
+    def personas(self, group_id: str) -> list[Persona]:
+        return [_persona(r) for r in self._fetch("read/personas", group_id=group_id)]
+
 
 # -- transaction functions ---------------------------------------------------------------------
 # Module-level so that a retried transaction re-runs them from scratch with the same inputs.
@@ -240,6 +263,19 @@ def _apply_supersession(tx: ManagedTransaction, group_id: str, subject_ids: list
         _execute(tx, "write/close_relations", group_id=group_id, rows=rows)
 
 
+def _write_scenes(tx: ManagedTransaction, group_id: str, scenes: list[Scene]) -> None:
+    """Replace the tenant's scenes: delete them all, create the new ones with their links."""
+    _execute(tx, "delete/scenes", group_id=group_id)
+    _execute(tx, "write/create_scenes", group_id=group_id, rows=[_scene_row(s) for s in _by_id(scenes)])
+    _execute(tx, "write/link_scene_relation_sources", group_id=group_id, scene_ids=sorted(s.id for s in scenes))
+
+
+def _write_personas(tx: ManagedTransaction, group_id: str, personas: list[Persona]) -> None:
+    """Replace the tenant's personas; those written again keep their node (and SHOWS links)."""
+    _execute(tx, "delete/stale_personas", group_id=group_id, persona_ids=sorted(p.id for p in personas))
+    _execute(tx, "write/upsert_personas", group_id=group_id, rows=[_persona_row(p) for p in _by_id(personas)])
+
+
 def _forget_derived(
     tx: ManagedTransaction, group_id: str, message_ids: list[str], kept_event_ids: list[str]
 ) -> dict[str, str]:
@@ -286,6 +322,55 @@ def _event_row(event: EventNode) -> dict:
     row = asdict(event)
     row["participants"] = [{"entity_id": entity_id, "role": role} for entity_id, role in event.participants]
     return row
+
+
+def _scene_row(scene: Scene) -> dict:
+    relations = [m for m in scene.members if m.kind == "relation"]
+    return {
+        "id": scene.id, "label": scene.label, "ts_start": scene.ts_start, "ts_end": scene.ts_end, "size": scene.size,
+        "relation_ids": [m.id for m in relations], "relation_weights": [m.weight for m in relations],
+        "members": [asdict(m) for m in scene.members if m.kind != "relation"],
+        "participants": list(scene.participants), "persona_ids": list(scene.persona_ids),
+    }
+
+
+def _scene(record: Record) -> Scene:
+    members = sorted((SceneMember(**m) for m in record["members"]), key=lambda m: (-m.weight, m.id))
+    return Scene(
+        id=record["id"], label=record["label"], ts_start=_native(record["ts_start"]), ts_end=_native(record["ts_end"]),
+        members=tuple(members), participants=tuple(sorted(record["participants"])),
+        persona_ids=tuple(sorted(record["persona_ids"])),
+    )
+
+
+def _persona_row(persona: Persona) -> dict:
+    """A persona's properties, its facets' facts as parallel lists (Neo4j has no nested maps)."""
+    facets = [
+        {
+            "id": f.id, "position": position, "label": f.label, "evidence": list(f.evidence),
+            "facts": [x.text for x in f.facts], "fact_ids": [x.id for x in f.facts],
+            "fact_kinds": [x.kind for x in f.facts], "fact_message_ids": [x.message_id for x in f.facts],
+            "fact_current": [x.current for x in f.facts], "fact_moved_from": [x.moved_from or "" for x in f.facts],
+        }
+        for position, f in enumerate(persona.facets)
+    ]
+    return {"id": persona.id, "entity_id": persona.entity_id, "name": persona.name, "summary": persona.summary,
+            "facets": facets}
+
+
+def _persona(record: Record) -> Persona:
+    facets = tuple(
+        Facet(
+            id=f["id"], label=f["label"], evidence=tuple(sorted(f["evidence"])),
+            facts=tuple(
+                PersonaFact(*fact[:5], moved_from=fact[5] or None)
+                for fact in zip(f["fact_ids"], f["fact_kinds"], f["facts"], f["fact_message_ids"], f["fact_current"],
+                                f["fact_moved_from"])
+            ),
+        )
+        for f in record["facets"]
+    )
+    return Persona(record["id"], record["entity_id"], record["name"], record["summary"], facets)
 
 
 def _relation(record: Record) -> RelationEdge:

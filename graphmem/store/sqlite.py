@@ -15,7 +15,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from graphmem.errors import StoreError
-from graphmem.models import EntityNode, EventNode, GraphBatch, Mention, MessageNode, RelationEdge, WriteCounts
+from graphmem.models import (
+    EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
+    SceneMember, WriteCounts,
+)
 from graphmem.store.base import StoreCounts
 from graphmem.supersession import resolve_supersession, supersession_key
 
@@ -60,7 +63,30 @@ CREATE TABLE IF NOT EXISTS relation_sources (
     group_id TEXT NOT NULL, relation_id TEXT NOT NULL, message_id TEXT NOT NULL,
     PRIMARY KEY (group_id, relation_id, message_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS relation_sources_by_message ON relation_sources (group_id, message_id);
+CREATE TABLE IF NOT EXISTS scenes (
+    group_id TEXT NOT NULL, id TEXT NOT NULL, label TEXT NOT NULL, ts_start TEXT NOT NULL, ts_end TEXT NOT NULL,
+    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scene_members (
+    group_id TEXT NOT NULL, scene_id TEXT NOT NULL, member_id TEXT NOT NULL, kind TEXT NOT NULL, weight REAL NOT NULL,
+    PRIMARY KEY (group_id, scene_id, member_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS scene_members_by_member ON scene_members (group_id, member_id);
+CREATE TABLE IF NOT EXISTS scene_links (
+    group_id TEXT NOT NULL, scene_id TEXT NOT NULL, kind TEXT NOT NULL, target_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, scene_id, kind, target_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS personas (
+    group_id TEXT NOT NULL, id TEXT NOT NULL, entity_id TEXT NOT NULL, name TEXT NOT NULL, summary TEXT NOT NULL,
+    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS facets (
+    group_id TEXT NOT NULL, id TEXT NOT NULL, persona_id TEXT NOT NULL, position INTEGER NOT NULL,
+    label TEXT NOT NULL, evidence TEXT NOT NULL,
+    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS facet_facts (
+    group_id TEXT NOT NULL, facet_id TEXT NOT NULL, position INTEGER NOT NULL, fact_id TEXT NOT NULL,
+    kind TEXT NOT NULL, text TEXT NOT NULL, message_id TEXT NOT NULL, current INTEGER NOT NULL, moved_from TEXT,
+    PRIMARY KEY (group_id, facet_id, position)) WITHOUT ROWID;
 """
+CONSOLIDATION_TABLES = ("scenes", "scene_members", "scene_links", "personas", "facets", "facet_facts")
+MEMBER_TABLES = {"message": "messages", "event": "events", "relation": "relations"}
 
 
 class SQLiteStore:
@@ -244,7 +270,7 @@ class SQLiteStore:
     def delete_group(self, group_id: str) -> None:
         with self._transaction() as db:
             for table in ("conversations", "messages", "entities", "mentions", "events", "event_participants",
-                          "relations", "relation_sources"):
+                          "relations", "relation_sources", *CONSOLIDATION_TABLES):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
 
     # -- reads ---------------------------------------------------------------------------------
@@ -335,6 +361,110 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # -- consolidation: scenes and personas ----------------------------------------------------
+
+    def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
+        with self._transaction() as db:
+            for table in ("scenes", "scene_members", "scene_links"):
+                db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
+            db.executemany(
+                "INSERT INTO scenes VALUES (?, ?, ?, ?, ?)",
+                [(group_id, s.id, s.label, s.ts_start.isoformat(), s.ts_end.isoformat()) for s in scenes],
+            )
+            db.executemany(
+                "INSERT INTO scene_members VALUES (?, ?, ?, ?, ?)",
+                [(group_id, s.id, m.id, m.kind, m.weight) for s in scenes for m in s.members],
+            )
+            db.executemany(
+                "INSERT INTO scene_links VALUES (?, ?, 'participant', ?)",
+                [(group_id, s.id, entity) for s in scenes for entity in s.participants],
+            )
+            db.executemany(
+                """INSERT INTO scene_links SELECT ?, ?, 'persona', ?
+                   WHERE EXISTS (SELECT 1 FROM personas WHERE group_id = ? AND id = ?)""",
+                [(group_id, s.id, persona, group_id, persona) for s in scenes for persona in s.persona_ids],
+            )
+
+    def scenes(self, group_id: str) -> list[Scene]:
+        exists = " OR ".join(
+            f"""(sm.kind = '{kind}' AND EXISTS
+                (SELECT 1 FROM {table} t WHERE t.group_id = sm.group_id AND t.id = sm.member_id))"""
+            for kind, table in MEMBER_TABLES.items()
+        )
+        members: dict[str, list[SceneMember]] = {}
+        for scene_id, member_id, kind, weight in self._query(
+            f"SELECT scene_id, member_id, kind, weight FROM scene_members sm WHERE group_id = ? AND ({exists})",
+            (group_id,),
+        ):
+            members.setdefault(scene_id, []).append(SceneMember(member_id, kind, weight))
+        links: dict[tuple[str, str], list[str]] = {}
+        for scene_id, kind, target in self._query(
+            """SELECT l.scene_id, l.kind, l.target_id FROM scene_links l WHERE l.group_id = ? AND EXISTS (
+                   SELECT 1 FROM entities e
+                    WHERE l.kind = 'participant' AND e.group_id = l.group_id AND e.id = l.target_id
+                   UNION ALL
+                   SELECT 1 FROM personas p
+                    WHERE l.kind = 'persona' AND p.group_id = l.group_id AND p.id = l.target_id)
+               ORDER BY l.target_id""",
+            (group_id,),
+        ):
+            links.setdefault((scene_id, kind), []).append(target)
+        rows = self._query(
+            "SELECT id, label, ts_start, ts_end FROM scenes WHERE group_id = ? ORDER BY ts_start, id", (group_id,)
+        )
+        return [
+            Scene(
+                scene_id, label, datetime.fromisoformat(start), datetime.fromisoformat(end),
+                tuple(sorted(members.get(scene_id, []), key=lambda m: (-m.weight, m.id))),
+                tuple(links.get((scene_id, "participant"), ())), tuple(links.get((scene_id, "persona"), ())),
+            )
+            for scene_id, label, start, end in rows
+        ]
+
+    def write_personas(self, group_id: str, personas: list[Persona]) -> None:
+        with self._transaction() as db:
+            for table in ("personas", "facets", "facet_facts"):
+                db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
+            db.executemany(
+                "INSERT INTO personas VALUES (?, ?, ?, ?, ?)",
+                [(group_id, p.id, p.entity_id, p.name, p.summary) for p in personas],
+            )
+            db.executemany(
+                "INSERT INTO facets VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (group_id, f.id, p.id, position, f.label, json.dumps(list(f.evidence)))
+                    for p in personas for position, f in enumerate(p.facets)
+                ],
+            )
+            db.executemany(
+                "INSERT INTO facet_facts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (group_id, f.id, position, x.id, x.kind, x.text, x.message_id, int(x.current), x.moved_from)
+                    for p in personas for f in p.facets for position, x in enumerate(f.facts)
+                ],
+            )
+
+    def personas(self, group_id: str) -> list[Persona]:
+        facts: dict[str, list[PersonaFact]] = {}
+        for facet_id, *fact in self._query(
+            """SELECT facet_id, fact_id, kind, text, message_id, current, moved_from FROM facet_facts
+               WHERE group_id = ? ORDER BY facet_id, position""",
+            (group_id,),
+        ):
+            facts.setdefault(facet_id, []).append(PersonaFact(*fact[:4], bool(fact[4]), fact[5]))
+        facets: dict[str, list[Facet]] = {}
+        for persona_id, facet_id, label, evidence in self._query(
+            "SELECT persona_id, id, label, evidence FROM facets WHERE group_id = ? ORDER BY persona_id, position",
+            (group_id,),
+        ):
+            facets.setdefault(persona_id, []).append(
+                Facet(facet_id, label, tuple(facts.get(facet_id, ())), tuple(json.loads(evidence)))
+            )
+        rows = self._query(
+            "SELECT id, entity_id, name, summary FROM personas WHERE group_id = ? ORDER BY name, id", (group_id,)
+        )
+        return [Persona(r[0], r[1], r[2], r[3], tuple(facets.get(r[0], ()))) for r in rows]
 
 
 def _iso(value: date | None) -> str | None:

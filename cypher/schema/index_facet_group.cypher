@@ -1,0 +1,3 @@
+// Tenant scans of Facet nodes (reads, replacing them, delete_group).
+CREATE RANGE INDEX facet_group IF NOT EXISTS
+FOR (n:Facet) ON (n.group_id)

@@ -1,0 +1,3 @@
+// Tenant scans of Persona nodes (reads, replacing them, delete_group).
+CREATE RANGE INDEX persona_group IF NOT EXISTS
+FOR (n:Persona) ON (n.group_id)
