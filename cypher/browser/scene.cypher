@@ -1,14 +1,18 @@
 // A scene: its messages, events and facts
 //
-// The scene whose id is $scene, or the largest one whose label contains it: its member messages
-// and events (HAS_MEMBER {weight}), the entities it involves (INVOLVES), the personas it shows
-// (SHOWS), and the facts (RELATES) stated in its messages. Scenes are written by consolidation.
+// One scene: the one whose id is $scene, else the largest whose label contains $scene, else the
+// largest that involves an entity called $scene. Shown with its member messages and events
+// (HAS_MEMBER {weight}), the entities and personas it involves (INVOLVES, SHOWS) and its facts
+// (the RELATES edges it holds as relation_ids). Scenes are written by `graphmem consolidate`.
 //
 // :param group_id => "default"
-// :param scene => "Kyoto"
+// :param scene => "Maya"
 MATCH (scene:Scene {group_id: $group_id})
 WHERE scene.id = $scene OR toLower(scene.label) CONTAINS toLower($scene)
-WITH scene ORDER BY scene.id = $scene DESC, scene.size DESC LIMIT 1
+   OR EXISTS { (scene)-[:INVOLVES]->(entity:Entity) WHERE toLower(entity.name) = toLower($scene) }
+WITH scene
+ORDER BY scene.id = $scene DESC, toLower(scene.label) CONTAINS toLower($scene) DESC, scene.size DESC
+LIMIT 1
 CALL (scene) {
   OPTIONAL MATCH member = (scene)-[:HAS_MEMBER]->(:Message|Event)
   RETURN collect(member) AS members
@@ -18,9 +22,8 @@ CALL (scene) {
   RETURN collect(involves) AS involved
 }
 CALL (scene) {
-  OPTIONAL MATCH (scene)-[:HAS_MEMBER]->(message:Message)-[:MENTIONS|SPOKEN_BY]->(:Entity)-[r:RELATES]-(:Entity)
-  WHERE message.id IN r.message_ids
-  OPTIONAL MATCH fact = ()-[r]->()
-  RETURN collect(DISTINCT fact) AS facts
+  UNWIND coalesce(scene.relation_ids, []) AS relation_id
+  MATCH fact = ()-[:RELATES {group_id: $group_id, id: relation_id}]->()
+  RETURN collect(fact) AS facts
 }
 RETURN scene, members, involved, facts
