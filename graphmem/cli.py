@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -190,6 +191,86 @@ def browse(obj: _Context, http_port: int, serve: bool, port: int) -> None:
             server.serve_forever()
         except KeyboardInterrupt:
             err_console.print("stopped serving")
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Re-cluster every scene, not only around what is new.")
+@click.pass_obj
+def consolidate(obj: _Context, full: bool) -> None:
+    """Find scenes and personas and align them; incremental unless --full."""
+    with obj.memory() as memory, err_console.status("consolidating: scenes, alignment, personas"):
+        report = memory.consolidate(full=full)
+    table = Table("", "", title=f"consolidation of {report.group_id} ({'full' if report.full else 'incremental'})")
+    rows = [
+        ("items (messages, events, facts)", report.items), ("new since the last run", report.new_items),
+        ("no longer stored", report.removed_items), ("joined an existing scene", report.joined),
+        ("clustered again", report.reclustered), ("scenes", report.scenes),
+        ("scenes created or changed", report.scenes_changed),
+        ("scenes split (stories of different people)", report.scenes_split),
+        ("facts moved to the person who said them", report.facts_moved), ("personas", report.personas),
+        ("facets", report.facets),
+    ]
+    rows += [(f"seconds: {step}", f"{seconds:.3f}") for step, seconds in report.timings.items()]
+    rows.append(("seconds: total", f"{report.seconds:.3f}"))
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+    for change in report.changes:
+        console.print(f"- {change}", markup=False, highlight=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines (with member ids and weights).")
+@click.pass_obj
+def scenes(obj: _Context, as_json: bool) -> None:
+    """Scenes of the group in time order (found by `graphmem consolidate`)."""
+    with obj.memory() as memory:
+        found = memory.scenes()
+        names = {e.id: e.name for e in memory.entities()}
+    if as_json:
+        for scene in found:
+            click.echo(json.dumps(dataclasses.asdict(scene), default=str))
+        return
+    if not found:
+        err_console.print(f"no scenes in group {obj.config().group_id!r}: run `graphmem consolidate` first")
+        sys.exit(1)
+    table = Table("when", "label", "messages", "events", "facts", "participants", title=f"{len(found)} scenes")
+    for scene in found:
+        span = f"{scene.ts_start:%Y-%m-%d}"
+        if scene.ts_end.date() != scene.ts_start.date():
+            span += f" – {scene.ts_end:%Y-%m-%d}"
+        counts = [len(scene.member_ids(kind)) for kind in ("message", "event", "relation")]
+        table.add_row(span, scene.label, *map(str, counts), ", ".join(names.get(p, p) for p in scene.participants))
+    console.print(table)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def persona(obj: _Context, name: str, as_json: bool) -> None:
+    """NAME's persona: facets, their facts (past ones marked) and the messages behind them."""
+    with obj.memory() as memory:
+        found = memory.persona(name)
+        sources = {m.id: m.source_id for m in memory.store.messages(memory.config.group_id)}
+        names = {e.id: e.name for e in memory.entities()}
+    if found is None:
+        err_console.print(f"no persona for {name!r} in group {obj.config().group_id!r}: "
+                          "a participant's persona appears after `graphmem consolidate`")
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(found)))
+        return
+    console.print(f"[bold]{found.summary}[/]", highlight=False)
+    for facet in found.facets:
+        table = Table("fact", "status", "message", title=facet.label, title_justify="left")
+        for fact in facet.facts:
+            status = "current" if fact.current else "past"
+            if fact.moved_from:
+                status += f" (moved from {names.get(fact.moved_from, fact.moved_from)})"
+            table.add_row(fact.text, status, sources.get(fact.message_id, fact.message_id))
+        console.print(table)
+        console.print("evidence: " + ", ".join(sorted(sources.get(m, m) for m in facet.evidence)), highlight=False)
 
 
 @cli.group(name="eval")

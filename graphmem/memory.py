@@ -19,11 +19,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 from graphmem.config import Config
+from graphmem.consolidation import ConsolidationReport, TenantRecords, consolidate
 from graphmem.errors import RecordProblem
 from graphmem.extraction import Extractor
 from graphmem.graph_builder import build_graph_batch, entity_id, message_digest
 from graphmem.loaders import load_file
-from graphmem.models import Conversation, EntityNode, Evidence, Fact, Message, WriteCounts
+from graphmem.models import Conversation, EntityNode, Evidence, Fact, Message, Persona, Scene, WriteCounts
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
 
@@ -273,6 +274,43 @@ class Memory:
         group = self._group(group_id)
         self.store.delete_group(group)
         self._indexes.pop(group, None)
+
+    # -- consolidation: scenes and personas ----------------------------------------------------
+
+    def consolidate(self, group_id: str | None = None, full: bool = False) -> ConsolidationReport:
+        """Find the tenant's scenes and personas, align them, and store them (graphmem.consolidation).
+
+        Incremental: items (messages, events, facts) in no stored scene join the scene they are
+        most strongly linked to, or are re-clustered with the scenes around them; `full`
+        re-clusters everything. Personas are rebuilt. The report says what changed, with the
+        seconds each step took.
+        """
+        group = self._group(group_id)
+        started = time.perf_counter()
+        store = self.store
+        records = TenantRecords(store.messages(group), store.mentions(group), store.events(group),
+                                store.relations(group), store.entities(group))
+        previous = store.scenes(group)
+        read = time.perf_counter() - started
+        result = consolidate(group, records, previous, full=full)
+        started = time.perf_counter()
+        store.write_personas(group, result.personas)
+        store.write_scenes(group, result.scenes)
+        result.report.timings = {"read": read, **result.report.timings, "write": time.perf_counter() - started}
+        return result.report
+
+    def scenes(self, group_id: str | None = None) -> list[Scene]:
+        """The tenant's scenes in time order, as the last consolidation left them: each with its
+        members (message, event and relation ids with weights), participants and personas."""
+        return self.store.scenes(self._group(group_id))
+
+    def persona(self, name: str, group_id: str | None = None) -> Persona | None:
+        """The persona of the participant called `name` (or with `name` as an alias), once consolidated."""
+        group = self._group(group_id)
+        entity = self.entity(name, group_id=group)
+        if entity is None:
+            return None
+        return next((p for p in self.store.personas(group) if p.entity_id == entity.id), None)
 
     def _group(self, group_id: str | None) -> str:
         return group_id or self.config.group_id

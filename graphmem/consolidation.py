@@ -1,0 +1,210 @@
+"""Consolidation: a tenant's scenes and personas, aligned with each other, with a report.
+
+One pass, pure (the caller reads the records and writes the result):
+
+1. the fact-level graph's items and features (graphmem.fact_graph);
+2. scenes: clustered from scratch (`full`, or when none exist yet), else updated incrementally
+   from the previous scenes, whose members are the record of what was already clustered
+   (graphmem.scenes);
+3. alignment: statements attributed to the wrong participant are moved, and scenes mixing the
+   stories of different participants are split (graphmem.alignment);
+4. personas, one per participant, and each scene linked to the personas whose facts it holds
+   (graphmem.personas).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from graphmem.alignment import AlignmentSettings, Misattribution, misattributions, split_mixed
+from graphmem.fact_graph import Features, Item, Vocabulary, items_of
+from graphmem.models import EntityNode, EventNode, Mention, MessageNode, Persona, RelationEdge, Scene
+from graphmem.personas import PersonaSettings, build_persona, self_statements
+from graphmem.scenes import SceneSettings, SceneUpdate, cluster_scenes, describe_scene, ordered, update_scenes
+
+
+@dataclass(frozen=True)
+class ConsolidationSettings:
+    scenes: SceneSettings = SceneSettings()
+    personas: PersonaSettings = PersonaSettings()
+    alignment: AlignmentSettings = AlignmentSettings()
+
+
+@dataclass(frozen=True)
+class TenantRecords:
+    """What consolidation reads of a tenant."""
+
+    messages: Sequence[MessageNode]
+    mentions: Sequence[Mention]
+    events: Sequence[EventNode]
+    relations: Sequence[RelationEdge]
+    entities: Sequence[EntityNode]
+
+
+@dataclass
+class ConsolidationReport:
+    """What a consolidation found and changed, and how long each step took (seconds)."""
+
+    group_id: str
+    full: bool
+    items: int = 0  # messages, events and relations clustered
+    new_items: int = 0  # not in any previous scene
+    removed_items: int = 0  # in a previous scene, no longer stored
+    joined: int = 0  # new items that joined an existing scene
+    reclustered: int = 0  # items clustered again (all of them when full)
+    scenes: int = 0
+    scenes_changed: int = 0  # created or changed
+    scenes_split: int = 0
+    facts_moved: int = 0
+    personas: int = 0
+    facets: int = 0
+    changes: list[str] = field(default_factory=list)  # what alignment changed, one line each
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.timings.values())
+
+
+@dataclass
+class Consolidation:
+    scenes: list[Scene]
+    personas: list[Persona]
+    report: ConsolidationReport
+
+
+def consolidate(
+    group_id: str,
+    records: TenantRecords,
+    previous: Sequence[Scene] = (),
+    *,
+    full: bool = False,
+    settings: ConsolidationSettings = ConsolidationSettings(),
+) -> Consolidation:
+    """Scenes and personas of a tenant: incremental over `previous` scenes unless `full` (or
+    there are none); `previous` also defines which items are new."""
+    full = full or not previous
+    report = ConsolidationReport(group_id, full)
+    with _timed(report, "graph"):
+        items = items_of(records.messages, records.mentions, records.events, records.relations)
+        names = participant_names(records)
+        vocabulary = Vocabulary({e.id: e.name for e in records.entities},
+                                {e.id for e in records.entities if e.type == "person"}, set(names))
+        features = Features(items, names, [n[0] for n in names.values()], settings.scenes.weights)
+    report.items = len(items)
+    with _timed(report, "scenes"):
+        update = _scenes(group_id, features, vocabulary, previous, full, settings.scenes)
+    _count_update(report, update)
+    with _timed(report, "alignment"):
+        moved = {m.item_id: m for m in misattributions(items, names)}
+        source = {m.id: m.source_id for m in records.messages}
+        report.changes += [_describe_move(m, features, vocabulary, source) for m in moved.values()]
+        scenes = _split_mixed_scenes(group_id, features, vocabulary, update, moved, names, report, settings)
+    with _timed(report, "personas"):
+        past = {r.id for r in records.relations if not r.current}
+        owned = self_statements(items, names, moved)
+        personas = sorted(
+            (build_persona(group_id, person, owned.get(person, []), vocabulary, names=names, past=past, moved=moved,
+                           settings=settings.personas) for person in names),
+            key=lambda p: (p.name, p.id),
+        )
+        scenes = link_personas(scenes, personas)
+    report.scenes, report.facts_moved = len(scenes), len(moved)
+    report.personas, report.facets = len(personas), sum(len(p.facets) for p in personas)
+    return Consolidation(scenes, personas, report)
+
+
+def participant_names(records: TenantRecords) -> dict[str, list[str]]:
+    """Each speaker's person entity id -> their name and aliases (the name first)."""
+    entities = {e.id: e for e in records.entities}
+    names: dict[str, list[str]] = {}
+    for message in records.messages:
+        if message.speaker_id not in names:
+            entity = entities.get(message.speaker_id)
+            names[message.speaker_id] = [message.speaker, *(entity.aliases if entity else ())]
+    return names
+
+
+def _scenes(group_id: str, features: Features, vocabulary: Vocabulary, previous: Sequence[Scene], full: bool,
+            settings: SceneSettings) -> SceneUpdate:
+    """Scenes clustered from scratch (`full`) or updated from `previous`."""
+    if not full:
+        return update_scenes(group_id, features, vocabulary, previous, settings)
+    scenes = cluster_scenes(group_id, features, vocabulary, settings)
+    clustered = {m.id for scene in previous for m in scene.members}
+    return SceneUpdate(
+        scenes, new_items=sum(item.id not in clustered for item in features.items),
+        removed_items=len(clustered - set(features.index)), reclustered=len(features), touched={s.id for s in scenes},
+    )
+
+
+def _count_update(report: ConsolidationReport, update: SceneUpdate) -> None:
+    report.new_items, report.removed_items = update.new_items, update.removed_items
+    report.joined, report.reclustered = update.joined, update.reclustered
+
+
+def _split_mixed_scenes(
+    group_id: str,
+    features: Features,
+    vocabulary: Vocabulary,
+    update: SceneUpdate,
+    moved: dict[str, Misattribution],
+    names: dict[str, list[str]],
+    report: ConsolidationReport,
+    settings: ConsolidationSettings,
+) -> list[Scene]:
+    """The scenes, with every created or changed one that mixes participants' stories split."""
+    about = {
+        position: moved[item.id].right if item.id in moved else item.about_id
+        for position, item in enumerate(features.items)
+        if (item.id in moved or item.about_id in names)
+    }
+    result, changed = [], set(update.touched)
+    for scene in update.scenes:
+        if scene.id not in update.touched:
+            result.append(scene)
+            continue
+        weights = {features.index[m.id]: m.weight for m in scene.members}
+        parts = split_mixed(features, sorted(weights), about, settings.alignment)
+        if len(parts) == 1:
+            result.append(scene)
+            continue
+        pieces = [describe_scene(group_id, features, {p: weights[p] for p in part}, vocabulary, settings.scenes)
+                  for part in parts]
+        result += pieces
+        changed |= {piece.id for piece in pieces}
+        report.scenes_split += 1
+        report.changes.append(f"split scene '{scene.label}' ({scene.size} members), whose participants' stories "
+                              f"share little context, into " + ", ".join(_describe_scene(s) for s in pieces))
+    report.scenes_changed = len(changed & {s.id for s in result})
+    return ordered(result)
+
+
+def link_personas(scenes: Sequence[Scene], personas: Sequence[Persona]) -> list[Scene]:
+    """Each scene with the personas it shows: those with a fact among its members."""
+    owner = {fact.id: persona.id for persona in personas for fact in persona.facts()}
+    return [
+        replace(scene, persona_ids=tuple(sorted({owner[m.id] for m in scene.members if m.id in owner})))
+        for scene in scenes
+    ]
+
+
+def _describe_move(move: Misattribution, features: Features, vocabulary: Vocabulary, source: dict[str, str]) -> str:
+    item: Item = features.items[features.index[move.item_id]]
+    wrong, right = vocabulary.names.get(move.wrong, move.wrong), vocabulary.names.get(move.right, move.right)
+    return (f"moved {item.kind} '{item.text}' from {wrong} to {right}: message {source.get(item.message_id, '?')} "
+            f"is {right}'s turn, in the first person, and does not refer to {wrong}")
+
+
+def _describe_scene(scene: Scene) -> str:
+    return f"'{scene.label}' ({scene.size} members)"
+
+
+@contextmanager
+def _timed(report: ConsolidationReport, step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    report.timings[step] = report.timings.get(step, 0.0) + time.perf_counter() - started
