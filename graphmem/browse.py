@@ -37,7 +37,6 @@ GUIDE_ORDER = ("overview", "person", "timeline", "scene", "what_changed", "evide
 """Saved queries in the order the guide and `graphmem browse` list them; any others follow."""
 
 DEFAULT_HTTP_PORT = 7474  # Neo4j's HTTP port, where it serves Browser at /browser/
-DEFAULT_SERVE_PORT = 7476
 SERVE_HOST = "localhost"  # the one local name in Browser's default remote-content allowlist
 
 _PARAM_LINE = re.compile(r"^:param\s+(\w+)\s*=>\s*(.+)$")
@@ -113,7 +112,7 @@ def browser_url(neo4j_uri: str, user: str, http_port: int = DEFAULT_HTTP_PORT, g
 
 
 def asset_url(port: int, name: str) -> str:
-    """Where `serve_assets` on `port` serves the file `name` (e.g. "graphmem.grass")."""
+    """Where an `AssetServer` on `port` serves the file `name` (e.g. "graphmem.grass")."""
     return f"http://{SERVE_HOST}:{port}/{name}"
 
 
@@ -193,12 +192,18 @@ def _slide(title: str, body: str) -> str:
 
 def _exec_button(label: str, command: str) -> str:
     """A button that runs a Browser command (`:style ...`, `:param ...`) when clicked."""
-    return f"<button class=\"graphmem-exec\" data-exec=\"{html.escape(command.removeprefix(':'))}\">{html.escape(label)}</button>"
+    command = html.escape(command.removeprefix(":"))
+    return f"<button class=\"graphmem-exec\" data-exec=\"{command}\">{html.escape(label)}</button>"
 
 
 def _runnable(code: str) -> str:
     """A code block that Browser copies into its editor when clicked."""
     return f"<pre class=\"code runnable\">{html.escape(code)}</pre>"
+
+
+def _served_files() -> set[str]:
+    """The files of `cypher/browser/` served as they are: the style and the saved queries."""
+    return {STYLE_FILE.name} | {query.path.name for query in saved_queries()}
 
 
 class _AssetHandler(BaseHTTPRequestHandler):
@@ -214,7 +219,7 @@ class _AssetHandler(BaseHTTPRequestHandler):
         if name == "guide.html":
             body = guide_html(saved_queries(), asset_url(self.server.port, STYLE_FILE.name), self.server.group_id)
             self._reply(HTTPStatus.OK, body.encode(), "text/html; charset=utf-8")
-        elif name == STYLE_FILE.name or (name.endswith(".cypher") and "/" not in name and (BROWSER_DIR / name).is_file()):
+        elif name in _served_files():
             self._reply(HTTPStatus.OK, (BROWSER_DIR / name).read_bytes(), "text/plain; charset=utf-8")
         else:
             self._reply(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")

@@ -97,7 +97,8 @@ class BrowserPage:
         """`poll`, failing with a screenshot of the page when `condition` never held."""
         value = self.poll(condition, seconds)
         if not value:
-            pytest.fail(f"Browser never showed {what} within {seconds:.0f}s; the page then: {self.screenshot('failure')}")
+            screenshot = self.screenshot("failure")
+            pytest.fail(f"Browser never showed {what} within {seconds:.0f}s; the page then: {screenshot}")
         return value
 
     def visible(self, css: str) -> list:
@@ -186,7 +187,7 @@ def _ingest_sample() -> None:
         memory.ingest(SAMPLE)
 
 
-def test_the_guide_styles_the_overview_with_graphmem_captions(chromium, asset_server, neo4j_session_store):
+def test_the_guide_styles_the_overview_with_graphmem_captions(chromium, asset_server, neo4j_session_store, capsys):
     settings = neo4j_settings()
     http_port = int(os.environ.get("NEO4J_HTTP_PORT", "7474"))
     guide = asset_url(asset_server.port, "guide.html")
@@ -206,10 +207,12 @@ def test_the_guide_styles_the_overview_with_graphmem_captions(chromium, asset_se
 
     page.click("button[name=Guides]", "the Guides button")  # closes the guide's sidebar
     page.click(f"{page.FRAME} button[title=Fullscreen]", "the frame's fullscreen button")
-    page.click(f"{page.FRAME} button[aria-label='Collapse the node properties display']", "the overview's collapse button")
+    page.click(f"{page.FRAME} button[aria-label='Collapse the node properties display']", "the overview panel's button")
     page.wait_for_layout()
     page.zoom_to_fit()
-    print(f"\nscreenshot of the overview in Neo4j Browser: {page.screenshot('overview')}")
+    screenshot = page.screenshot("overview")
+    with capsys.disabled():  # into the test log even when the test passes
+        print(f"\nscreenshot of the overview in Neo4j Browser: {screenshot}")
 
     captions = page.node_captions()
     assert {"Ana", "Ben", "Maya", "Lumen Labs"} <= set(captions), captions
