@@ -210,7 +210,7 @@ def test_forget_group_empties_the_memory_and_the_ledger(memory_settings, tmp_pat
     assert [e.messages_new for e in again.ingested] == [3]
 
 
-def test_consolidate_rebuilds_the_search_index_of_what_is_stored(memory_settings, tmp_path):
+def test_consolidate_finds_scenes_and_personas_then_rebuilds_the_search_index(memory_settings, tmp_path):
     from flows.consolidate import consolidate
 
     inbox = tmp_path / "inbox"
@@ -220,7 +220,10 @@ def test_consolidate_rebuilds_the_search_index_of_what_is_stored(memory_settings
     report = consolidate(GROUP, store=memory_settings["store"], memory_path=memory_settings["memory_path"])
 
     with open_memory(memory_settings) as memory:
-        assert (report.messages, report.entities) == (3, len(memory.entities()))
+        assert (report.index.messages, report.index.entities) == (3, len(memory.entities()))
+        assert report.consolidation.scenes == len(memory.scenes()) > 0
+    again = consolidate(GROUP, store=memory_settings["store"], memory_path=memory_settings["memory_path"])
+    assert (again.consolidation.full, again.consolidation.new_items) == (False, 0)
 
 
 @pytest.mark.parametrize(
