@@ -89,11 +89,10 @@ def consolidate(
     full = full or not previous
     report = ConsolidationReport(group_id, full)
     with _timed(report, "graph"):
-        items = items_of(records.messages, records.mentions, records.events, records.relations)
-        names = participant_names(records)
+        features = tenant_features(records, settings.scenes)
+        items, names = features.items, participant_names(records)
         vocabulary = Vocabulary({e.id: e.name for e in records.entities},
                                 {e.id for e in records.entities if e.type == "person"}, set(names))
-        features = Features(items, names, [n[0] for n in names.values()], settings.scenes.weights)
     report.items = len(items)
     with _timed(report, "scenes"):
         update = _scenes(group_id, features, vocabulary, previous, full, settings.scenes)
@@ -115,6 +114,13 @@ def consolidate(
     report.scenes, report.facts_moved = len(scenes), len(moved)
     report.personas, report.facets = len(personas), sum(len(p.facets) for p in personas)
     return Consolidation(scenes, personas, report)
+
+
+def tenant_features(records: TenantRecords, settings: SceneSettings = SceneSettings()) -> Features:
+    """The tenant's fact-level graph features, as scenes are clustered on them."""
+    items = items_of(records.messages, records.mentions, records.events, records.relations)
+    names = participant_names(records)
+    return Features(items, names, [n[0] for n in names.values()], settings.weights)
 
 
 def participant_names(records: TenantRecords) -> dict[str, list[str]]:

@@ -12,9 +12,8 @@ when, which entities it involves, its text. Two items are linked by
 - conversation structure: adjacent turns, and an event or relation with its source message.
 
 Each item keeps only its `neighbours` strongest links (a sparse graph, so Leiden stays fast).
-Similarities are computed block by block with numpy (dense blocks of `BLOCK_ROWS` rows), so
-memory grows with items x vocabulary, time with items squared: about 0.1 s for the ~900 items
-of a LoCoMo conversation.
+Similarities are computed block by block with numpy (dense blocks of `BLOCK_ROWS` rows), each
+block only against the items within reach in time; memory grows with items x vocabulary.
 
 Pure: plain data in, an igraph graph and memberships out.
 """
@@ -37,7 +36,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 from graphmem.models import EventNode, Mention, MessageNode, RelationEdge
 
 MESSAGE, EVENT, RELATION = "message", "event", "relation"
-BLOCK_ROWS = 512
+BLOCK_ROWS = 256
 _WORD = re.compile(r"[a-z]+")
 _STEMMER = Stemmer.Stemmer("english")
 # Chat filler: frequent in conversation, says nothing about a topic.
@@ -77,6 +76,7 @@ class AffinityWeights:
     adjacent_turn: float = 0.3
     source: float = 1.0  # an event or relation and the message it came from
     neighbours: int = 10  # links kept per item (the strongest)
+    horizon: float = 10.0  # day scales beyond which items are not compared (when time_floor is 0)
 
 
 def items_of(
@@ -200,18 +200,34 @@ class Features:
         return weight
 
     def strongest_links(self, rows: np.ndarray, cols: np.ndarray) -> list[list[tuple[int, float]]]:
-        """For each of `rows`, its `neighbours` strongest positive links to `cols`: (position, weight)."""
+        """For each of `rows`, its `neighbours` strongest positive links to `cols`: (position, weight).
+
+        Without a time floor, items more than `horizon` day scales apart are never linked (their
+        link would weigh under e^-horizon of what they share): rows are taken in time order, and
+        each block is compared only with the columns within that distance of it.
+        """
         keep = self.weights.neighbours
-        found: list[list[tuple[int, float]]] = []
+        windowed = self.weights.time_floor == 0
+        order = np.argsort(self.days[rows], kind="stable") if windowed else np.arange(len(rows))
+        col_order = np.argsort(self.days[cols], kind="stable")
+        col_days = self.days[cols][col_order]
+        reach = self.weights.horizon * self.weights.day_scale
+        found: dict[int, list[tuple[int, float]]] = {}
         for start in range(0, len(rows), BLOCK_ROWS):
-            block = self.affinity(rows[start : start + BLOCK_ROWS], cols)
+            block_rows = rows[order[start : start + BLOCK_ROWS]]
+            block_cols = cols
+            if windowed:
+                low, high = np.searchsorted(col_days, [self.days[block_rows].min() - reach,
+                                                       self.days[block_rows].max() + reach], side="left")
+                block_cols = np.sort(cols[col_order[low:high]])
+            block = self.affinity(block_rows, block_cols)
             if block.shape[1] > keep:
                 top = np.argpartition(-block, keep - 1, axis=1)[:, :keep]
             else:
                 top = np.tile(np.arange(block.shape[1]), (block.shape[0], 1))
-            for line, picks in zip(block, top):
-                found.append(sorted((int(cols[j]), float(line[j])) for j in picks if line[j] > 0))
-        return found
+            for index, line, picks in zip(order[start : start + BLOCK_ROWS], block, top):
+                found[int(index)] = sorted((int(block_cols[j]), float(line[j])) for j in picks if line[j] > 0)
+        return [found[index] for index in range(len(rows))]
 
     def graph(self, positions: Sequence[int] | None = None) -> igraph.Graph:
         """The sparsified graph over `positions` (default: every item); vertex i is positions[i]."""
