@@ -71,6 +71,8 @@ class ConsolidationReport:
 
 @dataclass
 class Consolidation:
+    """What `consolidate` found: the scenes and personas to store, and the report."""
+
     scenes: list[Scene]
     personas: list[Persona]
     report: ConsolidationReport

@@ -78,7 +78,9 @@ def build_persona(
     moved: Mapping[str, Misattribution],
     settings: PersonaSettings,
 ) -> Persona:
-    """The persona of `person` from their self-statements, in facets.
+    """The persona of `person` from `items`, their self-statements and first-person turns
+    (`self_statements`), in facets: each facet holds the statements of one Leiden community as
+    facts, and its turns and the statements' messages as evidence.
 
     `past` holds the ids of superseded relations; `names` every participant's name and aliases
     (a moved statement's text is corrected with them).

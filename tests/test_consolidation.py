@@ -285,22 +285,22 @@ def _talk(tmp_path, conversation_id="c1"):
 
 
 def test_memory_consolidates_moves_the_planted_fact_and_keeps_tenants_apart(tmp_path, store):
-    with Memory(Config(path=tmp_path / "unused.db", group_id="g1"), store=store,
-                extractor=PlantedExtractor()) as memory:
-        memory.ingest(_talk(tmp_path))
-        memory.ingest(_talk(tmp_path), group_id="g2")
-        report = memory.consolidate()
-        assert report.facts_moved == 1 and report.personas == 2
-        assert any("from Ann to Bob" in change for change in report.changes)
-        assert set(report.timings) == {"read", "graph", "scenes", "alignment", "personas", "write"}
-        bob, ann = memory.persona("Bob"), memory.persona("Ann")
-        assert [(f.text, f.moved_from) for f in bob.facts()] == [("Bob works as a nurse", ann.entity_id)]
-        assert [f.text for f in ann.facts()] == ["Ann loves pottery"]
-        assert memory.scenes() and memory.scenes(group_id="g2") == []
-        assert memory.persona("Ann", group_id="g2") is None
-        again = memory.consolidate()
-        assert (again.new_items, again.reclustered, again.scenes_changed) == (0, 0, 0)
-        assert memory.scenes() == memory.store.scenes("g1")
+    # Not closed here: the store fixture owns the store (the Neo4j one serves the whole session).
+    memory = Memory(Config(path=tmp_path / "unused.db", group_id="g1"), store=store, extractor=PlantedExtractor())
+    memory.ingest(_talk(tmp_path))
+    memory.ingest(_talk(tmp_path), group_id="g2")
+    report = memory.consolidate()
+    assert report.facts_moved == 1 and report.personas == 2
+    assert any("from Ann to Bob" in change for change in report.changes)
+    assert set(report.timings) == {"read", "graph", "scenes", "alignment", "personas", "write"}
+    bob, ann = memory.persona("Bob"), memory.persona("Ann")
+    assert [(f.text, f.moved_from) for f in bob.facts()] == [("Bob works as a nurse", ann.entity_id)]
+    assert [f.text for f in ann.facts()] == ["Ann loves pottery"]
+    assert memory.scenes() and memory.scenes(group_id="g2") == []
+    assert memory.persona("Ann", group_id="g2") is None
+    again = memory.consolidate()
+    assert (again.new_items, again.reclustered, again.scenes_changed) == (0, 0, 0)
+    assert memory.scenes() == memory.store.scenes("g1")
 
 
 def test_persona_shows_stated_work_and_preferences_with_evidence(tmp_path):
