@@ -126,6 +126,6 @@ def _summary(name: str, facets: Sequence[Facet], shown: int) -> str:
     """`Ana: work, Lumen Labs (4 facts); Maya, sister (3 facts); …`: the largest facets."""
     if not facets:
         return f"{name}: nothing said about themselves yet"
-    parts = [f"{facet.label} ({len(facet.facts)} facts)" for facet in facets[:shown]]
+    parts = [f"{f.label} ({len(f.facts)} fact{'s' if len(f.facts) > 1 else ''})" for f in facets[:shown]]
     more = f"; and {len(facets) - shown} more facets" if len(facets) > shown else ""
     return f"{name}: " + "; ".join(parts) + more

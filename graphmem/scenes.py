@@ -16,6 +16,7 @@ Pure: features and previous scenes in, scenes out.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -217,9 +218,6 @@ def scene_membership(scenes: Sequence[Scene], ids: Sequence[str]) -> list[int]:
 
 
 def median_span_days(scenes: Sequence[Scene]) -> float:
-    """The median time span of scenes, in days."""
-    spans = sorted((s.ts_end - s.ts_start).total_seconds() / 86400.0 for s in scenes)
-    if not spans:
-        return math.nan
-    middle = len(spans) // 2
-    return spans[middle] if len(spans) % 2 else (spans[middle - 1] + spans[middle]) / 2
+    """The median time span of scenes, in days (NaN without scenes)."""
+    spans = [(s.ts_end - s.ts_start).total_seconds() / 86400.0 for s in scenes]
+    return statistics.median(spans) if spans else math.nan
