@@ -67,6 +67,7 @@ class Memory:
     def __init__(self, config: Config | None = None, *, store: Store | None = None, extractor: Extractor | None = None):
         self.config = config or Config()
         self.store = store or open_store(self.config)
+        self._owns_store = store is None  # a store handed in is the caller's to close
         self._extractor = extractor
         self._indexes: dict[str, GroupIndex] = {}
 
@@ -77,7 +78,9 @@ class Memory:
         self.close()
 
     def close(self) -> None:
-        self.store.close()
+        """Close the store this Memory opened (one passed in stays open)."""
+        if self._owns_store:
+            self.store.close()
 
     @property
     def extractor(self) -> Extractor:

@@ -16,6 +16,7 @@ from graphmem.models import EntityNode, Evidence, Fact, MessageNode, RelationEdg
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
 from graphmem.search.projection import (
+    EdgeWeights,
     GraphProjection,
     build_projection,
     entity_specificity,
@@ -35,7 +36,7 @@ class SearchSettings:
     channels: tuple[str, ...] = ("ppr",)
     channel_weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "ppr": 1.0})
     rrf_k: int = 60
-    damping: float = 0.85  # probability of walking on rather than restarting at a seed
+    damping: float = 0.9  # probability of walking on rather than restarting at a seed
     lexical_seeds: int = 40
     entity_seed_weight: float = 1.0
     candidates: int = 200
@@ -43,6 +44,9 @@ class SearchSettings:
     activation_hops: int = 4
     activation_keep: int = 300
     activation_threshold: float = 1e-5
+    # A question about one participant ("What does Melanie paint?") is mostly answered in that
+    # participant's own turns: their messages' scores are multiplied by 1 + speaker_focus.
+    speaker_focus: float = 0.5
 
 
 @dataclass
@@ -56,13 +60,17 @@ class GroupIndex:
     relations: list[RelationEdge]
     relations_by_message: dict[str, list[RelationEdge]]
     source_ids: dict[str, str]  # message id -> the id its input gave it
+    message_speakers: np.ndarray  # speaker entity id of messages[i]
+    speaker_ids: frozenset[str]
 
     @classmethod
-    def build(cls, store: Store, group_id: str) -> GroupIndex:
+    def build(cls, store: Store, group_id: str, weights: EdgeWeights = EdgeWeights()) -> GroupIndex:
         messages = store.messages(group_id)
         entities = store.entities(group_id)
         relations = store.relations(group_id)
-        projection = build_projection(messages, entities, store.mentions(group_id), store.events(group_id), relations)
+        projection = build_projection(
+            messages, entities, store.mentions(group_id), store.events(group_id), relations, weights
+        )
         by_message: dict[str, list[RelationEdge]] = {}
         for relation in relations:
             by_message.setdefault(relation.message_id, []).append(relation)
@@ -76,6 +84,8 @@ class GroupIndex:
             relations=relations,
             relations_by_message=by_message,
             source_ids={m.id: m.source_id for m in messages},
+            message_speakers=np.array([m.speaker_id for m in messages], dtype=object),
+            speaker_ids=frozenset(m.speaker_id for m in messages),
         )
 
     def fact(self, relation: RelationEdge) -> Fact:
@@ -116,15 +126,16 @@ def search(
         rankings["bm25"] = lexical
     seeds = _seeds(index, lexical, linked, settings)
     projection = index.projection
+    prior = _speaker_prior(index, linked, settings.speaker_focus)
     if "ppr" in settings.channels and seeds:
-        scores = personalized_pagerank(projection, seeds, settings.damping)
-        rankings["ppr"] = _top_messages(scores[projection.message_vertices], settings.candidates)
+        scores = personalized_pagerank(projection, seeds, settings.damping)[projection.message_vertices]
+        rankings["ppr"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
     if "activation" in settings.channels and seeds:
         scores = spread_activation(
             projection, seeds, decay=settings.activation_decay, hops=settings.activation_hops,
             keep=settings.activation_keep, threshold=settings.activation_threshold,
-        )
-        rankings["activation"] = _top_messages(scores[projection.message_vertices], settings.candidates)
+        )[projection.message_vertices]
+        rankings["activation"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
     fused = _reciprocal_rank_fusion(rankings, settings)
     if as_of is not None:
         fused = [(i, score) for i, score in fused if index.messages[i].ts <= as_of]
@@ -162,6 +173,14 @@ def _top_messages(scores: np.ndarray, count: int) -> list[tuple[int, float]]:
     count = min(count, len(scores))
     top = np.argpartition(-scores, count - 1)[:count]
     return sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda p: (-p[1], p[0]))
+
+
+def _speaker_prior(index: GroupIndex, linked: Sequence[EntityNode], focus: float) -> np.ndarray | None:
+    """Per-message score multipliers favouring the turns of the one participant a question names."""
+    about = [e.id for e in linked if e.id in index.speaker_ids]
+    if focus <= 0 or len(about) != 1:
+        return None
+    return np.where(index.message_speakers == about[0], 1.0 + focus, 1.0)
 
 
 def _reciprocal_rank_fusion(rankings: dict[str, list[tuple[int, float]]], settings: SearchSettings) -> list[tuple[int, float]]:

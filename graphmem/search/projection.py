@@ -25,11 +25,11 @@ class EdgeWeights:
     mention: float = 1.0
     speaker: float = 0.15
     addressee: float = 0.05
-    next_turn: float = 0.6
+    next_turn: float = 2.0  # a statement often completes in the next turn (question, answer)
     event_source: float = 1.0
-    participant: float = 0.8
+    participant: float = 0.3
     fact_source: float = 1.0
-    fact_argument: float = 0.8
+    fact_argument: float = 0.3
 
 
 @dataclass
