@@ -94,11 +94,12 @@ def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool,
 @click.argument("question")
 @click.option("-k", "--k", default=10, show_default=True, help="How many messages to return.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--explain", is_flag=True, help="Print the graph path that led to each message.")
 @click.pass_obj
-def query(obj: _Context, question: str, k: int, as_json: bool) -> None:
+def query(obj: _Context, question: str, k: int, as_json: bool, explain: bool) -> None:
     """Find the messages that answer QUESTION."""
     with obj.memory() as memory:
-        hits = memory.search(question, k=k)
+        hits = memory.search(question, k=k, explain=explain)
     if as_json:
         for hit in hits:
             click.echo(json.dumps(_evidence_dict(hit)))
@@ -108,6 +109,10 @@ def query(obj: _Context, question: str, k: int, as_json: bool) -> None:
         table.add_row(f"{hit.score:.3f}", hit.source_id, hit.ts.strftime("%Y-%m-%d %H:%M"), hit.speaker, hit.text,
                       "; ".join(hit.why))
     console.print(table)
+    for rank, hit in enumerate(hits if explain else [], start=1):
+        console.print(f"[bold]#{rank} {hit.source_id}[/]", highlight=False)
+        for depth, step in enumerate(hit.path):
+            console.print(f"  {'  ' * depth}{'└─ ' if depth else ''}{step}", highlight=False)
 
 
 @cli.command()
@@ -141,7 +146,7 @@ def _evidence_dict(hit) -> dict:
     return {
         "message_id": hit.message_id, "source_id": hit.source_id, "conversation_id": hit.conversation_id,
         "speaker": hit.speaker, "text": hit.text, "ts": hit.ts.isoformat(), "score": hit.score, "why": list(hit.why),
-        "facts": [_fact_dict(f) for f in hit.facts],
+        "facts": [_fact_dict(f) for f in hit.facts], "path": list(hit.path),
     }
 
 

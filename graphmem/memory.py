@@ -102,7 +102,7 @@ class Memory:
         if self._extractor is None and self.config.extractor == "llm":
             from graphmem.llm.extractor import LLMExtractor
 
-            self._extractor = LLMExtractor.from_config(self.config, client=self._llm)
+            self._extractor = LLMExtractor.from_config(self.config, client=self.llm)
         if self._extractor is None:
             from graphmem.extraction.spacy_pipeline import SpacyExtractor
 
@@ -223,15 +223,17 @@ class Memory:
         group_id: str | None = None,
         as_of: datetime | None = None,
         channels: Sequence[str] | None = None,
+        explain: bool = False,
     ) -> list[Evidence]:
         """The `k` messages that best support an answer to `query`, best first.
 
         Each carries the facts it states that hold now; with `as_of`, only messages said by
         then, with the facts the memory held then. `channels` picks ranking channels (`bm25`,
         `ppr`, `activation`) in place of the default engine, as the evaluation's baselines do.
+        With `explain`, each hit carries the graph path through which the question reached it.
         """
         settings = SearchSettings(channels=tuple(channels)) if channels else SearchSettings()
-        return search(self._index(group_id), query, k, settings, as_of=as_of)
+        return search(self._index(group_id), query, k, settings, as_of=as_of, explain=explain)
 
     def facts(
         self,

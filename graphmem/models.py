@@ -298,6 +298,7 @@ class Evidence:
     score: float
     why: tuple[str, ...] = ()
     facts: tuple[Fact, ...] = ()
+    path: tuple[str, ...] = ()  # with explain=True: how the question reached it, seed first
 
 
 # -- 4. consolidation: scenes and personas -----------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from graphmem import Config, Memory
 from graphmem.models import EntityNode, Mention, MessageNode
-from graphmem.search.projection import build_projection, personalized_pagerank, spread_activation
+from graphmem.search.projection import build_projection, personalized_pagerank, spread_activation, strongest_path
 from tests.conftest import SAMPLE
 
 
@@ -50,3 +50,23 @@ def test_every_channel_finds_the_obvious_answer(tmp_path, channels):
         hits = memory.search("Who did Ana visit Kyoto with?", k=3, channels=channels)
     assert hits[0].source_id == "s2-2"
     assert all(reason.split()[0] in channels or reason.startswith("question") for h in hits for reason in h.why)
+
+
+def test_explain_gives_the_path_from_a_seed_to_each_hit(tmp_path):
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(SAMPLE)
+        hits = memory.search("Who did Ana visit Kyoto with?", k=3, explain=True)
+        plain = memory.search("Who did Ana visit Kyoto with?", k=3)
+    assert [h.source_id for h in hits] == [h.source_id for h in plain] and all(h.path == () for h in plain)
+    for hit in hits:
+        assert hit.path[0].startswith(("BM25 hit ", "question names "))
+        last = hit.path[-1].removeprefix("BM25 hit ")
+        assert last.startswith(f"{hit.source_id} {hit.speaker}:")
+
+
+def test_strongest_path_prefers_strong_links():
+    projection = chain(4)
+    start, end = projection.entity_vertices["e0"], int(projection.message_vertices[3])
+    path = [projection.keys[v] for v in strongest_path(projection, [start], end)]
+    assert path == ["e0", "m0", "m1", "m2", "m3"]
+    assert strongest_path(projection, [], end) == []

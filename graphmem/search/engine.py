@@ -22,6 +22,7 @@ from graphmem.search.projection import (
     entity_specificity,
     personalized_pagerank,
     spread_activation,
+    strongest_path,
 )
 from graphmem.store.base import Store
 
@@ -62,15 +63,25 @@ class GroupIndex:
     source_ids: dict[str, str]  # message id -> the id its input gave it
     message_speakers: np.ndarray  # speaker entity id of messages[i]
     speaker_ids: frozenset[str]
+    captions: dict[str, str]  # projection vertex key -> how an explanation names it
 
     @classmethod
     def build(cls, store: Store, group_id: str, weights: EdgeWeights = EdgeWeights()) -> GroupIndex:
         messages = store.messages(group_id)
         entities = store.entities(group_id)
         relations = store.relations(group_id)
+        events = store.events(group_id)
+        scenes = store.scenes(group_id)
         projection = build_projection(
-            messages, entities, store.mentions(group_id), store.events(group_id), relations, weights
+            messages, entities, store.mentions(group_id), events, relations, weights, scenes
         )
+        captions = {
+            **{m.id: f"{m.source_id} {m.speaker}: {_clip(m.text)}" for m in messages},
+            **{e.id: e.name for e in entities},
+            **{f"event:{e.id}": f"event «{_clip(e.summary)}»" for e in events},
+            **{f"fact:{r.id}": f"fact «{_clip(r.fact)}»" for r in relations},
+            **{f"scene:{s.id}": f"scene «{s.label}»" for s in scenes},
+        }
         by_message: dict[str, list[RelationEdge]] = {}
         for relation in relations:
             by_message.setdefault(relation.message_id, []).append(relation)
@@ -86,6 +97,7 @@ class GroupIndex:
             source_ids={m.id: m.source_id for m in messages},
             message_speakers=np.array([m.speaker_id for m in messages], dtype=object),
             speaker_ids=frozenset(m.speaker_id for m in messages),
+            captions=captions,
         )
 
     def fact(self, relation: RelationEdge) -> Fact:
@@ -111,6 +123,7 @@ def search(
     settings: SearchSettings = SearchSettings(),
     *,
     as_of: datetime | None = None,
+    explain: bool = False,
 ) -> list[Evidence]:
     """Rank messages for a question by fusing the configured channels.
 
@@ -145,9 +158,27 @@ def search(
         _evidence(
             index.messages[i], score, why.get(i, ()),
             tuple(index.fact(r) for r in index.relations_by_message.get(index.messages[i].id, ()) if held(r)),
+            _path(index, seeds, i) if explain else (),
         )
         for i, score in fused[:k]
     ]
+
+
+def _path(index: GroupIndex, seeds: dict[int, float], message: int) -> tuple[str, ...]:
+    """How the question reached a message, seed first, each step captioned."""
+    projection = index.projection
+    target = int(projection.message_vertices[message])
+    steps = strongest_path(projection, sorted(seeds), target)
+    captions = [index.captions.get(projection.keys[v], projection.keys[v]) for v in steps]
+    if not captions:
+        return ()
+    first = projection.keys[steps[0]]
+    origin = "BM25 hit" if first in index.source_ids else "question names"
+    return (f"{origin} {captions[0]}", *captions[1:])
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _seeds(
@@ -204,7 +235,9 @@ def _explanations(rankings: dict[str, list[tuple[int, float]]], linked: Sequence
     return {i: tuple(r) for i, r in why.items()}
 
 
-def _evidence(message: MessageNode, score: float, why: tuple[str, ...], facts: tuple[Fact, ...]) -> Evidence:
+def _evidence(
+    message: MessageNode, score: float, why: tuple[str, ...], facts: tuple[Fact, ...], path: tuple[str, ...]
+) -> Evidence:
     return Evidence(
         message_id=message.id,
         source_id=message.source_id,
@@ -215,4 +248,5 @@ def _evidence(message: MessageNode, score: float, why: tuple[str, ...], facts: t
         score=round(score, 6),
         why=why,
         facts=facts,
+        path=path,
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import igraph
 import numpy as np
 
-from graphmem.models import EntityNode, EventNode, Mention, MessageNode, RelationEdge
+from graphmem.models import EntityNode, EventNode, Mention, MessageNode, RelationEdge, Scene
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class EdgeWeights:
     participant: float = 0.3
     fact_source: float = 1.0
     fact_argument: float = 0.3
+    scene_member: float = 0.5  # times the member's weight in its scene
 
 
 @dataclass
@@ -41,6 +42,7 @@ class GraphProjection:
     sources: np.ndarray  # both directions of every edge, for activation spreading
     targets: np.ndarray
     fan_out_weights: np.ndarray  # edge weight / the source vertex's total weight
+    keys: list[str]  # what each vertex stands for: a message or entity id, "event:<id>", "fact:<id>", "scene:<id>"
 
     @property
     def size(self) -> int:
@@ -54,8 +56,13 @@ def build_projection(
     events: Sequence[EventNode],
     relations: Sequence[RelationEdge],
     weights: EdgeWeights = EdgeWeights(),
+    scenes: Sequence[Scene] = (),
 ) -> GraphProjection:
-    """Project a tenant's records into one weighted graph."""
+    """Project a tenant's records into one weighted graph.
+
+    Scenes are vertices linked to their members, so a fact evokes its scene and the scene pulls
+    in the scene's other facts and messages (Bi-Mem's associative recall).
+    """
     vertex: dict[str, int] = {}
 
     def vid(key: str) -> int:
@@ -97,6 +104,13 @@ def build_projection(
         link(key, relation.subject_id, weights.fact_argument)
         link(key, relation.object_id, weights.fact_argument)
 
+    member_key = {"message": "{}", "event": "event:{}", "relation": "fact:{}"}
+    for scene in scenes:
+        for member in scene.members:
+            key = member_key[member.kind].format(member.id)
+            if key in vertex and member.weight > 0:
+                link(f"scene:{scene.id}", key, weights.scene_member * member.weight)
+
     graph = igraph.Graph(n=len(vertex), edges=edges, directed=False)
     graph.es["weight"] = edge_weights
     graph = graph.simplify(combine_edges="sum") if edges else graph
@@ -107,7 +121,10 @@ def build_projection(
     both = np.concatenate([weight, weight])
     strength = np.bincount(sources, weights=both, minlength=graph.vcount())
     fan_out = both / np.where(strength[sources] > 0, strength[sources], 1.0)
-    return GraphProjection(graph, message_vertices, entity_vertices, degree, sources, targets, fan_out)
+    keys = [""] * len(vertex)
+    for key, index in vertex.items():
+        keys[index] = key
+    return GraphProjection(graph, message_vertices, entity_vertices, degree, sources, targets, fan_out, keys)
 
 
 def entity_specificity(projection: GraphProjection, entity_id: str, messages: int) -> float:
@@ -163,3 +180,19 @@ def spread_activation(
             break
         reached += active
     return reached
+
+
+def strongest_path(projection: GraphProjection, seeds: Sequence[int], target: int) -> list[int]:
+    """The vertices from the closest seed to `target`, where strong links are short (cost 1/weight).
+
+    This is the explanation of a hit: the chain of mentions, turns, facts and scenes through
+    which the question reached it. Empty when no seed reaches the target.
+    """
+    if not seeds:
+        return []
+    costs = [1.0 / w for w in projection.graph.es["weight"]]
+    distances = projection.graph.distances(target, list(seeds), weights=costs)[0]
+    best = min(range(len(seeds)), key=lambda i: distances[i])
+    if math.isinf(distances[best]):
+        return []
+    return list(reversed(projection.graph.get_shortest_path(target, seeds[best], weights=costs)))
