@@ -53,13 +53,14 @@ def chromium() -> Iterator:
         from selenium.webdriver.chrome.service import Service
     except ImportError:
         _skip_or_fail("selenium is not installed")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tempfile.mkdtemp(prefix='graphmem-chromium-')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
+    with tempfile.TemporaryDirectory(prefix="graphmem-chromium-") as profile:  # a fresh profile
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+        yield driver
+        driver.quit()
 
 
 @pytest.fixture
