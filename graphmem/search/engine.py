@@ -12,9 +12,10 @@ from datetime import datetime
 
 import numpy as np
 
-from graphmem.models import EntityNode, Evidence, Fact, MessageNode, RelationEdge
+from graphmem.models import EntityNode, Evidence, Fact, MessageNode, RelationEdge, TimeRange
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
+from graphmem.search.question import absolute_time_constraint
 from graphmem.search.projection import (
     EdgeWeights,
     GraphProjection,
@@ -48,6 +49,8 @@ class SearchSettings:
     # A question about one participant ("What does Melanie paint?") is mostly answered in that
     # participant's own turns: their messages' scores are multiplied by 1 + speaker_focus.
     speaker_focus: float = 0.5
+    # An absolute time in the question ("in May 2023") favours turns said or dated then.
+    time_focus: float = 3.0
 
 
 @dataclass
@@ -63,6 +66,8 @@ class GroupIndex:
     source_ids: dict[str, str]  # message id -> the id its input gave it
     message_speakers: np.ndarray  # speaker entity id of messages[i]
     speaker_ids: frozenset[str]
+    message_days: np.ndarray  # day ordinal each message was said
+    stated_days: dict[int, list[tuple[int, int]]]  # message position -> day spans its events/facts are dated to
     captions: dict[str, str]  # projection vertex key -> how an explanation names it
 
     @classmethod
@@ -97,6 +102,8 @@ class GroupIndex:
             source_ids={m.id: m.source_id for m in messages},
             message_speakers=np.array([m.speaker_id for m in messages], dtype=object),
             speaker_ids=frozenset(m.speaker_id for m in messages),
+            message_days=np.array([m.ts.toordinal() for m in messages], dtype=np.int64),
+            stated_days=_stated_days(messages, events, relations),
             captions=captions,
         )
 
@@ -139,7 +146,7 @@ def search(
         rankings["bm25"] = lexical
     seeds = _seeds(index, lexical, linked, settings)
     projection = index.projection
-    prior = _speaker_prior(index, linked, settings.speaker_focus)
+    prior = _prior(index, linked, absolute_time_constraint(query), settings)
     if "ppr" in settings.channels and seeds:
         scores = personalized_pagerank(projection, seeds, settings.damping)[projection.message_vertices]
         rankings["ppr"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
@@ -206,12 +213,40 @@ def _top_messages(scores: np.ndarray, count: int) -> list[tuple[int, float]]:
     return sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda p: (-p[1], p[0]))
 
 
-def _speaker_prior(index: GroupIndex, linked: Sequence[EntityNode], focus: float) -> np.ndarray | None:
-    """Per-message score multipliers favouring the turns of the one participant a question names."""
+def _prior(
+    index: GroupIndex, linked: Sequence[EntityNode], when: TimeRange | None, settings: SearchSettings
+) -> np.ndarray | None:
+    """Per-message score multipliers from what the question constrains, or None when it constrains nothing.
+
+    - the one participant it names: their own turns (x 1 + speaker_focus);
+    - an absolute time ("in May 2023"): turns said then, or stating something dated then
+      (x 1 + time_focus).
+    """
+    prior = np.ones(len(index.messages))
     about = [e.id for e in linked if e.id in index.speaker_ids]
-    if focus <= 0 or len(about) != 1:
-        return None
-    return np.where(index.message_speakers == about[0], 1.0 + focus, 1.0)
+    if settings.speaker_focus > 0 and len(about) == 1:
+        prior *= np.where(index.message_speakers == about[0], 1.0 + settings.speaker_focus, 1.0)
+    if settings.time_focus > 0 and when is not None:
+        start, end = when.start.toordinal(), when.end.toordinal()
+        inside = (index.message_days >= start) & (index.message_days <= end)
+        for position, spans in index.stated_days.items():
+            inside[position] |= any(first <= end and start <= last for first, last in spans)
+        prior *= np.where(inside, 1.0 + settings.time_focus, 1.0)
+    return None if np.all(prior == 1.0) else prior
+
+
+def _stated_days(messages, events, relations) -> dict[int, list[tuple[int, int]]]:
+    position = {m.id: i for i, m in enumerate(messages)}
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for event in events:
+        if event.ts_start is not None and event.message_id in position:
+            end = event.ts_end or event.ts_start
+            spans.setdefault(position[event.message_id], []).append((event.ts_start.toordinal(), end.toordinal()))
+    for relation in relations:
+        if relation.valid_from is not None and relation.message_id in position:
+            day = relation.valid_from.toordinal()
+            spans.setdefault(position[relation.message_id], []).append((day, day))
+    return spans
 
 
 def _reciprocal_rank_fusion(rankings: dict[str, list[tuple[int, float]]], settings: SearchSettings) -> list[tuple[int, float]]:

@@ -1,0 +1,25 @@
+"""Question understanding: what a question constrains, before any ranking.
+
+Pure functions of the question text. A time constraint counts only when it is absolute ("in
+May 2023", "on October 13, 2023"): a relative one ("last year") would need the moment the
+question is asked, which a memory of past conversations does not know.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from graphmem.models import TimeRange
+from graphmem.temporal import find_time_expressions
+
+# Two references far apart: an expression that resolves the same against both is absolute.
+_REFERENCES = (datetime(2001, 6, 15, 12), datetime(2042, 1, 20, 12))
+
+
+def absolute_time_constraint(question: str) -> TimeRange | None:
+    """The span an absolute time expression in the question names (the widest, if several)."""
+    first, second = (find_time_expressions(question, reference) for reference in _REFERENCES)
+    spans = [a.time for a, b in zip(first, second) if a.time == b.time and a.text == b.text]
+    if not spans:
+        return None
+    return max(spans, key=lambda span: (span.end - span.start, span.start))

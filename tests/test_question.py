@@ -1,0 +1,43 @@
+"""Question understanding: absolute time constraints, and the prior they put on ranking."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from graphmem import Config, Memory
+from graphmem.search.question import absolute_time_constraint
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What setback did Melanie face in October 2023?", (date(2023, 10, 1), date(2023, 10, 31), "month")),
+        ("What did she show on October 13, 2023?", (date(2023, 10, 13), date(2023, 10, 13), "day")),
+        ("What did Maria do last weekend before April 10, 2023?", (date(2023, 4, 10), date(2023, 4, 10), "day")),
+        ("How often did they go to the beach in 2023?", (date(2023, 1, 1), date(2023, 12, 31), "year")),
+        ("When did Melanie go camping in June?", None),  # the year depends on when it is asked
+        ("Where did John go on a road trip last year?", None),
+        ("What does Caroline paint?", None),
+    ],
+)
+def test_absolute_time_constraint(question, expected):
+    found = absolute_time_constraint(question)
+    assert (found.start, found.end, found.precision.value) == expected if expected else found is None
+
+
+def test_a_dated_question_prefers_what_was_said_or_dated_then(tmp_path):
+    messages = [
+        {"id": "may", "speaker": "Ann", "text": "I baked a lemon cake for the party.", "timestamp": "2023-05-10T10:00:00"},
+        {"id": "may-reply", "speaker": "Bob", "text": "Sounds delicious!", "timestamp": "2023-05-10T10:01:00"},
+        {"id": "june", "speaker": "Ann", "text": "I baked a chocolate cake for the party.", "timestamp": "2023-06-12T10:00:00"},
+        {"id": "june-reply", "speaker": "Bob", "text": "Yum!", "timestamp": "2023-06-12T10:01:00"},
+    ]
+    path = tmp_path / "cakes.json"
+    path.write_text(json.dumps({"conversation_id": "cakes", "participants": ["Ann", "Bob"], "messages": messages}))
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(path)
+        assert memory.search("What cake did Ann bake in June 2023?", k=1)[0].source_id == "june"
+        assert memory.search("What cake did Ann bake in May 2023?", k=1)[0].source_id == "may"
