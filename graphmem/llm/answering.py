@@ -100,7 +100,8 @@ def parse_answer_reply(
         raise ValueError(f"reply is not valid JSON: {exc}") from None
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise ValueError(f"reply does not match the answer schema: {'.'.join(map(str, error['loc']))}: {error['msg']}") from None
+        where = ".".join(map(str, error["loc"]))
+        raise ValueError(f"reply does not match the answer schema: {where}: {error['msg']}") from None
     given = [n for n in dict.fromkeys(parsed.evidence_ids) if 1 <= n <= len(evidence)]
     text = parsed.answer.strip()
     supported = parsed.supported and bool(given) and bool(text)

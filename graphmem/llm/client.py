@@ -74,9 +74,11 @@ class StructuredReply:
 def structured_output_options(mode: StructuredOutputMode, name: str, schema: dict) -> dict[str, Any]:
     """The request arguments that ask for output matching `schema`, as a response format or a forced tool."""
     if mode == "json_schema":
-        return {"response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}}
+        json_schema = {"name": name, "schema": schema, "strict": True}
+        return {"response_format": {"type": "json_schema", "json_schema": json_schema}}
+    function = {"name": name, "description": f"Record the {name}.", "parameters": schema}
     return {
-        "tools": [{"type": "function", "function": {"name": name, "description": f"Record the {name}.", "parameters": schema}}],
+        "tools": [{"type": "function", "function": function}],
         "tool_choice": {"type": "function", "function": {"name": name}},
     }
 
@@ -126,7 +128,8 @@ class LLMClient:
         self.max_attempts = max_attempts
         self._sleep = sleep
         self._openai = openai.OpenAI(
-            base_url=settings.base_url, api_key=settings.api_key, timeout=timeout, max_retries=0, http_client=http_client
+            base_url=settings.base_url, api_key=settings.api_key, timeout=timeout, max_retries=0,
+            http_client=http_client,
         )
         self._mode: StructuredOutputMode = "json_schema"
         self._mode_lock = threading.Lock()
@@ -147,7 +150,10 @@ class LLMClient:
     def complete_json(
         self, messages: Sequence[dict[str, str]], *, schema_name: str, schema: dict, max_tokens: int
     ) -> StructuredReply:
-        """Send `messages`, asking for JSON matching `schema`; retry what a retry can fix, raise `LLMError` otherwise."""
+        """Send `messages`, asking for JSON matching `schema`.
+
+        Retries what a retry can fix; raises `LLMError` otherwise.
+        """
         calls = 0
         attempt = 0
         while True:
@@ -166,7 +172,8 @@ class LLMClient:
                 if not _is_retryable(exc) or attempt >= self.max_attempts:
                     raise LLMError(self._describe_failure(exc, attempt)) from exc
                 delay = backoff_delay(attempt)
-                log.warning("LLM call to %s failed (%s); retry %d in %.1f s", self.endpoint, _short(exc), attempt, delay)
+                log.warning("LLM call to %s failed (%s); retry %d in %.1f s",
+                            self.endpoint, _short(exc), attempt, delay)
                 self._sleep(delay)
                 continue
             usage = completion.usage
@@ -183,7 +190,8 @@ class LLMClient:
     def _use_tool_calls(self, exc: openai.OpenAIError) -> None:
         with self._mode_lock:
             if self._mode == "json_schema":
-                log.info("%s refused response_format json_schema (%s); using a forced tool call", self.endpoint, _short(exc))
+                log.info("%s refused response_format json_schema (%s); using a forced tool call",
+                         self.endpoint, _short(exc))
                 self._mode = "tools"
 
     def _describe_failure(self, exc: openai.OpenAIError, attempts: int) -> str:

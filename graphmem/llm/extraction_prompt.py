@@ -212,7 +212,7 @@ def parse_extraction_reply(
         except ValidationError as exc:
             parsed.failures[message.id] = f"turn {turn_id} does not match the schema: {_first_error(exc)}"
             continue
-        parsed.extractions[message.id] = to_message_extraction(turn, conversation, message)
+        parsed.extractions[message.id] = _to_message_extraction(turn, conversation, message)
     for turn_id, message in by_turn_id.items():
         if message.id not in parsed.extractions and message.id not in parsed.failures:
             parsed.failures[message.id] = f"turn {turn_id} is missing from the reply"
@@ -237,7 +237,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-def to_message_extraction(turn: _Turn, conversation: Conversation, message: Message) -> MessageExtraction:
+def _to_message_extraction(turn: _Turn, conversation: Conversation, message: Message) -> MessageExtraction:
     """The validated reply item as the extractor-independent contract, names resolved, times resolved."""
     names = _NameResolver(conversation, message)
     entities = []
@@ -270,7 +270,8 @@ def to_message_extraction(turn: _Turn, conversation: Conversation, message: Mess
         )
     relations = []
     for relation in turn.relations:
-        subject, predicate, obj = names.resolve(relation.subject), _phrase(relation.predicate), names.resolve(relation.object)
+        subject, obj = names.resolve(relation.subject), names.resolve(relation.object)
+        predicate = _phrase(relation.predicate)
         if subject and predicate and obj:
             time_text = _stated_time(relation.time_text, message)
             relations.append(
