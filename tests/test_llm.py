@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -437,3 +440,11 @@ def test_default_path_never_makes_an_openai_client_or_a_connection(tmp_path, mon
         report = memory.ingest(SAMPLE)
         assert memory.search("When did Ana move to Porto?", k=3)
     assert report.llm is None and report.written.messages == 12
+
+
+def test_cli_ask_without_an_endpoint_names_the_settings(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in LLM_ENV}
+    result = subprocess.run([sys.executable, "-m", "graphmem", "--path", str(tmp_path / "m.db"), "ask", "Where?"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no LLM endpoint configured: set OPENAI_BASE_URL" in " ".join(result.stderr.split())
