@@ -183,7 +183,8 @@ class Memory:
             known_people = [e.name for e in self.store.entities(group) if e.type == "person"]
             batch = build_graph_batch(group, conversation, messages, extractions, known_people)
             report.written = report.written + self.store.write(group, batch)
-            self._indexes.pop(group, None)
+            if group in self._indexes:  # a query-ready tenant grows its index in place
+                self._indexes[group] = self._indexes[group].extended(self.store, batch)
         if progress:
             progress(done, total)
         if usage_before is not None:
@@ -343,6 +344,7 @@ class Memory:
         started = time.perf_counter()
         store.write_personas(group, result.personas)
         store.write_scenes(group, result.scenes)
+        self._indexes.pop(group, None)  # scenes are part of the query graph
         result.report.timings = {"read": read, **result.report.timings, "write": time.perf_counter() - started}
         return result.report
 

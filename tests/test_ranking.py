@@ -9,6 +9,7 @@ import pytest
 
 from graphmem import Config, Memory
 from graphmem.models import EntityNode, Mention, MessageNode
+from graphmem.search.engine import search
 from graphmem.search.projection import build_projection, personalized_pagerank, spread_activation, strongest_path
 from tests.conftest import SAMPLE
 
@@ -70,3 +71,28 @@ def test_strongest_path_prefers_strong_links():
     path = [projection.keys[v] for v in strongest_path(projection, [start], end)]
     assert path == ["e0", "m0", "m1", "m2", "m3"]
     assert strongest_path(projection, [], end) == []
+
+
+def test_an_index_extended_by_ingest_ranks_like_one_built_from_scratch(tmp_path):
+    """Ingest grows a live tenant's index in place; it must agree with a fresh build."""
+    import json
+
+    from graphmem.search.engine import GroupIndex
+
+    data = json.loads(SAMPLE.read_text())
+    first, second = dict(data, messages=data["messages"][:6]), dict(data, messages=data["messages"][6:])
+    (tmp_path / "first.json").write_text(json.dumps(first))
+    (tmp_path / "second.json").write_text(json.dumps(second))
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(tmp_path / "first.json")
+        before = memory._index(None)
+        memory.ingest(tmp_path / "second.json")
+        grown = memory._index(None)
+        fresh = GroupIndex.build(memory.store, "default")
+        assert grown is not before
+        assert grown.projection.graph.vcount() == fresh.projection.graph.vcount()
+        assert grown.projection.graph.ecount() == fresh.projection.graph.ecount() > 0
+        for question in ("Who did Ana visit Kyoto with?", "Where did Ana move?", "What is Pepper?"):
+            assert [h.source_id for h in memory.search(question, k=5)] == [
+                h.source_id for h in search(fresh, question, k=5)
+            ]

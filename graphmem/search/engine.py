@@ -12,7 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
-from graphmem.models import EntityNode, Evidence, Fact, MessageNode, RelationEdge, TimeRange
+from graphmem.models import EntityNode, EventNode, Evidence, Fact, GraphBatch, MessageNode, RelationEdge, TimeRange
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
 from graphmem.search.question import absolute_time_constraint
@@ -20,6 +20,7 @@ from graphmem.search.projection import (
     EdgeWeights,
     GraphProjection,
     build_projection,
+    extend_projection,
     entity_specificity,
     personalized_pagerank,
     spread_activation,
@@ -55,7 +56,10 @@ class SearchSettings:
 
 @dataclass
 class GroupIndex:
+    """Everything queries on one tenant read, derived from the store once and then kept current."""
+
     group_id: str
+    weights: EdgeWeights
     messages: list[MessageNode]
     lexical: LexicalIndex
     linker: EntityLinker
@@ -64,34 +68,60 @@ class GroupIndex:
     relations: list[RelationEdge]
     relations_by_message: dict[str, list[RelationEdge]]
     source_ids: dict[str, str]  # message id -> the id its input gave it
+    positions: dict[str, int]  # message id -> its place in `messages`
     message_speakers: np.ndarray  # speaker entity id of messages[i]
     speaker_ids: frozenset[str]
     message_days: np.ndarray  # day ordinal each message was said
-    stated_days: dict[int, list[tuple[int, int]]]  # message position -> day spans its events/facts are dated to
+    stated_days: dict[str, list[tuple[int, int]]]  # message id -> day spans its events/facts are dated to
     captions: dict[str, str]  # projection vertex key -> how an explanation names it
 
     @classmethod
     def build(cls, store: Store, group_id: str, weights: EdgeWeights = EdgeWeights()) -> GroupIndex:
+        """Read the tenant from the store and build every structure from scratch."""
         messages = store.messages(group_id)
         entities = store.entities(group_id)
         relations = store.relations(group_id)
         events = store.events(group_id)
         scenes = store.scenes(group_id)
-        projection = build_projection(
-            messages, entities, store.mentions(group_id), events, relations, weights, scenes
+        projection = build_projection(messages, entities, store.mentions(group_id), events, relations, weights, scenes)
+        captions = _captions(messages, entities, events, relations)
+        captions.update({f"scene:{s.id}": f"scene «{s.label}»" for s in scenes})
+        return cls._assemble(group_id, weights, messages, entities, relations, projection, captions,
+                             _stated_days(events, relations))
+
+    def extended(self, store: Store, batch: GraphBatch) -> GroupIndex:
+        """This index with a freshly written batch added: the graph grows in place, never rebuilt.
+
+        Falls back to `build` when the batch rewrites stored messages or puts a turn before
+        stored turns of its conversation (turn adjacency would change, not just grow).
+        """
+        last_seq: dict[str, int] = {}
+        for message in self.messages:
+            last_seq[message.conversation_id] = max(last_seq.get(message.conversation_id, -1), message.seq)
+        new = [m for m in batch.messages if m.id not in self.source_ids]
+        if len(new) != len(batch.messages) or any(m.seq <= last_seq.get(m.conversation_id, -1) for m in new):
+            return GroupIndex.build(store, self.group_id, self.weights)
+        messages = sorted([*self.messages, *new], key=lambda m: (m.conversation_id, m.seq))
+        entities = store.entities(self.group_id)  # the store merged aliases and refined types
+        relations = store.relations(self.group_id)  # supersession may have closed stored ones
+        known = {r.id for r in self.relations}
+        added = [r for r in relations if r.id not in known]
+        projection = extend_projection(
+            self.projection, messages, [e.id for e in entities], new, batch.mentions, batch.events, added, self.weights
         )
-        captions = {
-            **{m.id: f"{m.source_id} {m.speaker}: {_clip(m.text)}" for m in messages},
-            **{e.id: e.name for e in entities},
-            **{f"event:{e.id}": f"event «{_clip(e.summary)}»" for e in events},
-            **{f"fact:{r.id}": f"fact «{_clip(r.fact)}»" for r in relations},
-            **{f"scene:{s.id}": f"scene «{s.label}»" for s in scenes},
-        }
+        captions = {**self.captions, **_captions(new, entities, batch.events, added)}
+        stated = {**self.stated_days, **_stated_days(batch.events, added)}
+        return GroupIndex._assemble(self.group_id, self.weights, messages, entities, relations, projection, captions,
+                                    stated)
+
+    @classmethod
+    def _assemble(cls, group_id, weights, messages, entities, relations, projection, captions, stated) -> GroupIndex:
         by_message: dict[str, list[RelationEdge]] = {}
         for relation in relations:
             by_message.setdefault(relation.message_id, []).append(relation)
         return cls(
             group_id=group_id,
+            weights=weights,
             messages=messages,
             lexical=LexicalIndex(messages),
             linker=EntityLinker(entities),
@@ -100,10 +130,11 @@ class GroupIndex:
             relations=relations,
             relations_by_message=by_message,
             source_ids={m.id: m.source_id for m in messages},
+            positions={m.id: i for i, m in enumerate(messages)},
             message_speakers=np.array([m.speaker_id for m in messages], dtype=object),
             speaker_ids=frozenset(m.speaker_id for m in messages),
             message_days=np.array([m.ts.toordinal() for m in messages], dtype=np.int64),
-            stated_days=_stated_days(messages, events, relations),
+            stated_days=stated,
             captions=captions,
         )
 
@@ -229,24 +260,35 @@ def _prior(
     if settings.time_focus > 0 and when is not None:
         start, end = when.start.toordinal(), when.end.toordinal()
         inside = (index.message_days >= start) & (index.message_days <= end)
-        for position, spans in index.stated_days.items():
-            inside[position] |= any(first <= end and start <= last for first, last in spans)
+        for message_id, spans in index.stated_days.items():
+            if message_id in index.positions and any(first <= end and start <= last for first, last in spans):
+                inside[index.positions[message_id]] = True
         prior *= np.where(inside, 1.0 + settings.time_focus, 1.0)
     return None if np.all(prior == 1.0) else prior
 
 
-def _stated_days(messages, events, relations) -> dict[int, list[tuple[int, int]]]:
-    position = {m.id: i for i, m in enumerate(messages)}
-    spans: dict[int, list[tuple[int, int]]] = {}
+def _stated_days(events: Sequence[EventNode], relations: Sequence[RelationEdge]) -> dict[str, list[tuple[int, int]]]:
+    """Message id -> the day spans (ordinals) the events and facts it states are dated to."""
+    spans: dict[str, list[tuple[int, int]]] = {}
     for event in events:
-        if event.ts_start is not None and event.message_id in position:
+        if event.ts_start is not None:
             end = event.ts_end or event.ts_start
-            spans.setdefault(position[event.message_id], []).append((event.ts_start.toordinal(), end.toordinal()))
+            spans.setdefault(event.message_id, []).append((event.ts_start.toordinal(), end.toordinal()))
     for relation in relations:
-        if relation.valid_from is not None and relation.message_id in position:
+        if relation.valid_from is not None:
             day = relation.valid_from.toordinal()
-            spans.setdefault(position[relation.message_id], []).append((day, day))
+            spans.setdefault(relation.message_id, []).append((day, day))
     return spans
+
+
+def _captions(messages, entities, events, relations) -> dict[str, str]:
+    """How explanations name projection vertices."""
+    return {
+        **{m.id: f"{m.source_id} {m.speaker}: {_clip(m.text)}" for m in messages},
+        **{e.id: e.name for e in entities},
+        **{f"event:{e.id}": f"event «{_clip(e.summary)}»" for e in events},
+        **{f"fact:{r.id}": f"fact «{_clip(r.fact)}»" for r in relations},
+    }
 
 
 def _reciprocal_rank_fusion(rankings: dict[str, list[tuple[int, float]]], settings: SearchSettings) -> list[tuple[int, float]]:

@@ -2,8 +2,8 @@
 
 One undirected weighted igraph graph per tenant: message, entity, event and fact vertices, with
 edges for mentions, speakers, addressees, turn adjacency, event participation, facts' subject /
-object / provenance. It is built once from the store and kept until the tenant is written to;
-queries only read it.
+object / provenance, scene membership. It is built once from the store and extended in place as
+new messages are ingested (`extend_projection`); queries only read it.
 """
 
 from __future__ import annotations
@@ -63,68 +63,117 @@ def build_projection(
     Scenes are vertices linked to their members, so a fact evokes its scene and the scene pulls
     in the scene's other facts and messages (Bi-Mem's associative recall).
     """
-    vertex: dict[str, int] = {}
+    builder = _Builder(weights)
+    for entity in entities:
+        builder.vid(entity.id)
+    builder.add(messages, mentions, events, relations, scenes)
+    return builder.finish(messages, [e.id for e in entities])
 
-    def vid(key: str) -> int:
-        found = vertex.get(key)
+
+def extend_projection(
+    projection: GraphProjection,
+    all_messages: Sequence[MessageNode],
+    all_entity_ids: Sequence[str],
+    new_messages: Sequence[MessageNode],
+    mentions: Sequence[Mention],
+    events: Sequence[EventNode],
+    relations: Sequence[RelationEdge],
+    weights: EdgeWeights = EdgeWeights(),
+) -> GraphProjection:
+    """The projection with new records added, without re-reading or re-linking the old ones.
+
+    `new_messages` must come after every stored message of their conversation (append-only);
+    each is linked to the turn before it, stored or new. `all_messages` is the tenant's message
+    list the new projection is aligned to.
+    """
+    builder = _Builder(weights, projection)
+    new_ids = {m.id for m in new_messages}
+    for message in all_messages:
+        if message.id not in new_ids:
+            builder.last_turn[(message.conversation_id, message.session)] = message
+    for entity_id in all_entity_ids:
+        builder.vid(entity_id)
+    builder.add(new_messages, mentions, events, relations, ())
+    return builder.finish(all_messages, all_entity_ids)
+
+
+class _Builder:
+    """Collects vertices and weighted edges, starting empty or from an existing projection."""
+
+    def __init__(self, weights: EdgeWeights, base: GraphProjection | None = None):
+        self.weights = weights
+        self.vertex: dict[str, int] = {key: i for i, key in enumerate(base.keys)} if base else {}
+        self.edges: list[tuple[int, int]] = base.graph.get_edgelist() if base else []
+        self.edge_weights: list[float] = list(base.graph.es["weight"]) if base and base.graph.ecount() else []
+        self.degree: dict[str, int] = dict(base.entity_degree) if base else {}
+        self.last_turn: dict[tuple[str, int | None], MessageNode] = {}
+
+    def vid(self, key: str) -> int:
+        found = self.vertex.get(key)
         if found is None:
-            found = vertex[key] = len(vertex)
+            found = self.vertex[key] = len(self.vertex)
         return found
 
-    message_vertices = np.array([vid(m.id) for m in messages], dtype=np.int64)
-    entity_vertices = {e.id: vid(e.id) for e in entities}
-    edges: list[tuple[int, int]] = []
-    edge_weights: list[float] = []
-    degree: dict[str, int] = {}
+    def link(self, a: str, b: str, weight: float) -> None:
+        self.edges.append((self.vid(a), self.vid(b)))
+        self.edge_weights.append(weight)
 
-    def link(a: str, b: str, weight: float) -> None:
-        edges.append((vid(a), vid(b)))
-        edge_weights.append(weight)
+    def add(self, messages, mentions, events, relations, scenes) -> None:
+        w = self.weights
+        for message in messages:
+            self.link(message.id, message.speaker_id, w.speaker)
+            self.degree[message.speaker_id] = self.degree.get(message.speaker_id, 0) + 1
+            if message.addressee_id:
+                self.link(message.id, message.addressee_id, w.addressee)
+            turn = (message.conversation_id, message.session)
+            if turn in self.last_turn:
+                self.link(self.last_turn[turn].id, message.id, w.next_turn)
+            self.last_turn[turn] = message
+        for mention in mentions:
+            self.link(mention.message_id, mention.entity_id, w.mention)
+            self.degree[mention.entity_id] = self.degree.get(mention.entity_id, 0) + 1
+        for event in events:
+            key = f"event:{event.id}"
+            self.link(key, event.message_id, w.event_source)
+            for member, _role in event.participants:
+                self.link(key, member, w.participant)
+        for relation in relations:
+            key = f"fact:{relation.id}"
+            self.link(key, relation.message_id, w.fact_source)
+            self.link(key, relation.subject_id, w.fact_argument)
+            self.link(key, relation.object_id, w.fact_argument)
+        member_key = {"message": "{}", "event": "event:{}", "relation": "fact:{}"}
+        for scene in scenes:
+            for member in scene.members:
+                key = member_key[member.kind].format(member.id)
+                if key in self.vertex and member.weight > 0:
+                    self.link(f"scene:{scene.id}", key, w.scene_member * member.weight)
 
-    previous: MessageNode | None = None
-    for message in messages:
-        link(message.id, message.speaker_id, weights.speaker)
-        degree[message.speaker_id] = degree.get(message.speaker_id, 0) + 1
-        if message.addressee_id:
-            link(message.id, message.addressee_id, weights.addressee)
-        if previous is not None and previous.conversation_id == message.conversation_id and previous.session == message.session:
-            link(previous.id, message.id, weights.next_turn)
-        previous = message
-    for mention in mentions:
-        link(mention.message_id, mention.entity_id, weights.mention)
-        degree[mention.entity_id] = degree.get(mention.entity_id, 0) + 1
-    for event in events:
-        key = f"event:{event.id}"
-        link(key, event.message_id, weights.event_source)
-        for member, _role in event.participants:
-            link(key, member, weights.participant)
-    for relation in relations:
-        key = f"fact:{relation.id}"
-        link(key, relation.message_id, weights.fact_source)
-        link(key, relation.subject_id, weights.fact_argument)
-        link(key, relation.object_id, weights.fact_argument)
-
-    member_key = {"message": "{}", "event": "event:{}", "relation": "fact:{}"}
-    for scene in scenes:
-        for member in scene.members:
-            key = member_key[member.kind].format(member.id)
-            if key in vertex and member.weight > 0:
-                link(f"scene:{scene.id}", key, weights.scene_member * member.weight)
-
-    graph = igraph.Graph(n=len(vertex), edges=edges, directed=False)
-    graph.es["weight"] = edge_weights
-    graph = graph.simplify(combine_edges="sum") if edges else graph
-    pairs = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    weight = np.asarray(graph.es["weight"] if edges else [], dtype=float)
-    sources = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    targets = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    both = np.concatenate([weight, weight])
-    strength = np.bincount(sources, weights=both, minlength=graph.vcount())
-    fan_out = both / np.where(strength[sources] > 0, strength[sources], 1.0)
-    keys = [""] * len(vertex)
-    for key, index in vertex.items():
-        keys[index] = key
-    return GraphProjection(graph, message_vertices, entity_vertices, degree, sources, targets, fan_out, keys)
+    def finish(self, messages: Sequence[MessageNode], entity_ids: Sequence[str]) -> GraphProjection:
+        graph = igraph.Graph(n=len(self.vertex), edges=self.edges, directed=False)
+        graph.es["weight"] = self.edge_weights
+        if self.edges:
+            graph = graph.simplify(combine_edges="sum")
+        pairs = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+        weight = np.asarray(graph.es["weight"] if self.edges else [], dtype=float)
+        sources = np.concatenate([pairs[:, 0], pairs[:, 1]])
+        targets = np.concatenate([pairs[:, 1], pairs[:, 0]])
+        both = np.concatenate([weight, weight])
+        strength = np.bincount(sources, weights=both, minlength=graph.vcount())
+        fan_out = both / np.where(strength[sources] > 0, strength[sources], 1.0)
+        keys = [""] * len(self.vertex)
+        for key, index in self.vertex.items():
+            keys[index] = key
+        return GraphProjection(
+            graph,
+            np.array([self.vertex[m.id] for m in messages], dtype=np.int64),
+            {e: self.vertex[e] for e in entity_ids},
+            self.degree,
+            sources,
+            targets,
+            fan_out,
+            keys,
+        )
 
 
 def entity_specificity(projection: GraphProjection, entity_id: str, messages: int) -> float:
