@@ -119,3 +119,6 @@ def test_greetings_are_not_part_of_names_and_short_forms_resolve(extract):
     found = extract("Hey Mel! Bye Caroline, say hi to Tom.")
     assert {(e.name, e.mention) for e in found.entities} == {("Melanie", "Mel"), ("Caroline", "Caroline"), ("Tom", "Tom")}
     assert extract("Glad you liked it! Wanna go?").entities == ()
+    ben_to_ana = SpeakerContext("Ben", "Ana", ("Ana", "Ben"), datetime(2024, 3, 11))
+    found = extract("Congrats Ana! How is your sister doing?", ben_to_ana)  # spaCy's NER misses "Ana" here
+    assert [(e.name, e.type.value, e.mention) for e in found.entities][0] == ("Ana", "person", "Ana")

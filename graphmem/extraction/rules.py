@@ -190,6 +190,11 @@ class _EntityMentions:
         if root.ent_type_ in NON_ENTITY_LABELS:
             return
         words = [t for t in chunk if t.i >= chunk.start and t.dep_ == "compound" and t.head.i >= root.i and not t.is_stop]
+        while words and words[0].lower_ in INTERJECTIONS:  # "Congrats Ana": a greeting, not part of a name
+            words.pop(0)
+        if not words and root.pos_ == "PROPN" and (participant := self._participant_named(root.text)):
+            self._add(ExtractedEntity(name=participant, type=EntityType.PERSON, mention=root.text), chunk)
+            return
         head = root.lemma_.lower() if root.pos_ == "NOUN" else root.text
         name = " ".join([*(t.text if t.pos_ == "PROPN" else t.lower_ for t in words), head])
         name = clean_name(name)
