@@ -341,8 +341,12 @@ def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool, baselines: bo
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done)
 
-        variants = BASELINES if baselines else {"graphmem": None}
-        results = run_locomo_variants(path, variants, ks=cutoffs, config=obj.config(), on_progress=on_progress)
+        config = obj.config()
+        variants = (
+            {name: channels for name, channels in BASELINES.items() if channels != ("dense",) or config.embeddings != "none"}
+            if baselines else {"graphmem": None}
+        )
+        results = run_locomo_variants(path, variants, ks=cutoffs, config=config, on_progress=on_progress)
     result = results["graphmem"]
     if as_json:
         report = result.to_json()

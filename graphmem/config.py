@@ -40,6 +40,8 @@ class Config(BaseSettings):
     spacy_model: str = DEFAULT_SPACY_MODEL
     extract_processes: int | None = Field(None, ge=1)
     max_message_chars: int = Field(DEFAULT_MAX_MESSAGE_CHARS, ge=1)
+    # Optional dense channel (graphmem[embeddings]); the default path needs no embeddings.
+    embeddings: Literal["none", "wordllama"] = "none"
 
     neo4j_uri: str = Field("bolt://127.0.0.1:7687", validation_alias=_env("neo4j_uri", "NEO4J_URI"))
     neo4j_user: str = Field("neo4j", validation_alias=_env("neo4j_user", "NEO4J_USER"))

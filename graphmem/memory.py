@@ -367,7 +367,7 @@ class Memory:
     def _index(self, group_id: str | None) -> GroupIndex:
         group = self._group(group_id)
         if group not in self._indexes:
-            self._indexes[group] = GroupIndex.build(self.store, group)
+            self._indexes[group] = GroupIndex.build(self.store, group, embeddings=self.config.embeddings)
         return self._indexes[group]
 
 

@@ -96,3 +96,24 @@ def test_an_index_extended_by_ingest_ranks_like_one_built_from_scratch(tmp_path)
             assert [h.source_id for h in memory.search(question, k=5)] == [
                 h.source_id for h in search(fresh, question, k=5)
             ]
+
+
+def test_optional_dense_channel_embeds_incrementally(tmp_path):
+    """With embeddings = "wordllama" (model inside the installed wheel, nothing downloaded)."""
+    import json
+
+    pytest.importorskip("wordllama")
+    data = json.loads(SAMPLE.read_text())
+    (tmp_path / "first.json").write_text(json.dumps(dict(data, messages=data["messages"][:6])))
+    (tmp_path / "second.json").write_text(json.dumps(dict(data, messages=data["messages"][6:])))
+    with Memory(Config(path=tmp_path / "m.db", embeddings="wordllama")) as memory:
+        memory.ingest(tmp_path / "first.json")
+        memory.search("warm the index", k=1)
+        memory.ingest(tmp_path / "second.json")
+        index = memory._index(None)
+        assert index.dense is not None and index.dense.vectors.shape[0] == len(index.messages) == 12
+        norms = np.linalg.norm(index.dense.vectors, axis=1)
+        assert np.allclose(norms, 1.0, atol=1e-4)
+        hits = memory.search("a trip to Japan", k=3, channels=("dense",))
+        assert "s2-2" in {h.source_id for h in hits}
+        assert all(reason.startswith("dense") or reason.startswith("question") for h in hits for reason in h.why)

@@ -85,6 +85,7 @@ class LocomoResult:
 
 BASELINES: dict[str, tuple[str, ...] | None] = {
     "bm25": ("bm25",),
+    "dense (embeddings configured)": ("dense",),
     "ppr only": ("ppr",),
     "activation only": ("activation",),
     "ppr + activation": ("ppr", "activation"),

@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 
 from graphmem.models import EntityNode, EventNode, Evidence, Fact, GraphBatch, MessageNode, RelationEdge, TimeRange
+from graphmem.search.dense import DenseIndex
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
 from graphmem.search.question import absolute_time_constraint
@@ -28,7 +29,7 @@ from graphmem.search.projection import (
 )
 from graphmem.store.base import Store
 
-CHANNELS = ("bm25", "ppr", "activation")
+CHANNELS = ("bm25", "dense", "ppr", "activation")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class SearchSettings:
     speaker_focus: float = 0.5
     # An absolute time in the question ("in May 2023") favours turns said or dated then.
     time_focus: float = 3.0
+    # With embeddings configured, the nearest messages by cosine also seed the graph channels.
+    dense_seeds: int = 10
+    dense_seed_weight: float = 0.5
 
 
 @dataclass
@@ -62,6 +66,7 @@ class GroupIndex:
     weights: EdgeWeights
     messages: list[MessageNode]
     lexical: LexicalIndex
+    dense: DenseIndex | None  # only with embeddings configured
     linker: EntityLinker
     entities: dict[str, EntityNode]
     projection: GraphProjection
@@ -76,7 +81,9 @@ class GroupIndex:
     captions: dict[str, str]  # projection vertex key -> how an explanation names it
 
     @classmethod
-    def build(cls, store: Store, group_id: str, weights: EdgeWeights = EdgeWeights()) -> GroupIndex:
+    def build(
+        cls, store: Store, group_id: str, weights: EdgeWeights = EdgeWeights(), embeddings: str = "none"
+    ) -> GroupIndex:
         """Read the tenant from the store and build every structure from scratch."""
         messages = store.messages(group_id)
         entities = store.entities(group_id)
@@ -86,8 +93,9 @@ class GroupIndex:
         projection = build_projection(messages, entities, store.mentions(group_id), events, relations, weights, scenes)
         captions = _captions(messages, entities, events, relations)
         captions.update({f"scene:{s.id}": f"scene «{s.label}»" for s in scenes})
+        dense = DenseIndex.build(messages) if embeddings == "wordllama" else None
         return cls._assemble(group_id, weights, messages, entities, relations, projection, captions,
-                             _stated_days(events, relations))
+                             _stated_days(events, relations), dense)
 
     def extended(self, store: Store, batch: GraphBatch) -> GroupIndex:
         """This index with a freshly written batch added: the graph grows in place, never rebuilt.
@@ -99,8 +107,9 @@ class GroupIndex:
         for message in self.messages:
             last_seq[message.conversation_id] = max(last_seq.get(message.conversation_id, -1), message.seq)
         new = [m for m in batch.messages if m.id not in self.source_ids]
+        embeddings = "wordllama" if self.dense is not None else "none"
         if len(new) != len(batch.messages) or any(m.seq <= last_seq.get(m.conversation_id, -1) for m in new):
-            return GroupIndex.build(store, self.group_id, self.weights)
+            return GroupIndex.build(store, self.group_id, self.weights, embeddings)
         messages = sorted([*self.messages, *new], key=lambda m: (m.conversation_id, m.seq))
         entities = store.entities(self.group_id)  # the store merged aliases and refined types
         relations = store.relations(self.group_id)  # supersession may have closed stored ones
@@ -111,11 +120,14 @@ class GroupIndex:
         )
         captions = {**self.captions, **_captions(new, entities, batch.events, added)}
         stated = {**self.stated_days, **_stated_days(batch.events, added)}
+        dense = self.dense.extended([m.id for m in self.messages], messages) if self.dense is not None else None
         return GroupIndex._assemble(self.group_id, self.weights, messages, entities, relations, projection, captions,
-                                    stated)
+                                    stated, dense)
 
     @classmethod
-    def _assemble(cls, group_id, weights, messages, entities, relations, projection, captions, stated) -> GroupIndex:
+    def _assemble(
+        cls, group_id, weights, messages, entities, relations, projection, captions, stated, dense
+    ) -> GroupIndex:
         by_message: dict[str, list[RelationEdge]] = {}
         for relation in relations:
             by_message.setdefault(relation.message_id, []).append(relation)
@@ -124,6 +136,7 @@ class GroupIndex:
             weights=weights,
             messages=messages,
             lexical=LexicalIndex(messages),
+            dense=dense,
             linker=EntityLinker(entities),
             entities={e.id: e for e in entities},
             projection=projection,
@@ -171,11 +184,14 @@ def search(
     if k <= 0 or not index.messages:
         return []
     lexical = index.lexical.search(query, settings.candidates)
+    dense = index.dense.search(query, settings.candidates) if index.dense is not None else []
     linked = index.linker.link(query)
     rankings: dict[str, list[tuple[int, float]]] = {}
     if "bm25" in settings.channels:
         rankings["bm25"] = lexical
-    seeds = _seeds(index, lexical, linked, settings)
+    if "dense" in settings.channels:
+        rankings["dense"] = dense
+    seeds = _seeds(index, lexical, dense, linked, settings)
     projection = index.projection
     prior = _prior(index, linked, absolute_time_constraint(query), settings)
     if "ppr" in settings.channels and seeds:
@@ -220,16 +236,21 @@ def _clip(text: str, width: int = 60) -> str:
 
 
 def _seeds(
-    index: GroupIndex, lexical: list[tuple[int, float]], linked: Sequence[EntityNode], settings: SearchSettings
+    index: GroupIndex,
+    lexical: list[tuple[int, float]],
+    dense: list[tuple[int, float]],
+    linked: Sequence[EntityNode],
+    settings: SearchSettings,
 ) -> dict[int, float]:
-    """Restart weights for the graph channels: top BM25 messages and linked entities by specificity."""
+    """Restart weights for the graph channels: top BM25 (and dense) messages, scaled to the best
+    hit of their channel, and linked entities by specificity."""
     projection = index.projection
     seeds: dict[int, float] = {}
-    if lexical:
-        top = lexical[0][1]
-        for i, score in lexical[: settings.lexical_seeds]:
+    for hits, count, weight in ((lexical, settings.lexical_seeds, 1.0),
+                                (dense, settings.dense_seeds, settings.dense_seed_weight)):
+        for i, score in hits[:count]:
             vertex = int(projection.message_vertices[i])
-            seeds[vertex] = seeds.get(vertex, 0.0) + score / top
+            seeds[vertex] = seeds.get(vertex, 0.0) + weight * score / hits[0][1]
     for entity in linked:
         vertex = projection.entity_vertices.get(entity.id)
         if vertex is not None:
