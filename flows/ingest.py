@@ -61,7 +61,7 @@ def is_transient_store_error(exc: BaseException) -> bool:
     Bad input is never retried: it fails the same way every time.
     """
     if isinstance(exc, StoreError):
-        return True
+        return exc.transient
     if isinstance(exc, sqlite3.OperationalError):
         return "locked" in str(exc) or "busy" in str(exc)
     if isinstance(exc, (Neo4jError, DriverError)):

@@ -34,7 +34,16 @@ class InputError(GraphmemError):
 
 
 class StoreError(GraphmemError):
-    """The store cannot be reached or used; the message says how to fix it."""
+    """The store cannot be reached or used; the message says how to fix it.
+
+    `transient` is True when the same call may succeed later (the server was unreachable or
+    busy), False when it will fail the same way again (refused credentials, a value the store
+    cannot hold): schedulers retry only the former.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 class ConfigError(GraphmemError):

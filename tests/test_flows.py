@@ -229,7 +229,8 @@ def test_consolidate_finds_scenes_and_personas_then_rebuilds_the_search_index(me
 @pytest.mark.parametrize(
     ("error", "transient"),
     [
-        (StoreError("cannot reach the store"), True),
+        (StoreError("cannot reach the store", transient=True), True),
+        (StoreError("the server refused user 'neo4j'"), False),
         (sqlite3.OperationalError("database is locked"), True),
         (TransientError("deadlock detected"), True),
         (ServiceUnavailable("no route"), True),

@@ -267,6 +267,7 @@ def test_wrong_password_names_the_uri_and_the_fix(neo4j_session_store):
     message = str(caught.value)
     assert settings["uri"] in message and "dev/neo4j/start" in message and "refused" in message
     assert "\n" not in message
+    assert not caught.value.transient  # retrying cannot fix a wrong password
 
 
 def test_unreachable_server_names_the_uri_and_the_fix():
@@ -274,6 +275,7 @@ def test_unreachable_server_names_the_uri_and_the_fix():
         Neo4jStore("bolt://127.0.0.1:1", "neo4j", "graphmem-dev")
     message = str(caught.value)
     assert "bolt://127.0.0.1:1" in message and "dev/neo4j/start" in message and "NEO4J_URI" in message
+    assert caught.value.transient  # the server may come up
 
 
 # -- schema ----------------------------------------------------------------------------------

@@ -136,10 +136,12 @@ class Neo4jStore:
             return StoreError(
                 f"cannot connect to {where}: {reason}. Start the local server with `dev/neo4j/start` "
                 "(or `docker compose up -d neo4j`), or set NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD "
-                "to a running one."
+                "to a running one.",
+                transient=isinstance(error, ServiceUnavailable),
             )
         detail = f"{error.code}: {error.message}" if isinstance(error, Neo4jError) else str(error)
-        return StoreError(f"{where} failed: {detail}")
+        retryable = isinstance(error, (Neo4jError, DriverError)) and error.is_retryable()
+        return StoreError(f"{where} failed: {detail}", transient=retryable)
 
     # -- writes --------------------------------------------------------------------------------
 
