@@ -197,11 +197,13 @@ def facts(obj: _Context, name: str | None, as_of, include_superseded: bool, as_j
 
 @cli.command()
 @click.argument("name")
+@click.option("--after", type=click.DateTime(["%Y-%m-%d"]), help="Only what happened after this day.")
+@click.option("--before", type=click.DateTime(["%Y-%m-%d"]), help="Only what happened before this day.")
 @click.pass_obj
-def timeline(obj: _Context, name: str) -> None:
+def timeline(obj: _Context, name: str, after, before) -> None:
     """Events and facts about NAME, in time order."""
     with obj.memory() as memory:
-        items = memory.timeline(name)
+        items = memory.timeline(name, after=after.date() if after else None, before=before.date() if before else None)
     if not items:
         err_console.print(f"no entity named {name!r} in group {obj.config().group_id!r}")
         sys.exit(1)

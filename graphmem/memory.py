@@ -67,6 +67,11 @@ class TimelineItem:
     text: str
     message_id: str
 
+    @property
+    def day(self) -> date:
+        """Where it sits in time: its stated day, else the day it was said."""
+        return self.when or self.observed_at.date()
+
 
 class Memory:
     """A graph memory over one store; safe to keep open for the life of an application."""
@@ -279,8 +284,14 @@ class Memory:
         linked = index.linker.link(name)
         return linked[0] if len(linked) == 1 else None
 
-    def timeline(self, name: str, *, group_id: str | None = None) -> list[TimelineItem]:
-        """Events and relations involving an entity, in world-time order (unknown times last)."""
+    def timeline(
+        self, name: str, *, after: date | None = None, before: date | None = None, group_id: str | None = None
+    ) -> list[TimelineItem]:
+        """Events and relations involving an entity, in world-time order.
+
+        An item with no stated time is placed on the day it was said. `after` / `before` keep
+        only items strictly after / before a day ("what did Ana do after she moved?").
+        """
         group = self._group(group_id)
         entity = self.entity(name, group_id=group)
         if entity is None:
@@ -298,7 +309,11 @@ class Memory:
                     message.source_id if message else relation.message_id,
                 )
             )
-        return sorted(items, key=lambda t: (t.when or t.observed_at.date(), t.observed_at, t.kind))
+        items = [
+            t for t in items
+            if (after is None or t.day > after) and (before is None or t.day < before)
+        ]
+        return sorted(items, key=lambda t: (t.day, t.observed_at, t.kind))
 
     def ask(self, question: str, *, k: int = 10, group_id: str | None = None) -> Answer:
         """An answer to `question` by the configured LLM from the `k` best messages, citing those it rests on.

@@ -76,6 +76,7 @@ def test_unnamed_relative_stays_its_own_entity(extract):
 def test_preferences_and_roles_are_relations(extract):
     assert relations(extract("I love painting.")) == [("Caroline", "love", "painting")]
     assert relations(extract("I'm a counselor.")) == [("Caroline", "is a", "counselor")]
+    assert relations(extract("I was a teacher back then.")) == [("Caroline", "was a", "teacher")]
     assert relations(extract("My favorite food is pizza.")) == [("Caroline", "favorite food", "pizza")]
     assert extract("I love painting.").events == ()
 

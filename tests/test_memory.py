@@ -70,6 +70,12 @@ def test_timeline_orders_events_in_world_time(memory):
     assert dated == sorted(dated) and len(dated) >= 3
     assert any("Kyoto" in i.text for i in items)
     assert memory.timeline("Nobody Atall") == []
+    from datetime import date
+
+    later = memory.timeline("Ana", after=date(2024, 4, 1))
+    assert later and all(i.day > date(2024, 4, 1) for i in later)
+    assert {i.message_id for i in later} <= {"s2-2", "s2-4", "s2-6"}
+    assert all(i.day < date(2024, 3, 15) for i in memory.timeline("Ana", before=date(2024, 3, 15)))
 
 
 def test_tenants_do_not_see_each_other(memory):

@@ -386,7 +386,8 @@ def _read_copula(verb, subject, subject_name, mentions, time, relations, clause)
             predicate = " ".join([*modifiers, subject.lemma_.lower()])
             relations.append(_relation(owner, predicate, attribute, clause, mentions, time))
         elif subject_name and child.dep_ == "attr":
-            relations.append(_relation(subject_name, "is a", attribute, clause, mentions, time))
+            predicate = "was a" if verb.tag_ == "VBD" else "is a"  # "when I was a kid" is no present role
+            relations.append(_relation(subject_name, predicate, attribute, clause, mentions, time))
 
 
 def _relation(subject: str, predicate: str, obj: str, clause, mentions, time: TimeRange | None) -> ExtractedRelation:
