@@ -117,3 +117,9 @@ def test_optional_dense_channel_embeds_incrementally(tmp_path):
         hits = memory.search("a trip to Japan", k=3, channels=("dense",))
         assert "s2-2" in {h.source_id for h in hits}
         assert all(reason.startswith("dense") or reason.startswith("question") for h in hits for reason in h.why)
+
+
+def test_an_unknown_channel_is_refused_by_name(tmp_path):
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        with pytest.raises(ValueError, match="'pagerank'.*bm25, dense, ppr, activation"):
+            memory.search("anything", channels=("pagerank",))

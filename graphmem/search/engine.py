@@ -57,6 +57,11 @@ class SearchSettings:
     dense_seeds: int = 10
     dense_seed_weight: float = 0.5
 
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.channels if c not in CHANNELS]
+        if unknown or not self.channels:
+            raise ValueError(f"unknown ranking channel(s) {unknown}; choose from {', '.join(CHANNELS)}")
+
 
 @dataclass
 class GroupIndex:
