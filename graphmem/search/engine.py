@@ -318,6 +318,15 @@ def _captions(messages, entities, events, relations) -> dict[str, str]:
 
 
 def _reciprocal_rank_fusion(rankings: dict[str, list[tuple[int, float]]], settings: SearchSettings) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion of the channels' rankings.
+
+    A single channel needs no fusion: its own scores, scaled so the best hit is 1, are kept, so
+    a score says how close a hit came to the best one.
+    """
+    if len(rankings) == 1:
+        (ranking,) = rankings.values()
+        top = ranking[0][1] if ranking else 1.0
+        return [(i, score / top) for i, score in ranking]
     fused: dict[int, float] = {}
     for channel, ranking in rankings.items():
         weight = settings.channel_weights.get(channel, 1.0)
