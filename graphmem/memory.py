@@ -86,7 +86,10 @@ class Memory:
     ):
         self.config = config or Config()
         self.store = store or open_store(self.config)
-        self._owns_store = store is None  # a store handed in is the caller's to close
+        # What this Memory makes it closes; what it is handed stays the caller's.
+        self._owns_store = store is None
+        self._owns_extractor = extractor is None
+        self._owns_llm = llm is None
         self._extractor = extractor
         self._llm = llm
         self._indexes: dict[str, GroupIndex] = {}
@@ -98,7 +101,12 @@ class Memory:
         self.close()
 
     def close(self) -> None:
-        """Close the store this Memory opened (one passed in stays open)."""
+        """Close what this Memory opened: its store, LLM client and extraction cache (ones passed in stay open)."""
+        close_extractor = getattr(self._extractor, "close", None)  # the LLM extractor's cache file
+        if self._owns_extractor and close_extractor is not None:
+            close_extractor()
+        if self._owns_llm and self._llm is not None:
+            self._llm.close()
         if self._owns_store:
             self.store.close()
 

@@ -448,3 +448,17 @@ def test_cli_ask_without_an_endpoint_names_the_settings(tmp_path):
                             capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "no LLM endpoint configured: set OPENAI_BASE_URL" in " ".join(result.stderr.split())
+
+
+def test_closing_memory_closes_the_llm_client_and_cache_it_made(tmp_path):
+    import sqlite3
+
+    from graphmem import Config, Memory
+
+    config = Config(path=tmp_path / "m.db", extractor="llm", llm_base_url="http://127.0.0.1:9/v1", llm_model="m")
+    memory = Memory(config)
+    extractor = memory.extractor  # made by the Memory: no request is sent to build it
+    memory.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        extractor.cache.get_many(["anything"])
+    assert memory.llm._openai.is_closed()

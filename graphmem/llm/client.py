@@ -143,6 +143,10 @@ class LLMClient:
     def model(self) -> str:
         return self.settings.model
 
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self._openai.close()
+
     @property
     def endpoint(self) -> str:
         return self.settings.base_url or "https://api.openai.com/v1"

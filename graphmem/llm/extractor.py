@@ -87,6 +87,11 @@ class LLMExtractor:
             concurrency=config.llm_concurrency,
         )
 
+    def close(self) -> None:
+        """Close the cache file (the client belongs to whoever made it)."""
+        if self.cache is not None:
+            self.cache.close()
+
     @property
     def usage(self) -> LLMUsage:
         """Everything this extractor has spent so far (subtract an earlier reading for one ingest's share)."""
