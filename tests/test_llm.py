@@ -462,3 +462,19 @@ def test_closing_memory_closes_the_llm_client_and_cache_it_made(tmp_path):
     with pytest.raises(sqlite3.ProgrammingError):
         extractor.cache.get_many(["anything"])
     assert memory.llm._openai.is_closed()
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("7", 7.0), ("0.5", 0.5), ("3600", 60.0), ("Wed, 21 Oct 2026 07:28:00 GMT", None), (None, None)],
+)
+def test_retry_after_header_is_honoured_within_a_cap(header, expected):
+    import httpx2
+    import openai
+
+    from graphmem.llm.client import retry_after_seconds
+
+    headers = {"retry-after": header} if header is not None else {}
+    request = httpx2.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    response = httpx2.Response(429, headers=headers, request=request)
+    assert retry_after_seconds(openai.RateLimitError("slow down", response=response, body=None)) == expected

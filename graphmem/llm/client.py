@@ -91,10 +91,23 @@ def reply_text(completion: Any) -> str:
     return message.content or ""
 
 
+RETRY_AFTER_CAP_SECONDS = 60.0  # never wait longer than this on a server's say-so
+
+
 def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
     """Seconds to wait before retry `attempt` (1, 2, ...): exponential with full jitter, capped."""
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
     return (rng or random).uniform(0, ceiling)
+
+
+def retry_after_seconds(exc: openai.OpenAIError) -> float | None:
+    """The wait a rate-limited endpoint asked for in its `Retry-After` header (seconds), if any."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return min(max(float(value), 0.0), RETRY_AFTER_CAP_SECONDS) if value is not None else None
+    except ValueError:  # an HTTP date: rare from these servers, and the backoff still applies
+        return None
 
 
 def _is_retryable(exc: openai.OpenAIError) -> bool:
@@ -175,7 +188,7 @@ class LLMClient:
                 attempt += 1
                 if not _is_retryable(exc) or attempt >= self.max_attempts:
                     raise LLMError(self._describe_failure(exc, attempt)) from exc
-                delay = backoff_delay(attempt)
+                delay = max(backoff_delay(attempt), retry_after_seconds(exc) or 0.0)
                 log.warning("LLM call to %s failed (%s); retry %d in %.1f s",
                             self.endpoint, _short(exc), attempt, delay)
                 self._sleep(delay)
