@@ -32,14 +32,13 @@ $(LLM_DEPS): $(INSTALLED) pyproject.toml
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet -e '.[test,llm-test]'
 	touch $(LLM_DEPS)
 
-## browser-deps: Debian's Chromium and chromedriver (apt, only when missing) and selenium, for
-## tests/test_browser.py, which drives Neo4j Browser in a real headless browser
+## browser-deps: Debian's Chromium and chromedriver (apt, only when missing), for tests/test_browser.py,
+## which drives Neo4j Browser in a real headless browser (selenium comes with the test extra)
 .PHONY: browser-deps
 browser-deps: $(INSTALLED)
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
 	fi
-	$(PY) -m pip install --quiet selenium==4.50.0
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -110,11 +110,25 @@ class BrowserPage:
     def click(self, css: str, what: str) -> None:
         self.wait_for(lambda: self.visible(css), what)[0].click()
 
-    def connect(self, password: str) -> None:
-        """Fill in the connect form's password (the URL filled in the address and user) and connect."""
-        self.wait_for(lambda: self.visible("input[data-testid=password]"), "the connect form")[0].send_keys(password)
-        self.click("button[data-testid=connect]", "the connect button")
-        self.wait_for(lambda: "Connected to Neo4j" in self.visible("[data-testid=stream]")[0].text, "a connection")
+    def connect(self, password: str, attempts: int = 3) -> None:
+        """Fill in the connect form's password (the URL filled in the address and user) and connect.
+
+        Browser may re-render the form while the guide loads beside it, swallowing a click or the
+        typed password, so the form is filled and submitted again until Browser says it connected.
+        """
+        def connected() -> bool:
+            return "Connected to Neo4j" in self.visible("[data-testid=stream]")[0].text
+
+        for _ in range(attempts):
+            if self.poll(connected, 1):  # a slow earlier attempt may have got through after all
+                return
+            field = self.wait_for(lambda: self.visible("input[data-testid=password]"), "the connect form")[0]
+            if not field.get_attribute("value"):
+                field.send_keys(password)
+            self.click("button[data-testid=connect]", "the connect button")
+            if self.poll(connected, WAIT_SECONDS / attempts):
+                return
+        self.wait_for(connected, "a connection")
 
     def run_from_guide(self, command_prefix: str) -> None:
         """Click the guide's button whose Browser command starts with `command_prefix`."""
