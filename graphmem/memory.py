@@ -24,7 +24,7 @@ from graphmem.consolidation import ConsolidationReport, TenantRecords, consolida
 from graphmem.errors import RecordProblem
 from graphmem.extraction import Extractor
 from graphmem.graph_builder import build_graph_batch, entity_id, message_digest
-from graphmem.loaders import load_file
+from graphmem.loaders import conversation_from_messages, load_file
 from graphmem.models import Conversation, EntityNode, Evidence, Fact, Message, Persona, Scene, WriteCounts
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
@@ -218,8 +218,6 @@ class Memory:
         The conversation's earlier messages must be passed again (or given ids) for turn order
         to stay right: a message's position in `messages` is its sequence number.
         """
-        from graphmem.loaders import conversation_from_messages
-
         conversation, problems = conversation_from_messages(
             conversation_id, messages, participants=tuple(participants), max_message_chars=self.config.max_message_chars
         )

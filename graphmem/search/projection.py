@@ -43,6 +43,7 @@ class GraphProjection:
     targets: np.ndarray
     fan_out_weights: np.ndarray  # edge weight / the source vertex's total weight
     keys: list[str]  # what each vertex stands for: a message or entity id, "event:<id>", "fact:<id>", "scene:<id>"
+    path_costs: list[float]  # per edge, 1 / weight: strong links are short in explanations
 
     @property
     def size(self) -> int:
@@ -173,6 +174,7 @@ class _Builder:
             targets,
             fan_out,
             keys,
+            [1.0 / w for w in weight],
         )
 
 
@@ -239,7 +241,7 @@ def strongest_path(projection: GraphProjection, seeds: Sequence[int], target: in
     """
     if not seeds:
         return []
-    costs = [1.0 / w for w in projection.graph.es["weight"]]
+    costs = projection.path_costs
     distances = projection.graph.distances(target, list(seeds), weights=costs)[0]
     best = min(range(len(seeds)), key=lambda i: distances[i])
     if math.isinf(distances[best]):
