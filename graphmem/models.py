@@ -35,6 +35,7 @@ class Precision(str, Enum):
     WEEK = "week"
     MONTH = "month"
     SEASON = "season"
+    QUARTER = "quarter"
     YEAR = "year"
     DECADE = "decade"
 

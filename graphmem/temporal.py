@@ -39,9 +39,11 @@ from __future__ import annotations
 
 import re
 import string
+import tempfile
 from calendar import monthrange
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from datetime import date, datetime, timedelta, timezone
 
 from dateutil import parser as dateutil_parser
@@ -119,6 +121,7 @@ _DAY = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?\b"
 _YEAR = r"(?:19\d\d|20\d\d|2100)\b"
 _COUNT = rf"(?:\d{{1,3}}|a\s+couple(?:\s+of)?|couple\s+of|an?|{'|'.join(_COUNTS)})"
 _TIME_OF_DAY = r"(?:\s+(?:morning|afternoon|evening|night)\b)?"
+_UNITS = r"(?:minute|hour|day|night|week|weekend|month|year)s?"
 _DATE = rf"""(?:{_WEEKDAY},?\s+)?
     (?:(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH} | {_MONTH}\s+(?:the\s+)?{_DAY})
     (?:,?\s+{_YEAR})?"""
@@ -136,7 +139,9 @@ _EXPRESSION = re.compile(
         (?P<range_to>{_RANGE_END}))
   | (?P<vague>the\s+(?:last|past|next|coming|following|other)\b
       | (?:every|each|a|one|some|any)\s+(?:other\s+|single\s+)?(?:{_WEEKDAY}|{_MONTH_NAME})
-      | {_COUNT}\s+(?:or|to)\s+{_COUNT}\b)
+      | {_COUNT}\s+(?:or|to)\s+{_COUNT}\b | \d{{1,3}}\s*[-–]\s*\d{{1,3}}\s+{_UNITS}\b
+      | (?:a\s+)?(?:few|several|many)\s+(?:more\s+)?{_UNITS}\s+ago\b
+      | (?:a\s+(?:while|long\s+time|decade|day\s+or\s+(?:so|two))|decades)\s+ago\b)
   | (?:(?P<part>early|mid|late|the\s+(?:beginning|start|middle|end)\s+of)[\s-]+)?
     (?:
         (?P<iso>\d{{4}}-\d\d-\d\d)(?!\d)
@@ -191,27 +196,58 @@ def resolve_time_expression(expression: str, reference: datetime) -> TimeRange |
     """Resolve one time expression (e.g. a spaCy DATE entity) against the datetime it was said at.
 
     The whole expression must be understood, optionally after "in"/"on"/"at"/"during"/"around";
-    otherwise, or when it is too vague to place honestly, the result is None.
+    otherwise, or when it is too vague to place honestly, the result is None. The rules decide
+    first; Duckling reads only what no rule recognises ("friday after next", "christmas eve").
     """
     text = expression.strip().rstrip(".,;:!?")
     lowered = text.translate(_ASCII_LOWER)
     preposition = _LEADING_PREPOSITION.match(lowered)
-    match = _EXPRESSION.fullmatch(lowered, preposition.end() if preposition else 0)
-    return _resolve(match, text, reference) if match else None
+    begin = preposition.end() if preposition else 0
+    match = _EXPRESSION.fullmatch(lowered, begin)
+    if match:
+        return _resolve(match, text, reference)
+    if not _BEYOND_RULES.search(lowered):
+        return None
+    whole = [mention for mention in find_time_expressions(text, reference)
+             if mention.start <= begin and mention.end == len(text)]  # fmt: skip
+    return whole[0].time if whole else None
 
 
 def find_time_expressions(text: str, reference: datetime) -> list[TimeMention]:
-    """Every resolvable time expression in `text` (a message said at `reference`), left to right."""
+    """Every resolvable time expression in `text` (a message said at `reference`), left to right.
+
+    The rules' readings (graphmem's conventions) come first. Duckling is asked only when the text
+    has a form beyond the rules (holidays, ordinals, "after next", ...); its reading is kept where
+    no rule matched, or where it understood strictly more than the rules it covers ("wednesday next
+    week" over "wednesday"); never over a span the rules judged vague or not a time ("the last year").
+    """
     lowered = text.translate(_ASCII_LOWER)
-    if _TRIGGER_WORDS.isdisjoint(_WORD.findall(lowered)):
+    beyond_rules = _BEYOND_RULES.search(lowered) is not None
+    if not beyond_rules and _TRIGGER_WORDS.isdisjoint(_WORD.findall(lowered)):
         return []
-    mentions = []
-    for match in _EXPRESSION.finditer(lowered):
-        time = _resolve(match, text, reference)
-        if time is not None:
-            start, end = match.span()
-            mentions.append(TimeMention(text[start:end], start, end, time))
-    return mentions
+    claimed = rule_readings(text, reference)
+    if beyond_rules:
+        claimed = _with_duckling(claimed, text, reference)
+    return [TimeMention(text[start:end], start, end, time) for start, end, time in claimed if time is not None]
+
+
+def rule_readings(text: str, reference: datetime) -> list[tuple[int, int, TimeRange | None]]:
+    """Every span graphmem's rules match in `text`, with its time, or None where the rules judged it
+    vague or not a time at all; the rules alone, as graphmem read times before Duckling was adopted."""
+    lowered = text.translate(_ASCII_LOWER)
+    return [(match.start(), match.end(), _resolve(match, text, reference)) for match in _EXPRESSION.finditer(lowered)]
+
+
+def _with_duckling(
+    claimed: list[tuple[int, int, TimeRange | None]], text: str, reference: datetime
+) -> list[tuple[int, int, TimeRange | None]]:
+    """The rules' spans, with Duckling's readings added where they fit (see find_time_expressions)."""
+    for start, end, time in _duckling_readings(text, reference):
+        overlapped = [span for span in claimed if span[0] < end and start < span[1]]
+        if all(span[2] is not None and start <= span[0] and span[1] <= end and span[1] - span[0] < end - start
+               for span in overlapped):  # fmt: skip
+            claimed = [span for span in claimed if span not in overlapped] + [(start, end, time)]
+    return sorted(claimed, key=lambda span: span[0])
 
 
 def _resolve(match: re.Match[str], text: str, reference: datetime) -> TimeRange | None:
@@ -221,6 +257,9 @@ def _resolve(match: re.Match[str], text: str, reference: datetime) -> TimeRange 
         return None
     if kind == "range":
         return _resolve_range(match, text, reference)
+    if kind == "weekday" and _clause_tense(match.string, *match.span()) == "future":
+        weekday = _WEEKDAYS.index(match.group("weekday").split()[0])
+        return _days(_next_weekday(reference.date(), weekday))
     return _RESOLVERS[kind](match, reference)
 
 
@@ -290,6 +329,11 @@ def _count(words: str) -> int:
 def _previous_weekday(reference: date, weekday: int) -> date:
     """The most recent given weekday strictly before `reference`."""
     return reference - timedelta(days=(reference.weekday() - weekday - 1) % 7 + 1)
+
+
+def _next_weekday(reference: date, weekday: int) -> date:
+    """The first given weekday strictly after `reference`."""
+    return reference + timedelta(days=(weekday - reference.weekday() - 1) % 7 + 1)
 
 
 def _resolve_iso(match: re.Match[str], reference: datetime) -> TimeRange | None:
@@ -370,7 +414,7 @@ def _resolve_relative(match: re.Match[str], reference: datetime) -> TimeRange:
         if direction < 0:
             return _days(_previous_weekday(today, weekday))
         if direction > 0:
-            return _days(today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1))
+            return _days(_next_weekday(today, weekday))
         return _days(_week(today).start + timedelta(days=weekday))
     if unit in _MONTHS:
         month = _MONTHS.index(unit) + 1
@@ -442,3 +486,181 @@ _RESOLVERS: dict[str, Callable[[re.Match[str], datetime], TimeRange | None]] = {
     "month": _resolve_month,
     "year": _resolve_year,
 }
+
+
+# -- Duckling: what the rules do not cover, read by the field's standard parser --------------------
+
+_HOLIDAY = (
+    r"christmas|xmas|thanksgiving|hallowe.?en|easter|valentine|new\s+year|hanukk?ah|chanukah|passover|ramadan"
+    r"|diwali|eid\b|mardi\s+gras|patrick|paddy|memorial\s+day|labou?r\s+day|independence\s+day|mother.?s\s+day"
+    r"|father.?s\s+day|mlk|luther\s+king|black\s+friday|boss.?s\s+day|vegan\s+day|pentecost|lent\b|purim"
+    r"|kippur|rosh\s+hash|holi\b|vesak|pongal|onam\b|navaratri|dussehra|koningsdag|king.?s\s+day|jayanti"
+)
+_ORDINAL_WORD = r"(?:first|second|third|fourth|fifth|last|\d{1,2}(?:st|nd|rd|th))"
+# A form that only Duckling reads; messages without one never pay for a Duckling parse.
+_BEYOND_RULES = re.compile(
+    rf"""{_HOLIDAY}
+    | \bthe\s+(?:\d{{1,2}}(?:st|nd|rd|th)|first|second|third|ides)\b | \b{_ORDINAL_WORD}\s+(?:day|week|{_WEEKDAY})
+    | \b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s+of\s+{_MONTH}
+    | {_MONTH}\s+(?:the\s+)?(?:first|second|third|fourth|fifth)\b | \d{{1,2}}{_MONTH_NAME} | {_MONTH}\s*\d{{1,2}}\s*[-–]
+    | \bafter\s+next\b | \bhence\b | \bfrom\s+(?:now|today)\b | \byrs?\b | \bqtr\b | \bquarter\b | \bq[1-4]\b
+    | \bweek\s+of\b | {_WEEKDAY[:-2]}s?\s+(?:ago|back|from)\b | {_WEEKDAY}\s+(?:of\s+)?(?:next|this|last)\s+week
+    | \b(?:last|past|previous|next|this)\s+week.?s\b | \b(?:current|coming|previous|following)\s+(?:week|month|year)
+    | \b(?:beginning|end|rest)\s+of\s+(?:the\s+)?(?:this\s+|next\s+|last\s+)?(?:week|month|year|\d|{_MONTH_NAME})
+    | \b(?:eom|bom|eoy|boy)\b | \bthru\b | \b\d{{1,2}}(?:st|nd|rd|th)?\s+to\s+(?:the\s+)?\d
+    | \bin\s+(?:a|one|\d+|two|three)\s+(?:week|month|year)s?\b
+    | \b(?:next|last|past)\s+(?:\d+|two|three|four|five|few|couple\s+of)\s+(?:day|week|month|year)s\b
+    | \b(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b\.?(?!\w)
+    | \d\s*/\s*\d | \b\d{{4}}[-/]\d{{1,2}}\b""",
+    re.VERBOSE,
+)
+_DUCKLING_PRECISION = {
+    "day": Precision.DAY, "week": Precision.WEEK, "month": Precision.MONTH, "quarter": Precision.QUARTER,
+    "year": Precision.YEAR,
+}  # fmt: skip
+# Duckling readings graphmem does not take: a bare unit or season ("the week", "in the summer"), and
+# numeric dates whose day and month could be either way round ("5/8/2023").
+_BARE_UNIT = re.compile(rf"(?:the\s+)?(?:day|week|weekend|month|year|season|{_SEASON[:-2]})s?")
+_NUMERIC_DAY_MONTH = re.compile(r"(?<![\d])(\d{1,2})\s*[/.-]\s*(\d{1,2})(?![\d])")
+_DIRECTION = re.compile(r"\b(?:last|next|this|past|previous|coming|following|ago|back|after|before|from|hence|in)\b|\d{4}")
+_DAY_OF_MONTH = re.compile(r"(?:the\s+)?(?:\d{1,2}(?:st|nd|rd|th)?|first|second|third)")
+_SENTENCE_END = re.compile(r"[.!?;\n]")
+_FUTURE_CUE = re.compile(
+    r"\b(?:will|won't|gonna|going|plan|plans|planning|can't\s+wait|looking\s+forward|hope|hoping|let's|shall"
+    r"|upcoming|tomorrow|soon)\b|['’]ll\b"
+)
+_PAST_CUE = re.compile(
+    r"\b(?:was|were|had|did|went|got|came|made|took|saw|met|spent|told|said|bought|found|won|ran|gave|felt"
+    r"|left|ate|drank|wrote|began|sent|kept|yesterday|ago|last)\b|\b[a-z]{3,}ed\b"
+)
+_HABIT_CUE = re.compile(r"\b(?:every|each|always|usually|often|favou?rite|traditions?|decorations?|decor|season)\b")
+
+
+def duckling_readings(text: str, reference: datetime) -> list[TimeMention]:
+    """Duckling's own reading of the times in `text` at day grain or coarser, without graphmem's conventions.
+
+    Spans start after a leading "on"/"at"/"in"/"during" (so they line up with the rules'); an
+    interval's end is made inclusive. Used by the resolver (through `_duckling_readings`) and by
+    the benchmark that compares resolvers.
+    """
+    mentions = []
+    for entity in _duckling_parse(text, reference):
+        start, end = entity["start"], entity["end"]
+        preposition = _LEADING_PREPOSITION.match(text[start:end].translate(_ASCII_LOWER))
+        start += preposition.end() if preposition else 0
+        time = _duckling_time(entity["value"])
+        if time is not None:
+            mentions.append(TimeMention(text[start:end], start, end, time))
+    return mentions
+
+
+def _duckling_readings(text: str, reference: datetime) -> list[tuple[int, int, TimeRange]]:
+    """Duckling's readings with graphmem's conventions on top (see find_time_expressions)."""
+    readings = []
+    for mention in duckling_readings(text, reference):
+        lowered = mention.text.translate(_ASCII_LOWER)
+        if _BARE_UNIT.fullmatch(lowered) or _is_ambiguous_numeric_date(lowered):
+            continue
+        time = _past_or_future(mention, lowered, text, reference)
+        if time is not None:
+            readings.append((mention.start, mention.end, time))
+    return readings
+
+
+def _past_or_future(mention: TimeMention, lowered: str, text: str, reference: datetime) -> TimeRange | None:
+    """A recurring day named without year or direction ("christmas", "the 15th", "fri") placed by its clause.
+
+    Duckling picks the next one. In a past-tense clause it is the last one before the message; a
+    holiday in a clause about a habit ("every year ... halloween") names no particular day.
+    """
+    time = mention.time
+    if _DIRECTION.search(lowered) or time.precision != Precision.DAY or time.start != time.end:
+        return time
+    tense = _clause_tense(text, mention.start, mention.end)
+    holiday = re.search(_HOLIDAY, lowered) is not None
+    if holiday and _HABIT_CUE.search(_sentence(text.translate(_ASCII_LOWER), mention.start, mention.end)):
+        return None
+    today = reference.date()
+    weekly = not holiday and not _MONTH_WORD.search(lowered) and not _DAY_OF_MONTH.fullmatch(lowered)
+    if tense == "future" or time.start <= today or (tense is None and not weekly):
+        return time  # a bare weekday, like the rules' "Friday", is the past one unless said of the future
+    if holiday or _MONTH_WORD.search(lowered):  # yearly: Duckling's next one, a year earlier
+        earlier = [m.time for m in duckling_readings(mention.text, reference - timedelta(days=365))]
+        return earlier[0] if earlier and earlier[0].start <= today else None
+    if _DAY_OF_MONTH.fullmatch(lowered):  # monthly: the same day a month earlier
+        previous = _month(time.start.year, time.start.month - 1)
+        return _days(previous.start.replace(day=time.start.day)) if time.start.day <= previous.end.day else None
+    return _days(_previous_weekday(today, time.start.weekday()))  # weekly: "fri", "thu."
+
+
+def _is_ambiguous_numeric_date(lowered: str) -> bool:
+    if _MONTH_WORD.search(lowered):
+        return False
+    return any(first != second and int(first) <= 12 and int(second) <= 12
+               for first, second in _NUMERIC_DAY_MONTH.findall(lowered))  # fmt: skip
+
+
+def _sentence(lowered: str, start: int, end: int) -> str:
+    begin = max((m.end() for m in _SENTENCE_END.finditer(lowered, 0, start)), default=0)
+    stop = _SENTENCE_END.search(lowered, end)
+    return lowered[begin : stop.start() if stop else len(lowered)]
+
+
+def _clause_tense(text: str, start: int, end: int) -> str | None:
+    """"past" or "future" by the tense cue nearest the expression in its sentence; None without one."""
+    lowered = text.translate(_ASCII_LOWER)
+    begin = max((m.end() for m in _SENTENCE_END.finditer(lowered, 0, start)), default=0)
+    stop = _SENTENCE_END.search(lowered, end)
+    stop_at = stop.start() if stop else len(lowered)
+    cues = [(min(abs(m.start() - end), abs(start - m.end())), tense)
+            for tense, cue in (("past", _PAST_CUE), ("future", _FUTURE_CUE))
+            for m in cue.finditer(lowered, begin, stop_at) if m.end() <= start or m.start() >= end]  # fmt: skip
+    return min(cues)[1] if cues else None
+
+
+def _duckling_time(value: dict) -> TimeRange | None:
+    """A Duckling time value as a TimeRange; None for finer grains than a day and open intervals."""
+    try:
+        if value["type"] == "value":
+            precision = _DUCKLING_PRECISION.get(value["grain"])
+            first = date.fromisoformat(value["value"][:10])
+            if precision is Precision.WEEK:
+                return _week(first)
+            if precision is Precision.QUARTER:
+                return TimeRange(start=first, end=_month(first.year, first.month + 2).end, precision=precision)
+            spans = {Precision.DAY: _days, Precision.MONTH: lambda d: _month(d.year, d.month),
+                     Precision.YEAR: lambda d: _year(d.year)}  # fmt: skip
+            return spans[precision](first) if precision in spans else None
+        if value["type"] == "interval" and "from" in value and "to" in value:
+            precision = _DUCKLING_PRECISION.get(value["from"]["grain"])
+            first = date.fromisoformat(value["from"]["value"][:10])
+            last = date.fromisoformat(value["to"]["value"][:10]) - timedelta(days=1)
+            return TimeRange(start=first, end=last, precision=precision) if precision and last >= first else None
+    except ValueError:  # a year Python cannot hold (BC)
+        return None
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _duckling_parse(text: str, reference: datetime) -> tuple[dict, ...]:
+    """Duckling's time entities in `text` said at `reference` (naive, taken as UTC); cached, as the
+    rules and the extractor ask about the same message."""
+    duckling, zones, locale, dimensions = _duckling()
+    seconds = int(reference.replace(tzinfo=timezone.utc).timestamp())
+    context = duckling.Context(duckling.parse_ref_time(zones, "UTC", seconds), locale)
+    return tuple(duckling.parse(text, context, dimensions, False))
+
+
+@cache
+def _duckling():
+    """The Duckling bindings, loaded on first use (starting the Haskell runtime takes a moment).
+
+    Every time is in UTC, so no time-zone database is needed: Duckling gets an empty one (it
+    exits the process if the directory it is given does not exist).
+    """
+    import duckling
+
+    with tempfile.TemporaryDirectory() as empty:
+        zones = duckling.load_time_zones(empty)
+    locale = duckling.parse_locale("EN_US", duckling.default_locale_lang(duckling.parse_lang("EN")))
+    return duckling, zones, locale, duckling.parse_dimensions(["time"])
