@@ -139,7 +139,7 @@ _EXPRESSION = re.compile(
         (?P<range_to>{_RANGE_END}))
   | (?P<vague>the\s+(?:last|past|next|coming|following|other)\b
       | (?:every|each|a|one|some|any)\s+(?:other\s+|single\s+)?(?:{_WEEKDAY}|{_MONTH_NAME})
-      | {_COUNT}\s+(?:or|to)\s+{_COUNT}\b | \d{{1,3}}\s*[-–]\s*\d{{1,3}}\s+{_UNITS}\b
+      | {_COUNT}\s+(?:or|to)\s+{_COUNT}\b(?!(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}) | \d{{1,3}}\s*[-–]\s*\d{{1,3}}\s+{_UNITS}\b
       | (?:a\s+)?(?:few|several|many)\s+(?:more\s+)?{_UNITS}\s+ago\b
       | (?:a\s+(?:while|long\s+time|decade|day\s+or\s+(?:so|two))|decades)\s+ago\b)
   | (?:(?P<part>early|mid|late|the\s+(?:beginning|start|middle|end)\s+of)[\s-]+)?
@@ -197,7 +197,7 @@ def resolve_time_expression(expression: str, reference: datetime) -> TimeRange |
 
     The whole expression must be understood, optionally after "in"/"on"/"at"/"during"/"around";
     otherwise, or when it is too vague to place honestly, the result is None. The rules decide
-    first; Duckling reads only what no rule recognises ("friday after next", "christmas eve").
+    first; Duckling's reading counts where no rule understands it ("friday after next", "christmas eve").
     """
     text = expression.strip().rstrip(".,;:!?")
     lowered = text.translate(_ASCII_LOWER)
@@ -206,8 +206,6 @@ def resolve_time_expression(expression: str, reference: datetime) -> TimeRange |
     match = _EXPRESSION.fullmatch(lowered, begin)
     if match:
         return _resolve(match, text, reference)
-    if not _BEYOND_RULES.search(lowered):
-        return None
     whole = [mention for mention in find_time_expressions(text, reference)
              if mention.start <= begin and mention.end == len(text)]  # fmt: skip
     return whole[0].time if whole else None
@@ -216,18 +214,15 @@ def resolve_time_expression(expression: str, reference: datetime) -> TimeRange |
 def find_time_expressions(text: str, reference: datetime) -> list[TimeMention]:
     """Every resolvable time expression in `text` (a message said at `reference`), left to right.
 
-    The rules' readings (graphmem's conventions) come first. Duckling is asked only when the text
-    has a form beyond the rules (holidays, ordinals, "after next", ...); its reading is kept where
+    The rules' readings (graphmem's conventions) come first. Duckling reads the same text (only
+    texts with a time word or a digit, most messages have neither); its reading is kept where
     no rule matched, or where it understood strictly more than the rules it covers ("wednesday next
     week" over "wednesday"); never over a span the rules judged vague or not a time ("the last year").
     """
     lowered = text.translate(_ASCII_LOWER)
-    beyond_rules = _BEYOND_RULES.search(lowered) is not None
-    if not beyond_rules and _TRIGGER_WORDS.isdisjoint(_WORD.findall(lowered)):
+    if _TRIGGER_WORDS.isdisjoint(_WORD.findall(lowered)) and not _DUCKLING_CUE.search(lowered):
         return []
-    claimed = rule_readings(text, reference)
-    if beyond_rules:
-        claimed = _with_duckling(claimed, text, reference)
+    claimed = _with_duckling(rule_readings(text, reference), text, reference)
     return [TimeMention(text[start:end], start, end, time) for start, end, time in claimed if time is not None]
 
 
@@ -243,9 +238,13 @@ def _with_duckling(
 ) -> list[tuple[int, int, TimeRange | None]]:
     """The rules' spans, with Duckling's readings added where they fit (see find_time_expressions)."""
     for start, end, time in _duckling_readings(text, reference):
-        overlapped = [span for span in claimed if span[0] < end and start < span[1]]
+        overlapped = sorted(span for span in claimed if span[0] < end and start < span[1])
+        if [span[2] for span in overlapped] == [time]:
+            continue  # the same time over more words: the rules' span stays
         if all(span[2] is not None and start <= span[0] and span[1] <= end and span[1] - span[0] < end - start
-               for span in overlapped):  # fmt: skip
+               for span in overlapped) and not any(  # fmt: skip
+            _CLAUSE_BREAK.search(text, left[1], right[0]) for left, right in zip(overlapped, overlapped[1:])
+        ):
             claimed = [span for span in claimed if span not in overlapped] + [(start, end, time)]
     return sorted(claimed, key=lambda span: span[0])
 
@@ -496,42 +495,38 @@ _HOLIDAY = (
     r"|father.?s\s+day|mlk|luther\s+king|black\s+friday|boss.?s\s+day|vegan\s+day|pentecost|lent\b|purim"
     r"|kippur|rosh\s+hash|holi\b|vesak|pongal|onam\b|navaratri|dussehra|koningsdag|king.?s\s+day|jayanti"
 )
-_ORDINAL_WORD = r"(?:first|second|third|fourth|fifth|last|\d{1,2}(?:st|nd|rd|th))"
-# A form that only Duckling reads; messages without one never pay for a Duckling parse.
-_BEYOND_RULES = re.compile(
-    rf"""{_HOLIDAY}
-    | \bthe\s+(?:\d{{1,2}}(?:st|nd|rd|th)|first|second|third|ides)\b | \b{_ORDINAL_WORD}\s+(?:day|week|{_WEEKDAY})
-    | \b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s+of\s+{_MONTH}
-    | {_MONTH}\s+(?:the\s+)?(?:first|second|third|fourth|fifth)\b | \d{{1,2}}{_MONTH_NAME} | {_MONTH}\s*\d{{1,2}}\s*[-–]
-    | \bafter\s+next\b | \bhence\b | \bfrom\s+(?:now|today)\b | \byrs?\b | \bqtr\b | \bquarter\b | \bq[1-4]\b
-    | \bweek\s+of\b | {_WEEKDAY[:-2]}s?\s+(?:ago|back|from)\b | {_WEEKDAY}\s+(?:of\s+)?(?:next|this|last)\s+week
-    | \b(?:last|past|previous|next|this)\s+week.?s\b | \b(?:current|coming|previous|following)\s+(?:week|month|year)
-    | \b(?:beginning|end|rest)\s+of\s+(?:the\s+)?(?:this\s+|next\s+|last\s+)?(?:week|month|year|\d|{_MONTH_NAME})
-    | \b(?:eom|bom|eoy|boy)\b | \bthru\b | \b\d{{1,2}}(?:st|nd|rd|th)?\s+to\s+(?:the\s+)?\d
-    | \bin\s+(?:a|one|\d+|two|three)\s+(?:week|month|year)s?\b
-    | \b(?:next|last|past)\s+(?:\d+|two|three|four|five|few|couple\s+of)\s+(?:day|week|month|year)s\b
-    | \b(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b\.?(?!\w)
-    | \d\s*/\s*\d | \b\d{{4}}[-/]\d{{1,2}}\b""",
-    re.VERBOSE,
+# Words of times only Duckling reads; a text with none of them and none of the rules' trigger words
+# is not parsed at all.
+_DUCKLING_CUE = re.compile(
+    rf"{_HOLIDAY}|\b(?:yrs?|qtr|quarter|hence|fortnight|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|first|second"
+    r"|third|ides|eom|bom|eoy|boy)\b"
 )
+_LEADING_HEDGE = re.compile(
+    r"(?:(?:back\s+)?(?:in|on|at|during|around|about|approximately|roughly|like|almost|nearly|just|over)\s+)+"
+)
+_TRAILING = " ,.;:!?-–"
 _DUCKLING_PRECISION = {
     "day": Precision.DAY, "week": Precision.WEEK, "month": Precision.MONTH, "quarter": Precision.QUARTER,
     "year": Precision.YEAR,
 }  # fmt: skip
-# Duckling readings graphmem does not take: a bare unit or season ("the week", "in the summer"), and
-# numeric dates whose day and month could be either way round ("5/8/2023").
-_BARE_UNIT = re.compile(rf"(?:the\s+)?(?:day|week|weekend|month|year|season|{_SEASON[:-2]})s?")
+# Duckling readings graphmem does not take: a bare unit ("the week"), a habit ("Sundays"), seasons
+# (Duckling's are astronomical, graphmem's meteorological: the rules read them), and numeric dates
+# whose day and month could be either way round ("5/8/2023").
+_NOT_TAKEN = re.compile(rf"(?:the\s+)?(?:day|week|weekend|month|year|season)s?|(?:{_WEEKDAY[:-2]})s")
 _NUMERIC_DAY_MONTH = re.compile(r"(?<![\d])(\d{1,2})\s*[/.-]\s*(\d{1,2})(?![\d])")
 _DIRECTION = re.compile(r"\b(?:last|next|this|past|previous|coming|following|ago|back|after|before|from|hence|in)\b|\d{4}")
-_DAY_OF_MONTH = re.compile(r"(?:the\s+)?(?:\d{1,2}(?:st|nd|rd|th)?|first|second|third)")
+_DAY_OF_MONTH = re.compile(r"(?:(?:on|at)\s+)?(?:the\s+)?(?:\d{1,2}(?:st|nd|rd|th)?|first|second|third)")
+_BARE_WEEKDAY = re.compile(rf"(?:(?:on|at)\s+)?(?:{_WEEKDAY[:-2]}|mon|tues?|wed|thu|thurs?|fri|sat|sun)\.?")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
+_CLAUSE_BREAK = re.compile(r"[,.!?;:\n]")
 _FUTURE_CUE = re.compile(
     r"\b(?:will|won't|gonna|going|plan|plans|planning|can't\s+wait|looking\s+forward|hope|hoping|let's|shall"
     r"|upcoming|tomorrow|soon)\b|['’]ll\b"
 )
 _PAST_CUE = re.compile(
     r"\b(?:was|were|had|did|went|got|came|made|took|saw|met|spent|told|said|bought|found|won|ran|gave|felt"
-    r"|left|ate|drank|wrote|began|sent|kept|yesterday|ago|last)\b|\b[a-z]{3,}ed\b"
+    r"|left|ate|drank|wrote|began|sent|kept|yesterday|ago|last)\b"
+    r"|\b(?:i|we|he|she|they|you|it|who)\s+(?:\w+\s+)?[a-z]{2,}ed\b"  # "we celebrated", "i really liked"
 )
 _HABIT_CUE = re.compile(r"\b(?:every|each|always|usually|often|favou?rite|traditions?|decorations?|decor|season)\b")
 
@@ -539,58 +534,66 @@ _HABIT_CUE = re.compile(r"\b(?:every|each|always|usually|often|favou?rite|tradit
 def duckling_readings(text: str, reference: datetime) -> list[TimeMention]:
     """Duckling's own reading of the times in `text` at day grain or coarser, without graphmem's conventions.
 
-    Spans start after a leading "on"/"at"/"in"/"during" (so they line up with the rules'); an
-    interval's end is made inclusive. Used by the resolver (through `_duckling_readings`) and by
-    the benchmark that compares resolvers.
+    Spans leave out a leading "on"/"in"/"about"/... and trailing punctuation (so they line up with
+    the rules'); an interval's end is made inclusive. The resolver puts graphmem's conventions on top; the
+    benchmark compares resolvers with it.
     """
-    mentions = []
+    return [mention for mention, _, _ in _duckling_entities(text, reference)]
+
+
+def _duckling_entities(text: str, reference: datetime) -> list[tuple[TimeMention, str, bool]]:
+    """Duckling's readings, each with its words as Duckling matched them (lowercased) and whether it is a holiday."""
+    entities = []
     for entity in _duckling_parse(text, reference):
         start, end = entity["start"], entity["end"]
-        preposition = _LEADING_PREPOSITION.match(text[start:end].translate(_ASCII_LOWER))
-        start += preposition.end() if preposition else 0
+        end -= len(text[start:end]) - len(text[start:end].rstrip(_TRAILING))
+        words = text[start:end].translate(_ASCII_LOWER)
+        lead = _LEADING_HEDGE.match(words)
         time = _duckling_time(entity["value"])
         if time is not None:
-            mentions.append(TimeMention(text[start:end], start, end, time))
-    return mentions
+            begin = start + (lead.end() if lead else 0)
+            entities.append((TimeMention(text[begin:end], begin, end, time), words, "holidayBeta" in entity["value"]))
+    return entities
 
 
 def _duckling_readings(text: str, reference: datetime) -> list[tuple[int, int, TimeRange]]:
     """Duckling's readings with graphmem's conventions on top (see find_time_expressions)."""
     readings = []
-    for mention in duckling_readings(text, reference):
-        lowered = mention.text.translate(_ASCII_LOWER)
-        if _BARE_UNIT.fullmatch(lowered) or _is_ambiguous_numeric_date(lowered):
+    for mention, words, holiday in _duckling_entities(text, reference):
+        if _NOT_TAKEN.fullmatch(mention.text.translate(_ASCII_LOWER)) or _SEASON_WORD.search(words) or (
+            _is_ambiguous_numeric_date(words)
+        ):
             continue
-        time = _past_or_future(mention, lowered, text, reference)
+        time = _past_or_future(mention, words, holiday, text, reference)
         if time is not None:
             readings.append((mention.start, mention.end, time))
     return readings
 
 
-def _past_or_future(mention: TimeMention, lowered: str, text: str, reference: datetime) -> TimeRange | None:
+def _past_or_future(mention: TimeMention, words: str, holiday: bool, text: str, reference: datetime) -> TimeRange | None:
     """A recurring day named without year or direction ("christmas", "the 15th", "fri") placed by its clause.
 
-    Duckling picks the next one. In a past-tense clause it is the last one before the message; a
-    holiday in a clause about a habit ("every year ... halloween") names no particular day.
+    Duckling picks the next one. In a past-tense clause it is the last one before the message, and
+    a bare weekday is the past one unless the clause speaks of the future (as the rules read
+    "Friday"). A holiday in a sentence about a habit ("every year ... halloween") names no day.
     """
     time = mention.time
-    if _DIRECTION.search(lowered) or time.precision != Precision.DAY or time.start != time.end:
+    if _DIRECTION.search(words) or time.precision != Precision.DAY or time.start != time.end:
         return time
-    tense = _clause_tense(text, mention.start, mention.end)
-    holiday = re.search(_HOLIDAY, lowered) is not None
     if holiday and _HABIT_CUE.search(_sentence(text.translate(_ASCII_LOWER), mention.start, mention.end)):
         return None
+    tense = _clause_tense(text, mention.start, mention.end)
+    weekday = _BARE_WEEKDAY.fullmatch(words) is not None
     today = reference.date()
-    weekly = not holiday and not _MONTH_WORD.search(lowered) and not _DAY_OF_MONTH.fullmatch(lowered)
-    if tense == "future" or time.start <= today or (tense is None and not weekly):
-        return time  # a bare weekday, like the rules' "Friday", is the past one unless said of the future
-    if holiday or _MONTH_WORD.search(lowered):  # yearly: Duckling's next one, a year earlier
-        earlier = [m.time for m in duckling_readings(mention.text, reference - timedelta(days=365))]
-        return earlier[0] if earlier and earlier[0].start <= today else None
-    if _DAY_OF_MONTH.fullmatch(lowered):  # monthly: the same day a month earlier
+    if tense == "future" or time.start <= today or (tense is None and not weekday):
+        return time
+    if weekday:
+        return _days(_previous_weekday(today, time.start.weekday()))
+    if _DAY_OF_MONTH.fullmatch(words):  # monthly: the same day a month earlier
         previous = _month(time.start.year, time.start.month - 1)
         return _days(previous.start.replace(day=time.start.day)) if time.start.day <= previous.end.day else None
-    return _days(_previous_weekday(today, time.start.weekday()))  # weekly: "fri", "thu."
+    earlier = [m.time for m in duckling_readings(mention.text, reference - timedelta(days=365))]  # yearly
+    return earlier[0] if earlier and earlier[0].start <= today else None
 
 
 def _is_ambiguous_numeric_date(lowered: str) -> bool:
