@@ -7,13 +7,24 @@ timestamp in a memory compares with every other.
 
 Temporal expressions in a message ("last Friday", "two years ago", "from March to June") are
 resolved against that message's timestamp into a `TimeRange` whose precision says how exact
-the expression is. Conventions, chosen to be simple and predictable:
+the expression is. Two readers: graphmem's rules (the regular expressions below), which encode
+the conventions, and Duckling (facebook/duckling, through the `pyduckling-native-phihos` wheel),
+the field's standard, for what the rules do not read: holidays ("christmas eve", "thanksgiving"),
+ordinals ("the second of march", "last Monday of March"), "friday after next", "wednesday next
+week", "2 thursdays ago", "the week of October 11th", quarters. The rules decide wherever they
+match; Duckling's reading counts where they do not, or where it understood strictly more
+(bench/time_expressions.py measures both against Duckling's corpus and hand-labelled chats).
+Conventions, chosen to be simple and predictable:
 
 - weeks are ISO weeks (Monday to Sunday); a weekend is its week's Saturday and Sunday, with
   day precision because both days are exact;
 - a bare weekday ("Friday", "on Friday") is, like "last Friday", the most recent such day
-  strictly before the reference (conversations mostly report); "next Friday" is the first
-  one after it and "this Friday" the one in the reference's week;
+  strictly before the reference (conversations mostly report), unless its clause speaks of the
+  future ("I'm going on Friday"); "next Friday" is the first one after it and "this Friday" the
+  one in the reference's week;
+- a holiday or a day of the month named without year or direction ("Christmas", "on the 15th")
+  is the last one before the reference in a past-tense clause, else the next one (Duckling's
+  reading); a holiday in a sentence about a habit ("every year for Christmas") is no day;
 - a date or month without a year takes the reference's year, even if that puts it in the
   future; "last May" / "next May" (and seasons) are the nearest one wholly before / after
   the reference;
@@ -31,8 +42,8 @@ Whatever cannot be placed with honest precision resolves to nothing: "recently",
 "soon", "a while ago", "the other day" (some day in the last week or two), "a few years ago",
 "two or three years ago", "a decade ago", durations ("for two years"), habits ("every
 Tuesday"), rolling spans ("the last year", "the past two weeks"), anaphora ("the next day"),
-bare seasons and "the weekend". Numeric dates other than ISO (5/8/2023) are ambiguous between
-US and European order and are not read.
+bare seasons and "the weekend". Numeric dates whose day and month could be either way round
+(5/8/2023) are not read; 10/31/2022 and ISO dates are.
 """
 
 from __future__ import annotations
@@ -206,6 +217,8 @@ def resolve_time_expression(expression: str, reference: datetime) -> TimeRange |
     match = _EXPRESSION.fullmatch(lowered, begin)
     if match:
         return _resolve(match, text, reference)
+    if not (_EXPRESSION.search(lowered, begin) or _DUCKLING_CUE.search(lowered) or _NUMBER.search(lowered)):
+        return None  # nothing Duckling would add to ("the weekend", "these days"): no parse
     whole = [mention for mention in find_time_expressions(text, reference)
              if mention.start <= begin and mention.end == len(text)]  # fmt: skip
     return whole[0].time if whole else None
@@ -518,6 +531,7 @@ _DIRECTION = re.compile(r"\b(?:last|next|this|past|previous|coming|following|ago
 _DAY_OF_MONTH = re.compile(r"(?:(?:on|at)\s+)?(?:the\s+)?(?:\d{1,2}(?:st|nd|rd|th)?|first|second|third)")
 _BARE_WEEKDAY = re.compile(rf"(?:(?:on|at)\s+)?(?:{_WEEKDAY[:-2]}|mon|tues?|wed|thu|thurs?|fri|sat|sun)\.?")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
+_WEEK_OF = re.compile(r"\bweek\s+of\s+")
 _CLAUSE_BREAK = re.compile(r"[,.!?;:\n]")
 _FUTURE_CUE = re.compile(
     r"\b(?:will|won't|gonna|going|plan|plans|planning|can't\s+wait|looking\s+forward|hope|hoping|let's|shall"
@@ -564,24 +578,35 @@ def _duckling_readings(text: str, reference: datetime) -> list[tuple[int, int, T
             _is_ambiguous_numeric_date(words)
         ):
             continue
-        time = _past_or_future(mention, words, holiday, text, reference)
+        time = _conventions(mention, words, holiday, text, reference)
         if time is not None:
             readings.append((mention.start, mention.end, time))
     return readings
 
 
-def _past_or_future(mention: TimeMention, words: str, holiday: bool, text: str, reference: datetime) -> TimeRange | None:
-    """A recurring day named without year or direction ("christmas", "the 15th", "fri") placed by its clause.
+def _conventions(mention: TimeMention, words: str, holiday: bool, text: str, reference: datetime) -> TimeRange | None:
+    """graphmem's conventions over a Duckling reading ("the week of", dates without a year, recurring days).
 
-    Duckling picks the next one. In a past-tense clause it is the last one before the message, and
+    "The week of October 11th" is the week that holds it. A date without a year is in the
+    message's year, as the rules read them. A recurring day named without year or direction
+    ("christmas", "the 15th", "fri") is placed by its clause: Duckling picks the next one. In a past-tense clause it is the last one before the message, and
     a bare weekday is the past one unless the clause speaks of the future (as the rules read
     "Friday"). A holiday in a sentence about a habit ("every year ... halloween") names no day.
     """
     time = mention.time
+    week_of = _WEEK_OF.search(words)
+    if week_of and time.precision is Precision.WEEK:  # the week that holds the day (Duckling: the next to start)
+        day = resolve_time_expression(words[week_of.end() :], reference)
+        return _week(day.start) if day and day.precision is Precision.DAY else time
     if _DIRECTION.search(words) or time.precision != Precision.DAY or time.start != time.end:
         return time
     if holiday and _HABIT_CUE.search(_sentence(text.translate(_ASCII_LOWER), mention.start, mention.end)):
         return None
+    if not holiday and _MONTH_WORD.search(words) and time.start.year != reference.year:
+        try:  # a date without a year is in the message's year, as the rules read "3rd of March"
+            return _days(time.start.replace(year=reference.year))
+        except ValueError:  # 29 February
+            return None
     tense = _clause_tense(text, mention.start, mention.end)
     weekday = _BARE_WEEKDAY.fullmatch(words) is not None
     today = reference.date()

@@ -22,11 +22,12 @@ MON_8_MAY_2023 = datetime(2023, 5, 8, 13, 56)
 SAT_6_JAN_2024 = datetime(2024, 1, 6, 9, 30)
 THU_14_SEP_2023 = datetime(2023, 9, 14, 18, 0)
 
-DAY, WEEK, MONTH, SEASON, YEAR, DECADE = (
+DAY, WEEK, MONTH, SEASON, QUARTER, YEAR, DECADE = (
     Precision.DAY,
     Precision.WEEK,
     Precision.MONTH,
     Precision.SEASON,
+    Precision.QUARTER,
     Precision.YEAR,
     Precision.DECADE,
 )
@@ -148,6 +149,19 @@ RESOLVED = [
     ("next Thursday", THU_14_SEP_2023, date(2023, 9, 21), date(2023, 9, 21), DAY),
     ("this Monday", THU_14_SEP_2023, date(2023, 9, 11), date(2023, 9, 11), DAY),
     ("the week before", THU_14_SEP_2023, date(2023, 9, 4), date(2023, 9, 10), WEEK),
+    # forms the rules leave to Duckling, with graphmem's conventions on top (Monday 8 May 2023 ...)
+    ("friday after next", R, date(2023, 5, 19), date(2023, 5, 19), DAY),  # the Friday after next Friday (12th)
+    ("wednesday next week", R, date(2023, 5, 17), date(2023, 5, 17), DAY),
+    ("2 thursdays ago", R, date(2023, 4, 27), date(2023, 4, 27), DAY),  # Thursdays before: 4 May, 27 April
+    ("last yr", R, date(2022, 1, 1), date(2022, 12, 31), YEAR),
+    ("the week of october 11th", R, date(2023, 10, 9), date(2023, 10, 15), WEEK),  # the ISO week holding it
+    ("the second of march", R, date(2023, 3, 2), date(2023, 3, 2), DAY),  # no year: the reference's, as "3rd of March"
+    ("this quarter", R, date(2023, 4, 1), date(2023, 6, 30), QUARTER),
+    ("the third quarter of 2022", R, date(2022, 7, 1), date(2022, 9, 30), QUARTER),
+    ("10/31/2022", R, date(2022, 10, 31), date(2022, 10, 31), DAY),  # no 31st month: only one order reads
+    ("Christmas Eve", SAT_6_JAN_2024, date(2024, 12, 24), date(2024, 12, 24), DAY),  # no tense: the next one
+    ("last Monday of March", SAT_6_JAN_2024, date(2024, 3, 25), date(2024, 3, 25), DAY),  # Mondays 4 .. 25 March 2024
+    ("on the 15th", THU_14_SEP_2023, date(2023, 9, 15), date(2023, 9, 15), DAY),
 ]
 
 UNRESOLVED = [
@@ -192,6 +206,52 @@ def test_vague_or_unknown_expressions_stay_unresolved(expression):
 def test_every_resolvable_expression_is_found_in_a_sentence(expression, reference, start, end, precision):
     found = find_time_expressions(f"So, {expression}.", reference)
     assert [mention.time for mention in found] == [TimeRange(start=start, end=end, precision=precision)]
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "expected"),
+    [
+        # a holiday or a recurring day in a past-tense clause is the last one before the message
+        ("We baked cookies on Christmas Eve.", SAT_6_JAN_2024, ("Christmas Eve", date(2023, 12, 24))),
+        ("What did you do on New Year's Eve?", SAT_6_JAN_2024, ("New Year's Eve", date(2023, 12, 31))),
+        ("We went to my aunt's for Thanksgiving.", MON_8_MAY_2023, ("Thanksgiving", date(2022, 11, 24))),
+        ("I met my team on the 15th.", THU_14_SEP_2023, ("the 15th", date(2023, 8, 15))),
+        ("We went to the beach on Saturday.", MON_8_MAY_2023, ("Saturday", date(2023, 5, 6))),
+        # ... otherwise the next one: a bare weekday only when the clause speaks of the future
+        ("We're hosting a party on New Year's Eve!", THU_14_SEP_2023, ("New Year's Eve", date(2023, 12, 31))),
+        ("I'm going to the beach on Saturday.", MON_8_MAY_2023, ("Saturday", date(2023, 5, 13))),
+        ("We'll meet on Fri.", MON_8_MAY_2023, ("Fri", date(2023, 5, 12))),
+        ("We met on Fri.", MON_8_MAY_2023, ("Fri", date(2023, 5, 5))),
+    ],
+)
+def test_recurring_days_are_placed_by_the_tense_of_their_clause(text, reference, expected):
+    found = find_time_expressions(text, reference)
+    assert [(m.text, m.time.start) for m in found] == [expected]
+    assert found[0].time.start == found[0].time.end and found[0].time.precision is DAY
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I go to my parents' every year for Christmas.",  # a habit, not a day
+        "Brunch on Sundays is the best.",
+        "Halloween is my favorite, every year I carve pumpkins.",
+        "I watched it like 4-5 months ago.",
+        "In the summer we swim a lot.",
+    ],
+)
+def test_habits_and_vague_spans_stay_unresolved_with_duckling(text):
+    assert find_time_expressions(text, SAT_6_JAN_2024) == []
+
+
+def test_a_longer_duckling_reading_replaces_the_rules_only_when_it_understood_more():
+    text = "My sister visited from March to June, mid-May was great, and we meet again wednesday next week."
+    found = [(m.text, m.time.start, m.time.end) for m in find_time_expressions(text, MON_8_MAY_2023)]
+    assert found == [
+        ("from March to June", date(2023, 3, 1), date(2023, 6, 30)),
+        ("mid-May", date(2023, 5, 1), date(2023, 5, 31)),
+        ("wednesday next week", date(2023, 5, 17), date(2023, 5, 17)),
+    ]
 
 
 def mention(text, start, end, first, last, precision):
