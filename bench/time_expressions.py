@@ -98,7 +98,9 @@ def dateparser_resolver() -> Callable[[Row], Span | None]:
     def resolve(row: Row) -> Span | None:
         parser = DateDataParser(
             languages=["en"],
-            settings={"RELATIVE_BASE": row.reference, "RETURN_TIME_AS_PERIOD": True, "PREFER_DATES_FROM": "current_period"},
+            settings={
+                "RELATIVE_BASE": row.reference, "RETURN_TIME_AS_PERIOD": True, "PREFER_DATES_FROM": "current_period"
+            },
         )
         data = parser.get_date_data(row.expression)
         if data.date_obj is None:

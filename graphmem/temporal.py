@@ -150,7 +150,8 @@ _EXPRESSION = re.compile(
         (?P<range_to>{_RANGE_END}))
   | (?P<vague>the\s+(?:last|past|next|coming|following|other)\b
       | (?:every|each|a|one|some|any)\s+(?:other\s+|single\s+)?(?:{_WEEKDAY}|{_MONTH_NAME})
-      | {_COUNT}\s+(?:or|to)\s+{_COUNT}\b(?!(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}) | \d{{1,3}}\s*[-–]\s*\d{{1,3}}\s+{_UNITS}\b
+      | {_COUNT}\s+(?:or|to)\s+{_COUNT}\b(?!(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH})
+      | \d{{1,3}}\s*[-–]\s*\d{{1,3}}\s+{_UNITS}\b
       | (?:a\s+)?(?:few|several|many)\s+(?:more\s+)?{_UNITS}\s+ago\b
       | (?:a\s+(?:while|long\s+time|decade|day\s+or\s+(?:so|two))|decades)\s+ago\b)
   | (?:(?P<part>early|mid|late|the\s+(?:beginning|start|middle|end)\s+of)[\s-]+)?
@@ -527,7 +528,9 @@ _DUCKLING_PRECISION = {
 # whose day and month could be either way round ("5/8/2023").
 _NOT_TAKEN = re.compile(rf"(?:the\s+)?(?:day|week|weekend|month|year|season)s?|(?:{_WEEKDAY[:-2]})s")
 _NUMERIC_DAY_MONTH = re.compile(r"(?<![\d])(\d{1,2})\s*[/.-]\s*(\d{1,2})(?![\d])")
-_DIRECTION = re.compile(r"\b(?:last|next|this|past|previous|coming|following|ago|back|after|before|from|hence|in)\b|\d{4}")
+_DIRECTION = re.compile(
+    r"\b(?:last|next|this|past|previous|coming|following|ago|back|after|before|from|hence|in)\b|\d{4}"
+)
 _DAY_OF_MONTH = re.compile(r"(?:(?:on|at)\s+)?(?:the\s+)?(?:\d{1,2}(?:st|nd|rd|th)?|first|second|third)")
 _BARE_WEEKDAY = re.compile(rf"(?:(?:on|at)\s+)?(?:{_WEEKDAY[:-2]}|mon|tues?|wed|thu|thurs?|fri|sat|sun)\.?")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
@@ -549,8 +552,8 @@ def duckling_readings(text: str, reference: datetime) -> list[TimeMention]:
     """Duckling's own reading of the times in `text` at day grain or coarser, without graphmem's conventions.
 
     Spans leave out a leading "on"/"in"/"about"/... and trailing punctuation (so they line up with
-    the rules'); an interval's end is made inclusive. The resolver puts graphmem's conventions on top; the
-    benchmark compares resolvers with it.
+    the rules'); an interval's end is made inclusive. The resolver puts graphmem's conventions on
+    top; the benchmark compares resolvers with it.
     """
     return [mention for mention, _, _ in _duckling_entities(text, reference)]
 
@@ -585,13 +588,14 @@ def _duckling_readings(text: str, reference: datetime) -> list[tuple[int, int, T
 
 
 def _conventions(mention: TimeMention, words: str, holiday: bool, text: str, reference: datetime) -> TimeRange | None:
-    """graphmem's conventions over a Duckling reading ("the week of", dates without a year, recurring days).
+    """graphmem's conventions over a Duckling reading; None when it names no particular time.
 
     "The week of October 11th" is the week that holds it. A date without a year is in the
     message's year, as the rules read them. A recurring day named without year or direction
-    ("christmas", "the 15th", "fri") is placed by its clause: Duckling picks the next one. In a past-tense clause it is the last one before the message, and
-    a bare weekday is the past one unless the clause speaks of the future (as the rules read
-    "Friday"). A holiday in a sentence about a habit ("every year ... halloween") names no day.
+    ("christmas", "the 15th", "fri") is placed by its clause: Duckling picks the next one; in a
+    past-tense clause it is the last one before the message, and a bare weekday is the past one
+    unless the clause speaks of the future (as the rules read "Friday"). A holiday in a sentence
+    about a habit ("every year ... halloween") names no day.
     """
     time = mention.time
     week_of = _WEEK_OF.search(words)
@@ -600,7 +604,7 @@ def _conventions(mention: TimeMention, words: str, holiday: bool, text: str, ref
         return _week(day.start) if day and day.precision is Precision.DAY else time
     if _DIRECTION.search(words) or time.precision != Precision.DAY or time.start != time.end:
         return time
-    if holiday and _HABIT_CUE.search(_sentence(text.translate(_ASCII_LOWER), mention.start, mention.end)):
+    if holiday and _HABIT_CUE.search(text.translate(_ASCII_LOWER), *_sentence(text, mention.start, mention.end)):
         return None
     if not holiday and _MONTH_WORD.search(words) and time.start.year != reference.year:
         try:  # a date without a year is in the message's year, as the rules read "3rd of March"
@@ -628,21 +632,20 @@ def _is_ambiguous_numeric_date(lowered: str) -> bool:
                for first, second in _NUMERIC_DAY_MONTH.findall(lowered))  # fmt: skip
 
 
-def _sentence(lowered: str, start: int, end: int) -> str:
+def _sentence(lowered: str, start: int, end: int) -> tuple[int, int]:
+    """Where the sentence around `lowered[start:end]` begins and ends."""
     begin = max((m.end() for m in _SENTENCE_END.finditer(lowered, 0, start)), default=0)
     stop = _SENTENCE_END.search(lowered, end)
-    return lowered[begin : stop.start() if stop else len(lowered)]
+    return begin, stop.start() if stop else len(lowered)
 
 
 def _clause_tense(text: str, start: int, end: int) -> str | None:
     """"past" or "future" by the tense cue nearest the expression in its sentence; None without one."""
     lowered = text.translate(_ASCII_LOWER)
-    begin = max((m.end() for m in _SENTENCE_END.finditer(lowered, 0, start)), default=0)
-    stop = _SENTENCE_END.search(lowered, end)
-    stop_at = stop.start() if stop else len(lowered)
+    begin, stop = _sentence(lowered, start, end)
     cues = [(min(abs(m.start() - end), abs(start - m.end())), tense)
             for tense, cue in (("past", _PAST_CUE), ("future", _FUTURE_CUE))
-            for m in cue.finditer(lowered, begin, stop_at) if m.end() <= start or m.start() >= end]  # fmt: skip
+            for m in cue.finditer(lowered, begin, stop) if m.end() <= start or m.start() >= end]  # fmt: skip
     return min(cues)[1] if cues else None
 
 
