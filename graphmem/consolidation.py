@@ -14,9 +14,13 @@ One pass, pure (the caller reads the records and writes the result):
 
 from __future__ import annotations
 
+import resource
+import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 
 from graphmem.alignment import AlignmentSettings, Misattribution, misattributions, split_mixed
@@ -63,10 +67,17 @@ class ConsolidationReport:
     facets: int = 0
     changes: list[str] = field(default_factory=list)  # what alignment changed, one line each
     timings: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)  # per step: the process's peak resident memory
+    start_rss_mb: float = 0.0  # resident memory when consolidation began
 
     @property
     def seconds(self) -> float:
         return sum(self.timings.values())
+
+    @property
+    def peak_memory_mb(self) -> float:
+        """The process's peak resident memory (MB) while consolidating."""
+        return max(self.peak_rss_mb.values(), default=self.start_rss_mb)
 
 
 @dataclass
@@ -89,7 +100,7 @@ def consolidate(
     """Scenes and personas of a tenant: incremental over `previous` scenes unless `full` (or
     there are none); `previous` also defines which items are new."""
     full = full or not previous
-    report = ConsolidationReport(group_id, full)
+    report = ConsolidationReport(group_id, full, start_rss_mb=resident_mb())
     with _timed(report, "graph"):
         features = tenant_features(records, settings.scenes)
         items, names = features.items, participant_names(records)
@@ -213,6 +224,50 @@ def _describe_scene(scene: Scene) -> str:
 
 @contextmanager
 def _timed(report: ConsolidationReport, step: str) -> Iterator[None]:
+    with measured(step, report.timings, report.peak_rss_mb):
+        yield
+
+
+@contextmanager
+def measured(step: str, timings: dict[str, float], peaks: dict[str, float], interval: float = 0.005) -> Iterator[None]:
+    """Record how long `step` takes (seconds, in `timings`) and the process's peak resident memory
+    meanwhile (MB, in `peaks`): sampled every `interval` seconds on a thread, and exact whenever
+    the step sets a new high for the process (the kernel's high-water mark then is the step's)."""
+    high_before = _high_water_mb()
+    peak = [resident_mb()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(interval):
+            peak[0] = max(peak[0], resident_mb())
+
+    sampler = threading.Thread(target=sample, name=f"rss-{step}", daemon=True)
+    sampler.start()
     started = time.perf_counter()
-    yield
-    report.timings[step] = report.timings.get(step, 0.0) + time.perf_counter() - started
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
+        done.set()
+        sampler.join()
+        high_after = _high_water_mb()
+        top = max(peak[0], resident_mb(), high_after if high_after > high_before else 0.0)
+        peaks[step] = max(peaks.get(step, 0.0), round(top, 1))
+
+
+_STATM = Path("/proc/self/statm")
+_PAGE_MB = resource.getpagesize() / 2**20
+
+
+def resident_mb() -> float:
+    """The process's resident memory now (MB); its peak so far where /proc is not available."""
+    try:
+        return int(_STATM.read_text().split()[1]) * _PAGE_MB
+    except OSError:
+        return _high_water_mb()
+
+
+def _high_water_mb() -> float:
+    """The process's peak resident memory so far (MB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
