@@ -339,13 +339,16 @@ class _FeatureIndex:
 
 
 def _top(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, keep: int) -> np.ndarray:
-    """Indices of the `keep` largest positive `weights` of each row (ties: the smaller column),
-    given entries grouped by row."""
-    order = np.lexsort((cols, -weights, rows))
-    starts = np.searchsorted(rows[order], rows[order], side="left")
-    rank = np.arange(len(order)) - starts
-    picked = order[(rank < keep) & (weights[order] > 0)]
-    return np.sort(picked)
+    """Indices of the `keep` largest positive `weights` of each row, ascending; entries come grouped
+    by row (values below 0-based `rows` < 2**12), columns ascending within a row, and ties go to
+    the smaller column."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    scale = float(weights.max()) * (1.0 + 1e-6) or 1.0
+    order = np.argsort(rows * 2.0 + (1.0 - weights / scale), kind="stable")  # by row, then weight descending
+    starts = np.concatenate([[0], np.cumsum(np.bincount(rows))])
+    rank = np.arange(len(order)) - starts[rows[order]]
+    return np.sort(order[(rank < keep) & (weights[order] > 0)])
 
 
 def _next_block_size(size: int, work: int) -> int:

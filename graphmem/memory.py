@@ -351,7 +351,8 @@ class Memory:
 
         Incremental: items (messages, events, facts) in no stored scene join the scene they are
         most strongly linked to, or are re-clustered with the scenes around them; `full`
-        re-clusters everything. Personas are rebuilt. The report says what changed, with the
+        re-clusters everything. Personas are rebuilt where what they rest on changed (all of them
+        when `full`). The report says what changed, with the
         seconds each step took and the process's peak resident memory during it.
         """
         group = self._group(group_id)
@@ -363,7 +364,8 @@ class Memory:
             records = TenantRecords(store.messages(group), store.mentions(group), store.events(group),
                                     store.relations(group), store.entities(group))
             previous = store.scenes(group)
-        result = consolidate(group, records, previous, full=full)
+            personas = store.personas(group) if not full else []
+        result = consolidate(group, records, previous, personas=personas, full=full)
         del records
         with measured("write", timings, peaks):
             store.write_personas(group, result.personas)
