@@ -34,9 +34,10 @@ def consolidate_memory(config: Config, full: bool) -> ConsolidationReport:
         report = memory.consolidate(full=full)
     log = get_run_logger()
     log.info(
-        "%s: %d scenes (%d created or changed, %d split), %d personas, %d facts moved, %d new items, in %.2f s",
+        "%s: %d scenes (%d created or changed, %d split), %d personas, %d facts moved, %d new items, in %.2f s, "
+        "peak memory %.0f MB",
         report.group_id, report.scenes, report.scenes_changed, report.scenes_split, report.personas,
-        report.facts_moved, report.new_items, report.seconds,
+        report.facts_moved, report.new_items, report.seconds, report.peak_memory_mb,
     )
     for change in report.changes:
         log.info(change)

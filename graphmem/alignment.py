@@ -97,7 +97,12 @@ def split_mixed(
         if position in about:
             stories[about[position]].append(position)
     people = sorted(person for person, told in stories.items() if len(told) >= settings.min_statements)
-    if len(people) < 2 or not _little_shared_context(features, [stories[p] for p in people], settings):
+    if len(people) < 2:
+        return [list(members)]
+    told = np.array([p for person in people for p in stories[person]], dtype=np.int64)
+    bounds = np.cumsum([0] + [len(stories[person]) for person in people])
+    story_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    if not _little_shared_context(features.content(told, told), story_slices, settings):
         return [list(members)]
     parts: list[list[int]] = [[] for _ in people]
     rest = []
@@ -108,21 +113,22 @@ def split_mixed(
         else:
             rest.append(position)
     if rest:
-        pull = np.stack([features.affinity(np.array(rest), np.array(stories[p])).sum(axis=1) for p in people], axis=1)
-        for position, choice in zip(rest, pull.argmax(axis=1).tolist()):
+        pull = features.affinity(np.array(rest), told)
+        strength = np.stack([pull[:, story].sum(axis=1) for story in story_slices], axis=1)
+        for position, choice in zip(rest, strength.argmax(axis=1).tolist()):
             parts[choice].append(position)
     return [sorted(part) for part in parts if part]
 
 
-def _little_shared_context(features: Features, stories: Sequence[list[int]], settings: AlignmentSettings) -> bool:
-    """Whether the statements of different stories share much less content (entities and words,
-    regardless of time) than statements of the same story do."""
+def _little_shared_context(content: np.ndarray, stories: Sequence[slice], settings: AlignmentSettings) -> bool:
+    """Whether the statements of different stories (`content`: what each pair of statements shares,
+    entities and words regardless of time; `stories`: each story's rows) share much less than
+    statements of the same story do."""
     within_total, within_pairs, across = 0.0, 0, []
     for i, story in enumerate(stories):
-        rows = np.array(story)
-        block = features.content(rows, rows)
+        block = content[story, story]
         within_total += float(block.sum() - np.trace(block))
-        within_pairs += len(story) * (len(story) - 1)
-        across += [float(features.content(rows, np.array(other)).mean()) for other in stories[i + 1 :]]
+        within_pairs += block.shape[0] * (block.shape[0] - 1)
+        across += [float(content[story, other].mean()) for other in stories[i + 1 :]]
     within = within_total / within_pairs
     return within > 0 and max(across) < settings.shared_context * within

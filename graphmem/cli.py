@@ -250,11 +250,14 @@ def consolidate(obj: _Context, full: bool) -> None:
         ("clustered again", report.reclustered), ("scenes", report.scenes),
         ("scenes created or changed", report.scenes_changed),
         ("scenes split (stories of different people)", report.scenes_split),
-        ("facts moved to the person who said them", report.facts_moved), ("personas", report.personas),
+        ("facts moved to the person who said them", report.facts_moved), ("personas", report.personas), ("personas rebuilt", report.personas_rebuilt),
         ("facets", report.facets),
     ]
     rows += [(f"seconds: {step}", f"{seconds:.3f}") for step, seconds in report.timings.items()]
     rows.append(("seconds: total", f"{report.seconds:.3f}"))
+    rows += [(f"peak memory (MB): {step}", f"{mb:.0f}") for step, mb in report.peak_rss_mb.items()]
+    rows.append(("peak memory (MB): overall", f"{report.peak_memory_mb:.0f} "
+                 f"(+{report.peak_memory_mb - report.start_rss_mb:.0f} over the start)"))
     for name, value in rows:
         table.add_row(name, str(value))
     console.print(table)

@@ -14,9 +14,13 @@ One pass, pure (the caller reads the records and writes the result):
 
 from __future__ import annotations
 
+import resource
+import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 
 from graphmem.alignment import AlignmentSettings, Misattribution, misattributions, split_mixed
@@ -61,12 +65,20 @@ class ConsolidationReport:
     facts_moved: int = 0
     personas: int = 0
     facets: int = 0
+    personas_rebuilt: int = 0  # the others were kept as stored: nothing they rest on changed
     changes: list[str] = field(default_factory=list)  # what alignment changed, one line each
     timings: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)  # per step: the process's peak resident memory
+    start_rss_mb: float = 0.0  # resident memory when consolidation began
 
     @property
     def seconds(self) -> float:
         return sum(self.timings.values())
+
+    @property
+    def peak_memory_mb(self) -> float:
+        """The process's peak resident memory (MB) while consolidating."""
+        return max(self.peak_rss_mb.values(), default=self.start_rss_mb)
 
 
 @dataclass
@@ -83,13 +95,16 @@ def consolidate(
     records: TenantRecords,
     previous: Sequence[Scene] = (),
     *,
+    personas: Sequence[Persona] = (),
     full: bool = False,
     settings: ConsolidationSettings = ConsolidationSettings(),
 ) -> Consolidation:
     """Scenes and personas of a tenant: incremental over `previous` scenes unless `full` (or
-    there are none); `previous` also defines which items are new."""
+    there are none); `previous` also defines which items are new. Of the `personas` stored
+    before, those whose participant neither gained nor lost a statement (and whose facts kept
+    their state) are kept as they were; the others are rebuilt (all of them when `full`)."""
     full = full or not previous
-    report = ConsolidationReport(group_id, full)
+    report = ConsolidationReport(group_id, full, start_rss_mb=resident_mb())
     with _timed(report, "graph"):
         features = tenant_features(records, settings.scenes)
         items, names = features.items, participant_names(records)
@@ -107,11 +122,15 @@ def consolidate(
     with _timed(report, "personas"):
         past = {r.id for r in records.relations if not r.current}
         owned = self_statements(items, names, moved)
+        kept = {} if full else {p.entity_id: p for p in personas}
+        stale = _stale_personas(owned, previous, features, kept, past, moved) if kept else set(names)
         personas = sorted(
             (build_persona(group_id, person, owned.get(person, []), vocabulary, names=names, past=past, moved=moved,
-                           settings=settings.personas) for person in names),
+                           settings=settings.personas) if person in stale or person not in kept else kept[person]
+             for person in names),
             key=lambda p: (p.name, p.id),
         )
+        report.personas_rebuilt = sum(person in stale or person not in kept for person in names)
         scenes = link_personas(scenes, personas)
     report.scenes, report.facts_moved = len(scenes), len(moved)
     report.personas, report.facets = len(personas), sum(len(p.facets) for p in personas)
@@ -191,6 +210,31 @@ def _split_mixed_scenes(
     return ordered(result)
 
 
+def _stale_personas(
+    owned: dict[str, list[Item]],
+    previous: Sequence[Scene],
+    features: Features,
+    kept: dict[str, Persona],
+    past: set[str],
+    moved: dict[str, Misattribution],
+) -> set[str]:
+    """Participants whose persona may have changed since the `previous` scenes: one of their
+    statements or turns is new; an item of a scene they took part in is gone; or a fact of their
+    persona is no longer stored, was superseded since, or was moved differently."""
+    clustered = {m.id for scene in previous for m in scene.members}
+    stale = {person for person, told in owned.items() if any(item.id not in clustered for item in told)}
+    stale |= {person for scene in previous for person in scene.participants
+              if any(m.id not in features.index for m in scene.members)}
+    for person, persona in kept.items():
+        for fact in persona.facts():
+            move = moved.get(fact.id)
+            if (fact.id not in features.index or fact.current == (fact.id in past)
+                    or fact.moved_from != (move.wrong if move else None)):
+                stale.add(person)
+                break
+    return stale
+
+
 def link_personas(scenes: Sequence[Scene], personas: Sequence[Persona]) -> list[Scene]:
     """Each scene with the personas it shows: those with a fact among its members."""
     owner = {fact.id: persona.id for persona in personas for fact in persona.facts()}
@@ -213,6 +257,50 @@ def _describe_scene(scene: Scene) -> str:
 
 @contextmanager
 def _timed(report: ConsolidationReport, step: str) -> Iterator[None]:
+    with measured(step, report.timings, report.peak_rss_mb):
+        yield
+
+
+@contextmanager
+def measured(step: str, timings: dict[str, float], peaks: dict[str, float], interval: float = 0.005) -> Iterator[None]:
+    """Record how long `step` takes (seconds, in `timings`) and the process's peak resident memory
+    meanwhile (MB, in `peaks`): sampled every `interval` seconds on a thread, and exact whenever
+    the step sets a new high for the process (the kernel's high-water mark then is the step's)."""
+    high_before = _high_water_mb()
+    peak = [resident_mb()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(interval):
+            peak[0] = max(peak[0], resident_mb())
+
+    sampler = threading.Thread(target=sample, name=f"rss-{step}", daemon=True)
+    sampler.start()
     started = time.perf_counter()
-    yield
-    report.timings[step] = report.timings.get(step, 0.0) + time.perf_counter() - started
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
+        done.set()
+        sampler.join()
+        high_after = _high_water_mb()
+        top = max(peak[0], resident_mb(), high_after if high_after > high_before else 0.0)
+        peaks[step] = max(peaks.get(step, 0.0), top)
+
+
+_STATM = Path("/proc/self/statm")
+_PAGE_MB = resource.getpagesize() / 2**20
+
+
+def resident_mb() -> float:
+    """The process's resident memory now (MB); its peak so far where /proc is not available."""
+    try:
+        return int(_STATM.read_text().split()[1]) * _PAGE_MB
+    except OSError:
+        return _high_water_mb()
+
+
+def _high_water_mb() -> float:
+    """The process's peak resident memory so far (MB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere

@@ -12,8 +12,12 @@ when, which entities it involves, its text. Two items are linked by
 - conversation structure: adjacent turns, and an event or relation with its source message.
 
 Each item keeps only its `neighbours` strongest links (a sparse graph, so Leiden stays fast).
-Similarities are computed block by block with numpy (dense blocks of `BLOCK_ROWS` rows), each
-block only against the items within reach in time; memory grows with items x vocabulary.
+Features are sparse (scipy CSR: an item has a handful of entities and keywords), and the
+strongest links are found by neighbour search: rows are taken in time order, in blocks, and each
+block's candidates are the items within reach in time that share an entity or a keyword with it
+(a sparse product over the feature index), plus adjacent turns and statement sources. Only
+candidates are scored, so cost and memory follow the links that exist, not items x items or
+items x vocabulary; a block is cut so that its candidates stay under `LINK_BUDGET`.
 
 Pure: plain data in, an igraph graph and memberships out.
 """
@@ -31,12 +35,15 @@ import igraph
 import leidenalg
 import numpy as np
 import Stemmer
+from scipy import sparse
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from graphmem.models import EventNode, Mention, MessageNode, RelationEdge
 
 MESSAGE, EVENT, RELATION = "message", "event", "relation"
-BLOCK_ROWS = 256
+BLOCK_ROWS = 256  # rows of the first block; later blocks adapt to how many candidates they find
+MAX_BLOCK_ROWS = 4096
+LINK_BUDGET = 2_000_000  # candidate pairs a block may score at once: bounds its memory (~100 MB)
 _WORD = re.compile(r"[a-z]+")
 _STEMMER = Stemmer.Stemmer("english")
 # Chat filler: frequent in conversation, says nothing about a topic.
@@ -133,8 +140,9 @@ def stems(words: Sequence[str]) -> list[str]:
 
 
 class Features:
-    """What similarities are computed from: per item, an IDF-weighted entity vector, a TF-IDF
-    keyword vector, and where it sits in time and in its conversation."""
+    """What similarities are computed from: per item, an IDF-weighted entity vector and a TF-IDF
+    keyword vector (side by side in one sparse row, `vectors`), and where it sits in time and in
+    its conversation."""
 
     def __init__(self, items: Sequence[Item], speaker_ids: Iterable[str], speaker_names: Iterable[str],
                  weights: AffinityWeights = AffinityWeights()):
@@ -146,16 +154,20 @@ class Features:
         documents = [stems(content_words(item.text, skip)) for item in self.items]
         self.entity_frequency = Counter(e for item in self.items for e in set(item.entity_ids))
         self.term_frequency = Counter(term for document in documents for term in set(document))
-        self.entities = _entity_vectors(self.items, self.entity_frequency, speakers, weights.speaker_share)
-        self.terms = _term_vectors(documents, self.term_frequency)
-        self.is_message = np.array([item.kind == MESSAGE for item in self.items])
-        self.source = np.array([self.index.get(item.message_id, -1) for item in self.items])
+        entities = _entity_vectors(self.items, self.entity_frequency, speakers, weights.speaker_share)
+        terms = _term_vectors(documents, self.term_frequency)
+        # One row per item: the dot product of two rows is their content affinity (`content`).
+        self.vectors = sparse.hstack([math.sqrt(weights.entity) * entities, math.sqrt(weights.text) * terms],
+                                     format="csr", dtype=np.float32)
+        self.is_message = np.array([item.kind == MESSAGE for item in self.items], dtype=bool)
+        self.source = np.array([self.index.get(item.message_id, -1) for item in self.items], dtype=np.int64)
         conversations = {c: i for i, c in enumerate(sorted({item.conversation_id for item in self.items}))}
-        self.conversation = np.array([conversations[item.conversation_id] for item in self.items])
-        self.session = np.array([-1 if item.session is None else item.session for item in self.items])
+        self.conversation = np.array([conversations[item.conversation_id] for item in self.items], dtype=np.int64)
+        self.session = np.array([-1 if item.session is None else item.session for item in self.items], dtype=np.int64)
         self.seq = np.array([item.seq for item in self.items], dtype=np.float32)
         days = np.array([item.ts.timestamp() / 86400.0 for item in self.items])
         self.days = (days - (days.min() if len(days) else 0.0)).astype(np.float32)  # from 0: float32 stays exact
+        self.structure = self._structure()
 
     def __len__(self) -> int:
         return len(self.items)
@@ -169,79 +181,181 @@ class Features:
         return _idf(len(self.items), self.term_frequency[term])
 
     def content(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """What items `rows` and `cols` (positions) share, whenever said: entities and words."""
-        w = self.weights
-        shared_entities = self.entities[rows] @ self.entities[cols].T
-        return w.entity * shared_entities + w.text * (self.terms[rows] @ self.terms[cols].T)
+        """What items `rows` and `cols` (positions) share, whenever said: entities and words (a dense block)."""
+        return (self.vectors[rows] @ self.vectors[cols].T).toarray()
 
     def affinity(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Link weights between items `rows` and items `cols` (positions), as a dense block."""
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        return self._weights(rows[:, None], cols[None, :], self.content(rows, cols))
+
+    def _weights(self, rows: np.ndarray, cols: np.ndarray, content: np.ndarray) -> np.ndarray:
+        """Link weights of item pairs (positions `rows`[i] and `cols`[i], any broadcastable shapes)
+        that share `content`: content scaled by closeness in time, plus adjacent turns and sources."""
         w = self.weights
-        content = self.content(rows, cols)
-        same_session = (self.conversation[rows, None] == self.conversation[None, cols]) & (
-            self.session[rows, None] == self.session[None, cols]
-        )
-        turns = np.abs(self.seq[rows, None] - self.seq[None, cols])
-        apart = np.exp(-np.abs(self.days[rows, None] - self.days[None, cols]) / w.day_scale)
-        proximity = np.where(same_session, np.exp(-turns / w.turn_scale), 1.0) * apart
+        same_session = (self.conversation[rows] == self.conversation[cols]) & (self.session[rows] == self.session[cols])
+        turns = np.abs(self.seq[rows] - self.seq[cols])
+        apart = np.exp(-np.abs(self.days[rows] - self.days[cols]) / np.float32(w.day_scale))
+        proximity = np.where(same_session, np.exp(-turns / np.float32(w.turn_scale)), np.float32(1.0)) * apart
         weight = content * (w.time_floor + (1.0 - w.time_floor) * proximity)
-        adjacent = same_session & (turns == 1) & self.is_message[rows, None] & self.is_message[None, cols]
-        weight += w.adjacent_turn * adjacent * apart  # a conversation without sessions may pause for months
-        position = {int(c): j for j, c in enumerate(cols)}
-        for i, row in enumerate(rows):  # an event or relation and its source message
-            if not self.is_message[row] and int(self.source[row]) in position:
-                weight[i, position[int(self.source[row])]] += w.source
-        at = {int(r): i for i, r in enumerate(rows)}
-        for j, col in enumerate(cols):
-            if not self.is_message[col] and int(self.source[col]) in at:
-                weight[at[int(self.source[col])], j] += w.source
-            if int(col) in at:
-                weight[at[int(col)], j] = 0.0
-        return weight
+        adjacent = same_session & (turns == 1) & self.is_message[rows] & self.is_message[cols]
+        weight = weight + w.adjacent_turn * adjacent * apart  # a conversation without sessions may pause for months
+        sourced = (~self.is_message[rows] & (self.source[rows] == cols)) | (
+            ~self.is_message[cols] & (self.source[cols] == rows))
+        weight = weight + w.source * sourced  # an event or relation and its source message
+        return np.where(rows == cols, 0.0, weight).astype(np.float32)
+
+    def _structure(self) -> sparse.csr_matrix:
+        """Pairs linked whatever they say (items x items, symmetric): adjacent turns of a session,
+        and each event or relation with its source message."""
+        turn = {}
+        for position in np.flatnonzero(self.is_message).tolist():
+            key = (int(self.conversation[position]), int(self.session[position]), float(self.seq[position]))
+            turn.setdefault(key, []).append(position)
+        pairs = [(a, b) for (conversation, session, seq), here in turn.items()
+                 for a in here for b in turn.get((conversation, session, seq + 1), ())]
+        pairs += [(int(s), p) for p, s in enumerate(self.source.tolist()) if s >= 0 and not self.is_message[p]]
+        a, b = (np.array(side, dtype=np.int64) for side in zip(*pairs)) if pairs else (np.zeros(0, np.int64),) * 2
+        size = len(self.items)
+        ones = np.ones(2 * len(a), dtype=np.float32)
+        return sparse.csr_matrix((ones, (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(size, size))
 
     def strongest_links(self, rows: np.ndarray, cols: np.ndarray) -> list[list[tuple[int, float]]]:
-        """For each of `rows`, its `neighbours` strongest positive links to `cols`: (position, weight).
+        """For each of `rows`, its `neighbours` strongest positive links to `cols`: (position, weight),
+        by position (see `links`)."""
+        found = self.links(rows, cols)
+        return [list(zip(found.indices[start:end].tolist(), found.data[start:end].tolist()))
+                for start, end in zip(found.indptr[:-1], found.indptr[1:])]
+
+    def links(self, rows: np.ndarray, cols: np.ndarray) -> sparse.csr_matrix:
+        """For each of `rows` (positions), its `neighbours` strongest positive links to `cols`, as a
+        sparse (len(rows) x items) matrix; ties go to the earlier position.
 
         Without a time floor, items more than `horizon` day scales apart are never linked (their
-        link would weigh under e^-horizon of what they share): rows are taken in time order, and
-        each block is compared only with the columns within that distance of it.
+        link would weigh under e^-horizon of what they share). Rows are taken in time order, in
+        blocks; a block's candidates are the columns within reach in time that share a feature with
+        one of its rows (`_window`), and its adjacent turns and sources.
         """
-        keep = self.weights.neighbours
-        windowed = self.weights.time_floor == 0
-        order = np.argsort(self.days[rows], kind="stable") if windowed else np.arange(len(rows))
-        col_order = np.argsort(self.days[cols], kind="stable")
-        col_days = self.days[cols][col_order]
-        reach = self.weights.horizon * self.weights.day_scale
-        found: dict[int, list[tuple[int, float]]] = {}
-        for start in range(0, len(rows), BLOCK_ROWS):
-            block_rows = rows[order[start : start + BLOCK_ROWS]]
-            block_cols = cols
-            if windowed:
-                low, high = np.searchsorted(col_days, [self.days[block_rows].min() - reach,
-                                                       self.days[block_rows].max() + reach], side="left")
-                block_cols = np.sort(cols[col_order[low:high]])
-            block = self.affinity(block_rows, block_cols)
-            if block.shape[1] > keep:
-                top = np.argpartition(-block, keep - 1, axis=1)[:, :keep]
-            else:
-                top = np.tile(np.arange(block.shape[1]), (block.shape[0], 1))
-            for index, line, picks in zip(order[start : start + BLOCK_ROWS], block, top):
-                found[int(index)] = sorted((int(block_cols[j]), float(line[j])) for j in picks if line[j] > 0)
-        return [found[index] for index in range(len(rows))]
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        w = self.weights
+        reach = w.horizon * w.day_scale if w.time_floor == 0 else math.inf
+        by_time = cols[np.argsort(self.days[cols], kind="stable")]
+        index = _FeatureIndex(self.vectors[by_time], self.days[by_time])
+        in_cols = np.zeros(len(self.items), dtype=bool)
+        in_cols[cols] = True
+        row_order = np.argsort(self.days[rows], kind="stable")
+        found_rows, found_cols, found_weights = [], [], []
+        start, size = 0, BLOCK_ROWS
+        while start < len(rows):
+            block, window = self._block(rows[row_order[start : start + size]], index, reach)
+            pairs = (window.rows @ window.matrix).tocoo()
+            pair_rows, pair_cols = pairs.row.astype(np.int64), by_time[window.low + pairs.col]
+            around = self.structure[block].tocoo()
+            chosen = in_cols[around.col]
+            candidates = sparse.csr_matrix(  # union of both; structure-only pairs share no content
+                (np.concatenate([pairs.data, np.zeros(int(chosen.sum()), dtype=np.float32)]),
+                 (np.concatenate([pair_rows, around.row[chosen]]), np.concatenate([pair_cols, around.col[chosen]]))),
+                shape=(len(block), len(self.items)),
+            )
+            candidates.sum_duplicates()
+            local = np.repeat(np.arange(len(block)), np.diff(candidates.indptr))
+            weight = self._weights(block[local], candidates.indices, candidates.data)
+            near = np.abs(self.days[block[local]] - self.days[candidates.indices]) <= reach
+            strongest = _top(local, candidates.indices, np.where(near, weight, 0.0), w.neighbours)
+            found_rows.append(row_order[start : start + len(block)][local[strongest]])
+            found_cols.append(candidates.indices[strongest])
+            found_weights.append(weight[strongest])
+            start += len(block)
+            size = _next_block_size(len(block), window.work)
+        shape = (len(rows), len(self.items))
+        if not found_rows:
+            return sparse.csr_matrix(shape, dtype=np.float32)
+        return sparse.csr_matrix((np.concatenate(found_weights), (np.concatenate(found_rows),
+                                                                  np.concatenate(found_cols))), shape=shape)
+
+    def _block(self, rows: np.ndarray, index: _FeatureIndex, reach: float) -> tuple[np.ndarray, _Window]:
+        """The first rows of `rows` (time order) whose candidates stay within `LINK_BUDGET`, with their window."""
+        while True:
+            window = index.window(self.vectors[rows], float(self.days[rows[0]]) - reach,
+                                  float(self.days[rows[-1]]) + reach)
+            if window.work <= LINK_BUDGET or len(rows) == 1:
+                return rows, window
+            rows = rows[: len(rows) // 2]
 
     def graph(self, positions: Sequence[int] | None = None) -> igraph.Graph:
         """The sparsified graph over `positions` (default: every item); vertex i is positions[i]."""
         chosen = np.arange(len(self.items)) if positions is None else np.asarray(positions, dtype=np.int64)
-        local = {int(p): i for i, p in enumerate(chosen)}
-        edges: dict[tuple[int, int], float] = {}
-        for row, links in zip(chosen, self.strongest_links(chosen, chosen)):
-            for col, weight in links:
-                a, b = sorted((local[int(row)], local[col]))
-                edges[(a, b)] = weight
-        ordered = sorted(edges)
-        graph = igraph.Graph(n=len(chosen), edges=ordered, directed=False)
-        graph.es["weight"] = [edges[e] for e in ordered]
+        local = np.full(len(self.items), -1, dtype=np.int64)
+        local[chosen] = np.arange(len(chosen))
+        found = self.links(chosen, chosen).tocoo()
+        a, b = found.row.astype(np.int64), local[found.col]
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        _, first = np.unique(low * len(chosen) + high, return_index=True)  # sorted by (low, high)
+        graph = igraph.Graph(n=len(chosen), directed=False)
+        graph.add_edges(np.column_stack([low[first], high[first]]))
+        graph.es["weight"] = found.data[first].astype(np.float64).tolist()
         return graph
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What a block of rows is compared with: `rows @ matrix` are their dot products with the
+    columns `low`.. of a `_FeatureIndex` (in time order) sharing a feature with them; `work` is
+    the number of products that takes, a bound on the candidates it yields."""
+
+    rows: sparse.csr_matrix
+    matrix: sparse.csr_matrix
+    low: int
+    work: int
+
+
+class _FeatureIndex:
+    """Items in time order, and for each feature the items that have it (their positions in time
+    order, ascending): a block of rows finds the items within reach that share a feature with it
+    by binary search, without touching the others."""
+
+    def __init__(self, vectors: sparse.csr_matrix, days: np.ndarray):
+        by_feature = vectors.tocsc()
+        by_feature.sort_indices()
+        self.days, self.size = days, vectors.shape[0]
+        self.positions, self.values, self.starts = by_feature.indices, by_feature.data, by_feature.indptr
+        feature_of = np.repeat(np.arange(vectors.shape[1], dtype=np.int64), np.diff(self.starts))
+        self.keys = feature_of * self.size + self.positions  # ascending: by feature, then position
+
+    def window(self, rows: sparse.csr_matrix, earliest: float, latest: float) -> _Window:
+        """The columns from `earliest` to `latest` (days) that share a feature with `rows`."""
+        low = int(np.searchsorted(self.days, earliest, side="left"))
+        high = int(np.searchsorted(self.days, latest, side="right"))
+        features, inverse, counts = np.unique(rows.indices, return_inverse=True, return_counts=True)
+        begin = np.searchsorted(self.keys, features * self.size + low)
+        end = np.searchsorted(self.keys, features * self.size + high)
+        lengths = end - begin
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        take = np.repeat(begin - offsets[:-1], lengths) + np.arange(offsets[-1])
+        matrix = sparse.csr_matrix((self.values[take], self.positions[take] - low, offsets),
+                                   shape=(len(features), max(high - low, 0)))
+        local = sparse.csr_matrix((rows.data, inverse.reshape(-1), rows.indptr), shape=(rows.shape[0], len(features)))
+        return _Window(local, matrix, low, int((lengths * counts).sum()))
+
+
+def _top(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, keep: int) -> np.ndarray:
+    """Indices of the `keep` largest positive `weights` of each row, ascending; entries come grouped
+    by row (values below 0-based `rows` < 2**12), columns ascending within a row, and ties go to
+    the smaller column."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    scale = float(weights.max()) * (1.0 + 1e-6) or 1.0
+    order = np.argsort(rows * 2.0 + (1.0 - weights / scale), kind="stable")  # by row, then weight descending
+    starts = np.concatenate([[0], np.cumsum(np.bincount(rows))])
+    rank = np.arange(len(order)) - starts[rows[order]]
+    return np.sort(order[(rank < keep) & (weights[order] > 0)])
+
+
+def _next_block_size(size: int, work: int) -> int:
+    """Rows in the next block: more when this one's candidates were few, fewer when many."""
+    if work < LINK_BUDGET // 4:
+        return min(2 * size, MAX_BLOCK_ROWS)
+    return max(size // 2, 1) if work > LINK_BUDGET else size
 
 
 def _idf(documents: int, frequency: int) -> float:
@@ -249,32 +363,43 @@ def _idf(documents: int, frequency: int) -> float:
 
 
 def _entity_vectors(items: Sequence[Item], frequency: Counter[str], speakers: frozenset[str],
-                    speaker_share: float) -> np.ndarray:
+                    speaker_share: float) -> sparse.csr_matrix:
     """Rows whose dot product is the summed IDF of the entities two items share, scaled so that
     one entity seen in a single other item weighs about 1; speakers' weight is scaled down."""
     shared = sorted(e for e, count in frequency.items() if count > 1)  # only shared entities can link
     column = {e: i for i, e in enumerate(shared)}
-    vectors = np.zeros((len(items), len(shared)), dtype=np.float32)
     top = math.log(max(len(items), 2))
+    weight = {e: math.sqrt(max(_idf(len(items), frequency[e]) * (speaker_share if e in speakers else 1.0), 0.0) / top)
+              for e in shared}
+    rows, cols, values = [], [], []
     for row, item in enumerate(items):
-        for entity in item.entity_ids:
+        for entity in dict.fromkeys(item.entity_ids):
             if entity in column:
-                idf = _idf(len(items), frequency[entity]) * (speaker_share if entity in speakers else 1.0)
-                vectors[row, column[entity]] = math.sqrt(max(idf, 0.0) / top)
-    return vectors
+                rows.append(row)
+                cols.append(column[entity])
+                values.append(weight[entity])
+    return _csr(values, rows, cols, (len(items), len(shared)))
 
 
-def _term_vectors(documents: Sequence[list[str]], frequency: Counter[str]) -> np.ndarray:
+def _term_vectors(documents: Sequence[list[str]], frequency: Counter[str]) -> sparse.csr_matrix:
     """L2-normalised TF-IDF rows (sublinear term frequency) over terms found in two documents or more."""
     shared = sorted(t for t, count in frequency.items() if count > 1)
     column = {t: i for i, t in enumerate(shared)}
-    vectors = np.zeros((len(documents), len(shared)), dtype=np.float32)
+    rows, cols, values = [], [], []
     for row, document in enumerate(documents):
         for term, count in Counter(document).items():
             if term in column:
-                vectors[row, column[term]] = (1.0 + math.log(count)) * _idf(len(documents), frequency[term])
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1.0)
+                rows.append(row)
+                cols.append(column[term])
+                values.append((1.0 + math.log(count)) * _idf(len(documents), frequency[term]))
+    vectors = _csr(values, rows, cols, (len(documents), len(shared)))
+    norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+    return sparse.diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 1.0).astype(np.float32)) @ vectors
+
+
+def _csr(values: list[float], rows: list[int], cols: list[int], shape: tuple[int, int]) -> sparse.csr_matrix:
+    return sparse.csr_matrix((np.array(values, dtype=np.float32), (np.array(rows, dtype=np.int64),
+                                                                   np.array(cols, dtype=np.int64))), shape=shape)
 
 
 def leiden(graph: igraph.Graph, resolution: float, seed: int, *, model: str = "cpm") -> list[int]:
@@ -297,16 +422,13 @@ def leiden(graph: igraph.Graph, resolution: float, seed: int, *, model: str = "c
 
 def inside_share(graph: igraph.Graph, membership: Sequence[int]) -> list[float]:
     """For each vertex, the share of its link weight that stays in its own community (1.0 if unlinked)."""
-    inside = np.zeros(graph.vcount())
-    total = np.zeros(graph.vcount())
-    for edge, weight in zip(graph.get_edgelist(), graph.es["weight"] if graph.ecount() else []):
-        a, b = edge
-        total[a] += weight
-        total[b] += weight
-        if membership[a] == membership[b]:
-            inside[a] += weight
-            inside[b] += weight
-    return [float(i / t) if t > 0 else 1.0 for i, t in zip(inside, total)]
+    if graph.ecount() == 0:
+        return [1.0] * graph.vcount()
+    total = np.array(graph.strength(weights="weight"))
+    inside = graph.copy()
+    inside.delete_edges(np.flatnonzero(igraph.VertexClustering(graph, list(membership)).crossing()).tolist())
+    within = np.array(inside.strength(weights="weight")) if inside.ecount() else np.zeros(graph.vcount())
+    return np.where(total > 0, within / np.where(total > 0, total, 1.0), 1.0).tolist()
 
 
 @dataclass(frozen=True)

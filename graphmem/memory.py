@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from graphmem.config import Config
-from graphmem.consolidation import ConsolidationReport, TenantRecords, consolidate
+from graphmem.consolidation import ConsolidationReport, TenantRecords, consolidate, measured, resident_mb
 from graphmem.errors import RecordProblem
 from graphmem.extraction import Extractor
 from graphmem.graph_builder import build_graph_batch, entity_id, message_digest
@@ -351,23 +351,31 @@ class Memory:
 
         Incremental: items (messages, events, facts) in no stored scene join the scene they are
         most strongly linked to, or are re-clustered with the scenes around them; `full`
-        re-clusters everything. Personas are rebuilt. The report says what changed, with the
-        seconds each step took.
+        re-clusters everything. Personas are rebuilt where what they rest on changed (all of them
+        when `full`). The report says what changed, with the
+        seconds each step took and the process's peak resident memory during it.
         """
         group = self._group(group_id)
-        started = time.perf_counter()
         store = self.store
-        records = TenantRecords(store.messages(group), store.mentions(group), store.events(group),
-                                store.relations(group), store.entities(group))
-        previous = store.scenes(group)
-        read = time.perf_counter() - started
-        result = consolidate(group, records, previous, full=full)
-        started = time.perf_counter()
-        store.write_personas(group, result.personas)
-        store.write_scenes(group, result.scenes)
+        timings: dict[str, float] = {}
+        peaks: dict[str, float] = {}
+        start_rss = resident_mb()
+        with measured("read", timings, peaks):
+            records = TenantRecords(store.messages(group), store.mentions(group), store.events(group),
+                                    store.relations(group), store.entities(group))
+            previous = store.scenes(group)
+            personas = store.personas(group) if not full else []
+        result = consolidate(group, records, previous, personas=personas, full=full)
+        del records
+        with measured("write", timings, peaks):
+            store.write_personas(group, result.personas)
+            store.write_scenes(group, result.scenes)
         self._indexes.pop(group, None)  # scenes are part of the query graph
-        result.report.timings = {"read": read, **result.report.timings, "write": time.perf_counter() - started}
-        return result.report
+        report = result.report
+        report.timings = {"read": timings["read"], **report.timings, "write": timings["write"]}
+        report.peak_rss_mb = {"read": peaks["read"], **report.peak_rss_mb, "write": peaks["write"]}
+        report.start_rss_mb = start_rss
+        return report
 
     def scenes(self, group_id: str | None = None) -> list[Scene]:
         """The tenant's scenes in time order, as the last consolidation left them: each with its

@@ -12,13 +12,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import igraph
+import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from graphmem import Config, Memory
 from graphmem.alignment import AlignmentSettings, misattributions, split_mixed
 from graphmem.cli import cli
 from graphmem.consolidation import TenantRecords, consolidate
-from graphmem.fact_graph import Features, items_of
+from graphmem import fact_graph
+from graphmem.fact_graph import AffinityWeights, Features, items_of
 from graphmem.models import (
     EntityNode,
     EventNode,
@@ -141,6 +144,69 @@ def test_scene_members_span_messages_events_and_facts():
     assert [m.weight for m in scene.members] == sorted((m.weight for m in scene.members), reverse=True)
 
 
+# -- neighbour search ------------------------------------------------------------------------------
+
+
+def _dense_strongest(features: Features, rows, cols) -> list[list[float]]:
+    """Each row's strongest link weights to `cols` by the dense computation: every pair scored,
+    pairs beyond the horizon left out (when there is no time floor)."""
+    weights = features.affinity(np.asarray(rows), np.asarray(cols))
+    w = features.weights
+    if w.time_floor == 0:
+        gap = np.abs(features.days[np.asarray(rows)][:, None] - features.days[np.asarray(cols)][None, :])
+        weights[gap > w.horizon * w.day_scale] = 0.0
+    return [sorted(line[line > 0].tolist(), reverse=True)[: w.neighbours] for line in weights]
+
+
+@pytest.mark.parametrize("weights", [
+    AffinityWeights(),  # scenes: no time floor, a horizon
+    AffinityWeights(time_floor=0.5, day_scale=30.0),  # persona facets: every pair compared
+    AffinityWeights(day_scale=0.5, horizon=4.0, neighbours=4),  # sessions beyond each other's reach
+])
+@pytest.mark.parametrize("sessions", [True, False])
+@pytest.mark.parametrize("budget", [fact_graph.LINK_BUDGET, 40])  # 40: blocks cut down to a row or two
+def test_sparse_neighbour_search_finds_the_dense_top_links(weights, sessions, budget, monkeypatch):
+    """The sparse search scores only candidates (shared entity or keyword within reach, adjacent
+    turns, sources), yet finds each item's strongest links exactly as scoring every pair does."""
+    monkeypatch.setattr(fact_graph, "LINK_BUDGET", budget)
+    records, _ = synthetic_tenant()
+    if not sessions:  # one long conversation: turns are compared across what were sessions
+        records = replace(records, messages=[replace(m, session=None) for m in records.messages])
+    items = items_of(records.messages, records.mentions, records.events, records.relations)
+    features = Features(items, NAMES, NAMES.values(), weights)
+    everything = np.arange(len(features))
+    sparse_links = features.strongest_links(everything, everything)
+    for row, (found, expected) in enumerate(zip(sparse_links, _dense_strongest(features, everything, everything))):
+        assert sorted((w for _, w in found), reverse=True) == pytest.approx(expected, rel=1e-5)
+        dense_row = features.affinity(np.array([row]), everything)[0]
+        assert all(dense_row[col] == pytest.approx(w, rel=1e-5) for col, w in found)
+        assert row not in {col for col, _ in found}
+    assert sum(map(len, sparse_links)) >= len(features)  # every item is linked to something
+
+
+def test_an_items_links_do_not_depend_on_what_else_is_searched():
+    """Incremental consolidation searches links for the new items only: they must be the links a
+    search over the whole tenant finds for them."""
+    records, _ = synthetic_tenant()
+    items = items_of(records.messages, records.mentions, records.events, records.relations)
+    features = Features(items, NAMES, NAMES.values())
+    everything = np.arange(len(features))
+    whole = features.strongest_links(everything, everything)
+    some = np.array([5, 40, 41, len(features) - 1])
+    assert features.strongest_links(some, everything) == [whole[p] for p in some]
+
+
+def test_the_fact_graph_holds_each_items_strongest_links():
+    records, _ = synthetic_tenant()
+    items = items_of(records.messages, records.mentions, records.events, records.relations)
+    features = Features(items, NAMES, NAMES.values())
+    graph = features.graph()
+    everything = np.arange(len(features))
+    expected = {tuple(sorted((row, col))): w for row, links in enumerate(features.strongest_links(everything, everything))
+                for col, w in links}
+    assert {tuple(sorted(e)): w for e, w in zip(graph.get_edgelist(), graph.es["weight"])} == pytest.approx(expected)
+
+
 # -- incremental -----------------------------------------------------------------------------------
 
 
@@ -185,6 +251,29 @@ def test_a_new_turn_joins_the_scene_it_continues():
     scene_of = _messages_by_scene(after.scenes)
     assert scene_of["m-new"] == scene_of[last.id]
     assert after.report.scenes_changed == 1
+
+
+def test_an_incremental_run_rebuilds_only_the_personas_whose_statements_changed():
+    records, _ = synthetic_tenant()
+    before = consolidate(GROUP, records)
+    last = records.messages[-1]
+    ann_says = replace(last, id="m-new", source_id="D4:new", seq=last.seq + 1, speaker="Ann", speaker_id="ann",
+                       text="I bought a new kiln for my pottery class, my glaze will never be the same.",
+                       ts=last.ts + timedelta(minutes=1))
+    fact = RelationEdge("r-new", "ann", "kiln", "buy", "Ann bought a new kiln", "m-new", ann_says.ts)
+    grown = replace(records, messages=[*records.messages, ann_says], relations=[*records.relations, fact],
+                    mentions=[*records.mentions, Mention("m-new", "kiln")])
+    after = consolidate(GROUP, grown, before.scenes, personas=before.personas)
+    assert after.report.personas_rebuilt == 1
+    bob_before, bob_after = (next(p for p in result.personas if p.entity_id == "bob") for result in (before, after))
+    assert bob_after is bob_before  # kept as stored
+    assert "r-new" in {f.id for f in next(p for p in after.personas if p.entity_id == "ann").facts()}
+    assert after.personas == consolidate(GROUP, grown, full=True).personas  # as rebuilding every persona finds
+    superseded = replace(grown, relations=[replace(r, superseded_by="r-new") if r.id == records.relations[0].id else r
+                                           for r in grown.relations])
+    again = consolidate(GROUP, superseded, after.scenes, personas=after.personas)
+    assert again.report.personas_rebuilt == 1  # a fact of Ann's became past: her persona shows it
+    assert not next(f for p in again.personas for f in p.facts() if f.id == records.relations[0].id).current
 
 
 def test_items_no_longer_stored_leave_their_scenes():
@@ -293,6 +382,7 @@ def test_memory_consolidates_moves_the_planted_fact_and_keeps_tenants_apart(tmp_
     assert report.facts_moved == 1 and report.personas == 2
     assert any("from Ann to Bob" in change for change in report.changes)
     assert set(report.timings) == {"read", "graph", "scenes", "alignment", "personas", "write"}
+    assert set(report.peak_rss_mb) == set(report.timings) and 0 < report.start_rss_mb <= report.peak_memory_mb
     bob, ann = memory.persona("Bob"), memory.persona("Ann")
     assert [(f.text, f.moved_from) for f in bob.facts()] == [("Bob works as a nurse", ann.entity_id)]
     assert [f.text for f in ann.facts()] == ["Ann loves pottery"]
