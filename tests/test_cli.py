@@ -10,8 +10,8 @@ import sys
 from tests.conftest import SAMPLE
 
 
-def graphmem(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GRAPHMEM_PATH": str(tmp_path / "memory.db"), "COLUMNS": "200"}
+def graphmem(tmp_path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GRAPHMEM_PATH": str(tmp_path / "memory.db"), "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "graphmem", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -43,3 +43,11 @@ def test_rejected_records_exit_2_and_are_listed(tmp_path):
     result = graphmem(tmp_path, "ingest", str(path))
     assert result.returncode == 2
     assert "field 'timestamp'" in result.stderr.replace("\n", "")
+
+
+def test_an_invalid_group_is_one_line_without_traceback(tmp_path):
+    for args, env in ((["--group", "", "stats"], {}), (["stats"], {"GRAPHMEM_GROUP_ID": ""})):
+        result = graphmem(tmp_path, *args, env=env)
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr
+        assert "invalid group id ''" in result.stderr
+        assert len(result.stderr.strip().splitlines()) <= 3, result.stderr

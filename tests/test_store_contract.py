@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import date, datetime
 
 from graphmem.graph_builder import build_graph_batch
@@ -112,6 +114,18 @@ def test_tenants_are_isolated(store):
     assert all(m.message_id in g2_ids for m in store.mentions("g2"))
 
 
+@pytest.mark.parametrize("bad", ["", "x" * 129, "g 1", "\ud800"])
+def test_an_invalid_group_id_is_refused_before_the_store_is_touched(store, bad):
+    from graphmem.errors import GroupIdError
+
+    store.write("g1", _batch("g1"))
+    for call in (lambda: store.write(bad, _batch("g1")), lambda: store.delete_group(bad), lambda: store.counts(bad),
+                 lambda: store.messages(bad), lambda: store.entities(bad), lambda: store.write_scenes(bad, [])):
+        with pytest.raises(GroupIdError):
+            call()
+    assert store.counts("g1").messages == 2 and store.groups() == ["g1"]
+
+
 def test_same_input_in_two_tenants_gets_distinct_ids(store):
     store.write("g1", _batch("g1"))
     store.write("g2", _batch("g2"))
@@ -123,12 +137,13 @@ def test_hostile_text_is_stored_verbatim(store):
     extraction = MessageExtraction(
         message_id="m0", entities=(ExtractedEntity(name=HOSTILE, type=EntityType.THING, mention=HOSTILE),)
     )
-    store.write(HOSTILE, build_graph_batch(HOSTILE, talk, talk.messages, [extraction]))
+    group = "hostile@tenant/1"  # group ids are restricted (check_group_id); hostile text goes everywhere else
+    store.write(group, build_graph_batch(group, talk, talk.messages, [extraction]))
     store.write("other", _batch("other"))
-    assert store.messages(HOSTILE)[0].speaker == HOSTILE
-    assert store.messages(HOSTILE)[0].text == HOSTILE + " said `I` was here"
+    assert store.messages(group)[0].speaker == HOSTILE
+    assert store.messages(group)[0].text == HOSTILE + " said `I` was here"
     assert store.counts("other").messages == 2
-    assert HOSTILE in store.groups()
+    assert group in store.groups()
 
 
 def test_filters_by_entity(store):

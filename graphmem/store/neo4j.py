@@ -36,7 +36,7 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 from graphmem.errors import StoreError
 from graphmem.models import (
     EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
-    SceneMember, WriteCounts,
+    SceneMember, WriteCounts, check_group_id,
 )
 from graphmem.store.base import StoreCounts
 from graphmem.store.cypher import load, names
@@ -146,9 +146,11 @@ class Neo4jStore:
     # -- writes --------------------------------------------------------------------------------
 
     def write(self, group_id: str, batch: GraphBatch) -> WriteCounts:
+        check_group_id(group_id)
         return self._write(lambda tx: _write_batch(tx, group_id, batch))
 
     def delete_group(self, group_id: str) -> None:
+        check_group_id(group_id)
         self._write(lambda tx: _execute(tx, "delete/group", group_id=group_id))
 
     # -- reads ---------------------------------------------------------------------------------
@@ -157,21 +159,26 @@ class Neo4jStore:
         return self._read(lambda tx: _fetch(tx, name, **params))
 
     def message_digests(self, group_id: str, conversation_id: str) -> dict[str, str]:
+        check_group_id(group_id)
         records = self._fetch("read/message_digests", group_id=group_id, conversation_id=conversation_id)
         return {r["source_id"]: r["digest"] for r in records}
 
     def messages(self, group_id: str, conversation_id: str | None = None) -> list[MessageNode]:
+        check_group_id(group_id)
         records = self._fetch("read/messages", group_id=group_id, conversation_id=conversation_id)
         return [MessageNode(**{**r.data(), "ts": _native(r["ts"])}) for r in records]
 
     def entities(self, group_id: str) -> list[EntityNode]:
+        check_group_id(group_id)
         records = self._fetch("read/entities", group_id=group_id)
         return [EntityNode(r["id"], r["name"], r["type"], tuple(r["aliases"])) for r in records]
 
     def mentions(self, group_id: str) -> list[Mention]:
+        check_group_id(group_id)
         return [Mention(r["message_id"], r["entity_id"]) for r in self._fetch("read/mentions", group_id=group_id)]
 
     def events(self, group_id: str, entity_id: str | None = None) -> list[EventNode]:
+        check_group_id(group_id)
         records = self._fetch("read/events", group_id=group_id, entity_id=entity_id)
         return [
             EventNode(
@@ -182,9 +189,11 @@ class Neo4jStore:
         ]
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+        check_group_id(group_id)
         return [_relation(r) for r in self._fetch("read/relations", group_id=group_id, entity_id=entity_id)]
 
     def counts(self, group_id: str) -> StoreCounts:
+        check_group_id(group_id)
         (record,) = self._fetch("read/counts", group_id=group_id)
         return StoreCounts(**record.data())
 
@@ -197,15 +206,19 @@ class Neo4jStore:
     # -- consolidation: scenes and personas ----------------------------------------------------
 
     def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
+        check_group_id(group_id)
         self._write(lambda tx: _write_scenes(tx, group_id, scenes))
 
     def scenes(self, group_id: str) -> list[Scene]:
+        check_group_id(group_id)
         return [_scene(r) for r in self._fetch("read/scenes", group_id=group_id)]
 
     def write_personas(self, group_id: str, personas: list[Persona]) -> None:
+        check_group_id(group_id)
         self._write(lambda tx: _write_personas(tx, group_id, personas))
 
     def personas(self, group_id: str) -> list[Persona]:
+        check_group_id(group_id)
         return [_persona(r) for r in self._fetch("read/personas", group_id=group_id)]
 
 
