@@ -13,6 +13,7 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -55,8 +56,13 @@ def check_group_id(group_id: object) -> str:
 
 
 def stable_id(group_id: str, kind: str, *key: str) -> str:
-    """A deterministic id for a node or edge: the same tenant, kind and key always give the same id."""
-    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join((group_id, kind, *key))))
+    """A deterministic id for a node or edge: the same tenant, kind and key always give the same id.
+
+    The parts are encoded as a JSON array (ASCII-escaped), so no two different part lists share
+    a name: conversation `a` with message `b|c` and conversation `a|b` with message `c` differ
+    whatever separator the parts contain.
+    """
+    return str(uuid.uuid5(ID_NAMESPACE, json.dumps([group_id, kind, *key])))
 
 
 class Precision(str, Enum):

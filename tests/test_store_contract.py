@@ -239,3 +239,17 @@ def test_supersession_stays_within_a_tenant(store):
     store.write("g1", _statement("g1", "m1", "2023-01-10T10:00:00", "Ann", "live in", "Lisbon"))
     store.write("g2", _statement("g2", "m2", "2023-06-01T09:00:00", "Ann", "live in", "Porto"))
     assert all(r.current for r in store.relations("g1") + store.relations("g2"))
+
+
+def test_ids_do_not_collide_whatever_separators_the_parts_hold(store):
+    from graphmem.models import Conversation, Message
+
+    def talk(conversation_id: str, message_id: str, text: str) -> Conversation:
+        message = Message(id=message_id, conversation_id=conversation_id, seq=0, speaker="Ann", text=text,
+                          ts=datetime(2023, 5, 8, 13, 56))
+        return Conversation(id=conversation_id, participants=("Ann",), messages=(message,))
+
+    first, second = talk("a", "b\x1fc", "first"), talk("a\x1fb", "c", "second")
+    for found in (first, second):
+        store.write("g1", build_graph_batch("g1", found, found.messages, []))
+    assert sorted(m.text for m in store.messages("g1")) == ["first", "second"]
