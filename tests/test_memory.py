@@ -178,3 +178,22 @@ def test_contradicted_facts_are_closed_and_hidden_by_default(tmp_path, store):
         earlier = memory.search("Where does Ana live?", k=3, as_of=datetime(2023, 2, 1))
         assert {h.source_id for h in earlier} <= {"a", "b"}
         assert "Lisbon" in {f.object for h in earlier for f in h.facts}
+
+
+def test_values_no_store_can_hold_are_rejected_before_anything_is_written(tmp_path, store):
+    good = {"conversation_id": "good", "messages": [
+        {"id": "1", "speaker": "Ann", "text": "I moved to Porto.", "timestamp": "2024-01-01T10:00:00"}]}
+    bad = {"conversation_id": "bad", "messages": [
+        {"id": "1", "speaker": "Bob", "text": "fine", "timestamp": "2024-01-01T10:00:00"},
+        {"id": "2", "speaker": "Bob", "text": "lone \ud800", "timestamp": "2024-01-01T10:01:00"},
+        {"id": "3", "speaker": "Bob", "text": "late", "timestamp": "9999-12-31T23:59:00-05:00"}]}
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps([good, bad]))
+    with Memory(Config(path=tmp_path / "unused.db", group_id="g1"), store=store) as memory:
+        memory.ingest(SAMPLE, group_id="other")
+        other = memory.stats(group_id="other")
+        report = memory.ingest([path, SAMPLE])
+        assert sorted(p.field for p in report.rejected) == ["text", "timestamp"]
+        assert sorted(m.text for m in memory.store.messages("g1") if m.conversation_id != "sample-ana-ben") == [
+            "I moved to Porto.", "fine"]
+        assert memory.stats(group_id="other") == other
