@@ -65,7 +65,8 @@ def _progress() -> Progress:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--group-per-conversation", is_flag=True, help="Store each conversation as its own tenant.")
+@click.option("--group-per-conversation", is_flag=True,
+              help="Store each conversation as its own tenant inside --group: <group>/<conversation id>.")
 @click.option("--extractor", type=click.Choice(["spacy", "llm"]), help="Extractor (env GRAPHMEM_EXTRACTOR).")
 @click.pass_obj
 def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool, extractor: str | None) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from graphmem.models import Conversation, Message
 from graphmem.temporal import TimestampError, parse_timestamp
 
 DEFAULT_MAX_MESSAGE_CHARS = 100_000
+MAX_FILE_BYTES = 512 * 2**20
+"""Largest file read (LoCoMo's whole dataset is ~3 MB): a device or a runaway file is refused, not read."""
 MAX_NAME_CHARS = 256
 """Longest speaker, participant, conversation id or message id: a name, not a document (and far
 inside Neo4j's index key limit)."""
@@ -112,10 +115,17 @@ def conversation_from_messages(
 
 
 def _read_utf8(path: Path) -> str:
+    """The file's text. Only a regular file is opened (a FIFO or a device such as /dev/zero would
+    block or never end), and at most `MAX_FILE_BYTES` of it is read."""
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise InputError(RecordProblem(str(path), "file", "not a regular file (a directory, device or pipe)"))
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(RecordProblem(str(path), "file", f"cannot read: {exc.strerror or exc}")) from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(RecordProblem(str(path), "file", f"larger than {MAX_FILE_BYTES // 2**20} MiB; split it"))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
