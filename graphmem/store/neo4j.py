@@ -126,6 +126,11 @@ class Neo4jStore:
                     raise self._store_error(error) from error
                 log.debug("retrying a Neo4j transaction in %.2fs after %s", delay, error)
                 time.sleep(delay)
+            except (UnicodeEncodeError, OverflowError) as error:  # the driver cannot pack a parameter
+                raise StoreError(
+                    f"Neo4j at {self.uri} cannot be sent a value: {error} (lone surrogates and integers "
+                    "beyond 64 bits have no Bolt encoding)"
+                ) from error
 
     def _store_error(self, error: Exception) -> StoreError:
         """One clear message for a driver or server error, saying how to fix it when we can."""
@@ -150,8 +155,11 @@ class Neo4jStore:
         return self._write(lambda tx: _write_batch(tx, group_id, batch))
 
     def delete_group(self, group_id: str) -> None:
+        """Delete the tenant in batches of 1,000 nodes, each its own transaction (cypher/delete/group):
+        a large tenant never has to fit in one transaction. Interrupted, it leaves part of the
+        tenant deleted; running it again finishes the job."""
         check_group_id(group_id)
-        self._write(lambda tx: _execute(tx, "delete/group", group_id=group_id))
+        self._transact(lambda session: session.run(load("delete/group"), {"group_id": group_id}).consume())
 
     # -- reads ---------------------------------------------------------------------------------
 
