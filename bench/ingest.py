@@ -19,6 +19,7 @@ from rich.table import Table
 from graphmem import Config, Memory
 from graphmem.extraction.spacy_pipeline import SpacyExtractor, load_spacy_model
 from graphmem.graph_builder import build_graph_batch
+from graphmem.memory import conversation_group
 from graphmem.loaders import load_file
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
@@ -57,7 +58,7 @@ def main() -> None:
             memory.ingest(args.path, group_per_conversation=True)
             total_s = time.perf_counter() - started
             for conversation in conversations:
-                memory.forget(group_id=conversation.id)
+                memory.forget(group_id=conversation_group(config.group_id, conversation.id))
 
     table = Table(title=f"ingest throughput ({args.path.name}, {turns} turns, store={args.store})")
     table.add_column("stage")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
-from graphmem.config import Config
+from graphmem.config import Config, load_config
 
 StoreKind = Literal["sqlite", "neo4j"]
 
@@ -19,9 +19,12 @@ StoreKind = Literal["sqlite", "neo4j"]
 def memory_config(
     *, store: StoreKind | None = None, memory_path: str | None = None, group_id: str | None = None
 ) -> Config:
-    """The library's configuration (graphmem.toml, GRAPHMEM_* variables) with a flow's overrides."""
+    """The library's configuration (graphmem.toml, GRAPHMEM_* variables) with a flow's overrides.
+
+    An invalid value (an empty or malformed `group_id`, say) raises `ConfigError`, failing the run.
+    """
     overrides = {"store": store, "path": memory_path, "group_id": group_id}
-    return Config(**{name: value for name, value in overrides.items() if value is not None})
+    return load_config(**{name: value for name, value in overrides.items() if value is not None})
 
 
 def group_run_name(action: str) -> Callable[[], str]:

@@ -37,7 +37,8 @@ INGEST_INTERVAL_SECONDS = 60
               help="Cron schedule of inbox ingests, instead of --interval.")
 @click.option("--consolidate-cron", show_envvar=True, envvar="GRAPHMEM_CONSOLIDATE_CRON",
               help="Cron schedule of consolidation, e.g. '0 3 * * *' (default: on demand only).")
-@click.option("--group", "group_id", help="Tenant the deployments work on (default: graphmem's configuration).")
+@click.option("--group", "group_id", callback=lambda ctx, param, value: _valid_group(value),
+              help="Tenant the deployments work on (default: graphmem's configuration).")
 @click.option("--store", type=click.Choice(["sqlite", "neo4j"]), help="Store backend (default: configuration).")
 @click.option("--memory-path", type=click.Path(dir_okay=False, path_type=Path),
               help="SQLite memory file (default: configuration).")
@@ -89,6 +90,17 @@ def main(
         reindex_group.to_deployment(name, parameters=_given(group_id=group_id, **memory), **by_module),
     ]
     serve(*deployments, limit=limit)
+
+
+def _valid_group(value: str | None) -> str | None:
+    """The --group value if it is a valid group id (graphmem.models.check_group_id), else a usage error."""
+    from graphmem.errors import GroupIdError
+    from graphmem.models import check_group_id
+
+    try:
+        return None if value is None else check_group_id(value)
+    except GroupIdError as error:
+        raise click.BadParameter(str(error), param_hint="--group") from None
 
 
 def _given(**values) -> dict:

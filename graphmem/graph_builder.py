@@ -7,6 +7,7 @@ building the same input twice gives identical records and a store's upserts stay
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 
 from graphmem.extraction.canonical import clean_name, entity_key
@@ -37,8 +38,8 @@ def message_id(group_id: str, conversation_id: str, source_id: str) -> str:
 
 def message_digest(message: Message) -> str:
     """A hash of what a message says and when: unchanged messages are not re-extracted."""
-    parts = (message.speaker, message.text, message.ts.isoformat(), message.caption or "", str(message.seq))
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    parts = [message.speaker, message.text, message.ts.isoformat(), message.caption, message.seq]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
 def build_graph_batch(

@@ -13,12 +13,21 @@ never memory.
 Loading is all-or-nothing per record, never per file: a bad record is reported as a
 `RecordProblem` naming file, record and field, and every valid record is still returned. Only a
 file that cannot be read at all (not UTF-8, not JSON, empty) raises `InputError`.
+
+Every value a store will hold is checked here, so that a file is wholly validated before any of
+it is written: names and ids are capped (`MAX_NAME_CHARS`), strings with a lone surrogate
+("\ud800", which no store can encode) are rejected, as are integers no store can hold (a session
+number beyond 32 bits, a JSON integer too long for Python) and records nested deeper than Python's
+JSON reader goes. JSONL records are separated by "\n" only (a raw U+2028 inside a string is text,
+not a line break), and a byte order mark may start any line (files concatenated with `cat`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import stat
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +39,15 @@ from graphmem.models import Conversation, Message
 from graphmem.temporal import TimestampError, parse_timestamp
 
 DEFAULT_MAX_MESSAGE_CHARS = 100_000
+MAX_FILE_BYTES = 512 * 2**20
+"""Largest file read (LoCoMo's whole dataset is ~3 MB): a device or a runaway file is refused, not read."""
+MAX_NAME_CHARS = 256
+"""Longest speaker, participant, conversation id or message id: a name, not a document (and far
+inside Neo4j's index key limit)."""
+MAX_SESSION = 2**31 - 1
 _LOCOMO_SESSION = re.compile(r"^session_(\d+)$")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+BOM = "\ufeff"
 
 
 @dataclass
@@ -83,6 +100,13 @@ def conversation_from_messages(
     source: str = "<messages>",
 ) -> tuple[Conversation | None, list[RecordProblem]]:
     """Validate messages given in the generic format's message shape (as from an API)."""
+    try:
+        conversation_id = _required_str({"conversation_id": conversation_id}, "conversation_id")
+        participants = tuple(_storable(p, f"participants[{i}]", MAX_NAME_CHARS) for i, p in enumerate(participants))
+        if not isinstance(messages, (list, tuple)):
+            raise _Rejected(f"expected a list of messages, got {_kind(messages)}", "messages")
+    except _Rejected as rejected:
+        return None, [RecordProblem(source, "call", rejected.problem, rejected.field)]
     builder = _ConversationBuilder(source, conversation_id, max_message_chars)
     builder.add_participants(participants)
     for index, raw in enumerate(messages):
@@ -91,10 +115,17 @@ def conversation_from_messages(
 
 
 def _read_utf8(path: Path) -> str:
+    """The file's text. Only a regular file is opened (a FIFO or a device such as /dev/zero would
+    block or never end), and at most `MAX_FILE_BYTES` of it is read."""
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise InputError(RecordProblem(str(path), "file", "not a regular file (a directory, device or pipe)"))
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(RecordProblem(str(path), "file", f"cannot read: {exc.strerror or exc}")) from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(RecordProblem(str(path), "file", f"larger than {MAX_FILE_BYTES // 2**20} MiB; split it"))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -104,28 +135,103 @@ def _read_utf8(path: Path) -> str:
         ) from exc
 
 
+@dataclass(frozen=True)
+class _LongInteger:
+    """A JSON integer with more digits than Python reads (4,300); any field holding one is rejected."""
+
+    digits: int
+
+    def __repr__(self) -> str:
+        return f"<an integer of {self.digits:,} digits>"
+
+
+def _parse_int(text: str) -> int | _LongInteger:
+    try:
+        return int(text)
+    except ValueError:
+        return _LongInteger(len(text))
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
+_TOO_DEEP = f"nested more than about {sys.getrecursionlimit()} levels deep"
+
+
+def _loads(text: str) -> Any:
+    """`json.loads` that reads overlong integers as `_LongInteger` instead of failing the file."""
+    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
+    if text[end:].strip():
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
 def _json_records(name: str, text: str) -> Iterator[_Record]:
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             RecordProblem(name, "file", f"malformed JSON: {exc.msg} (column {exc.colno})", line=exc.lineno)
         ) from exc
-    if isinstance(value, list):
+    except RecursionError:
+        value = None  # some record is nested too deep: read the top-level list one element at a time
+    if value is None and text.lstrip().startswith("["):
+        for index, element in enumerate(_array_elements(name, text)):
+            try:
+                item: Any = _loads(element)
+            except json.JSONDecodeError as exc:
+                item = _Malformed(f"malformed JSON: {exc.msg}")
+            except RecursionError:
+                item = _Malformed(f"malformed JSON: {_TOO_DEEP}")
+            yield _Record(item, f"record [{index}]", None)
+    elif value is None:
+        raise InputError(RecordProblem(name, "file", f"malformed JSON: {_TOO_DEEP}"))
+    elif isinstance(value, list):
         for index, item in enumerate(value):
             yield _Record(item, f"record [{index}]", None)
     else:
         yield _Record(value, "record", None)
 
 
+def _array_elements(name: str, text: str) -> Iterator[str]:
+    """The texts of a top-level JSON array's elements, found by scanning brackets and strings
+    without parsing (iteratively: depth costs nothing). Each is then parsed on its own."""
+    depth, in_string, escaped, start = 0, False, False, 0
+    for position, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth == 1:
+                start = position + 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                if text[start:position].strip():
+                    yield text[start:position]
+                return
+        elif char == "," and depth == 1:
+            yield text[start:position]
+            start = position + 1
+    raise InputError(RecordProblem(name, "file", "malformed JSON: unterminated array"))
+
+
 def _jsonl_records(name: str, text: str) -> Iterator[_Record]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.lstrip(BOM)
         if not line.strip():
             continue
         try:
-            yield _Record(json.loads(line), f"line {number}", number)
+            yield _Record(_loads(line), f"line {number}", number)
         except json.JSONDecodeError as exc:
             yield _Record(_Malformed(f"malformed JSON: {exc.msg} (column {exc.colno})"), f"line {number}", number)
+        except RecursionError:
+            yield _Record(_Malformed(f"malformed JSON: {_TOO_DEEP}"), f"line {number}", number)
 
 
 @dataclass
@@ -180,10 +286,11 @@ def _read_generic_conversation(value: dict, record: _Record, builder) -> None:
     participants = value.get("participants") or []
     if not isinstance(participants, list) or not all(isinstance(p, str) and p.strip() for p in participants):
         raise _Rejected("expected a list of names", "participants")
+    names = tuple(_storable(p, f"participants[{index}]", MAX_NAME_CHARS) for index, p in enumerate(participants))
     messages = value["messages"]
     if not isinstance(messages, list):
         raise _Rejected("expected a list of messages", "messages")
-    target = builder(conversation_id, tuple(p.strip() for p in participants))
+    target = builder(conversation_id, names)
     for index, message in enumerate(messages):
         target.add_message(message, f"{record.label} conversation {conversation_id!r} messages[{index}]", record.line)
 
@@ -191,13 +298,22 @@ def _read_generic_conversation(value: dict, record: _Record, builder) -> None:
 def _read_locomo_sample(value: dict, record: _Record, builder) -> None:
     conversation_id = _required_str(value, "sample_id")
     body = value["conversation"]
-    speakers = tuple(s.strip() for s in (body.get("speaker_a"), body.get("speaker_b")) if isinstance(s, str) and s.strip())
+    speakers = tuple(
+        _storable(body[key], key, MAX_NAME_CHARS)
+        for key in ("speaker_a", "speaker_b") if isinstance(body.get(key), str) and body[key].strip()
+    )
     target = builder(conversation_id, speakers)
     sessions = sorted(
-        (int(match.group(1)), key) for key in body if (match := _LOCOMO_SESSION.match(key))
+        (int(match.group(1)) if len(match.group(1)) <= 10 else MAX_SESSION + 1, key)
+        for key in body if (match := _LOCOMO_SESSION.match(key))
     )
     for number, key in sessions:
         label = f"{record.label} sample {conversation_id!r} {key}"
+        if number > MAX_SESSION:
+            target.problems.append(
+                RecordProblem(target.file, label, f"session number beyond {MAX_SESSION:,}", key, record.line)
+            )
+            continue
         stamp_field = f"{key}_date_time"
         try:
             session_ts = parse_timestamp(body.get(stamp_field, ""))
@@ -212,13 +328,40 @@ def _read_locomo_sample(value: dict, record: _Record, builder) -> None:
             target.add_message(turn, f"{label}[{index}]", record.line, session=number, session_ts=session_ts)
 
 
-def _required_str(value: dict, key: str) -> str:
+def _required_str(value: dict, key: str, max_chars: int = MAX_NAME_CHARS) -> str:
+    """`value[key]` as a stripped, storable string (an integer is taken as its digits)."""
     found = value.get(key)
-    if isinstance(found, (int, float)) and not isinstance(found, bool):
-        found = str(found)
-    if not isinstance(found, str) or not found.strip():
+    if isinstance(found, int) and not isinstance(found, bool):
+        found = _digits(found, key)
+    if found is None or isinstance(found, str) and not found.strip():
         raise _Rejected("missing or empty", key)
-    return found.strip()
+    return _storable(found, key, max_chars)
+
+
+def _storable(found: Any, field: str, max_chars: int) -> str:
+    """A string a store can hold (no lone surrogate, at most `max_chars` once stripped), stripped."""
+    if not isinstance(found, str):
+        raise _Rejected(f"expected a string, got {_kind(found)}", field)
+    found = found.strip()
+    if len(found) > max_chars:
+        raise _Rejected(f"{len(found):,} characters; the limit is {max_chars:,}", field)
+    if surrogate := _SURROGATE.search(found):
+        raise _Rejected(
+            f"lone surrogate \\u{ord(surrogate.group()):04x} at character {surrogate.start()} (not valid Unicode text)",
+            field,
+        )
+    return found
+
+
+def _digits(number: int, field: str) -> str:
+    """An integer id as text; one longer than a name may be is rejected (and never converted)."""
+    if number.bit_length() > 3 * MAX_NAME_CHARS:  # under MAX_NAME_CHARS decimal digits
+        raise _Rejected(f"an integer of {number.bit_length():,} bits; ids are at most {MAX_NAME_CHARS} characters", field)
+    return str(number)
+
+
+def _kind(value: Any) -> str:
+    return repr(value) if isinstance(value, _LongInteger) else type(value).__name__
 
 
 class _ConversationBuilder:
@@ -263,8 +406,7 @@ class _ConversationBuilder:
         text = raw.get("text")
         if not isinstance(text, str) or not text.strip():
             raise _Rejected("missing or empty", "text")
-        if len(text) > self.max_chars:
-            raise _Rejected(f"{len(text):,} characters; the limit is {self.max_chars:,}", "text")
+        text = _storable(text, "text", self.max_chars)
         if session_ts is not None:
             ts = session_ts
         else:
@@ -278,22 +420,25 @@ class _ConversationBuilder:
         source_id = raw.get(id_key)
         if source_id is None:
             source_id = f"{self.conversation_id}:{len(self.messages) + len(self.problems) + 1}"
-        elif isinstance(source_id, (str, int)) and not isinstance(source_id, bool) and str(source_id).strip():
-            source_id = str(source_id).strip()
+        elif isinstance(source_id, int) and not isinstance(source_id, bool):
+            source_id = _digits(source_id, id_key)
+        elif isinstance(source_id, str) and source_id.strip():
+            source_id = _storable(source_id, id_key, MAX_NAME_CHARS)
         else:
             raise _Rejected("expected a non-empty string or integer", id_key)
         if source_id in self._seen_ids:
             raise _Rejected(f"duplicate message id {source_id!r} in conversation {self.conversation_id!r}", id_key)
         caption = raw.get("blip_caption")
+        caption = _storable(caption, "blip_caption", self.max_chars) if isinstance(caption, str) else None
         return Message(
             id=source_id,
             conversation_id=self.conversation_id,
             seq=len(self.messages),
             speaker=speaker,
-            text=text.strip(),
+            text=text,
             ts=ts,
             session=session,
-            caption=caption.strip() if isinstance(caption, str) and caption.strip() else None,
+            caption=caption or None,
         )
 
     def build(self) -> Conversation | None:

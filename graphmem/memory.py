@@ -7,7 +7,9 @@
         for hit in memory.search("When did Caroline go to the support group?", k=5):
             print(hit.score, hit.speaker, hit.text)
 
-Every method takes an optional `group_id` (the tenant); without it the configured one is used.
+Every method takes an optional `group_id` (the tenant); without it (None) the configured one is
+used. A given id must be valid (`graphmem.models.check_group_id`): an empty or malformed one raises
+`GroupIdError`, never falls back to the configured tenant.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from typing import TYPE_CHECKING
 
 from graphmem.config import Config
 from graphmem.consolidation import ConsolidationReport, TenantRecords, consolidate, measured, resident_mb
-from graphmem.errors import RecordProblem
+from graphmem.errors import GroupIdError, InputError, RecordProblem
 from graphmem.extraction import Extractor
 from graphmem.graph_builder import build_graph_batch, entity_id, message_digest
 from graphmem.loaders import conversation_from_messages, load_file
-from graphmem.models import Conversation, EntityNode, Evidence, Fact, Message, Persona, Scene, WriteCounts
+from graphmem.models import (
+    Conversation, EntityNode, Evidence, Fact, Message, Persona, Scene, WriteCounts, check_group_id,
+)
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
 
@@ -141,20 +145,28 @@ class Memory:
         group_per_conversation: bool = False,
         progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        """Ingest conversation files (JSON/JSONL). Bad records are reported, not raised.
+        """Ingest conversation files (JSON/JSONL). Bad records and files are reported, not raised.
 
-        A file that cannot be read at all raises `InputError` before anything is written.
+        Every file is read and validated before anything is written. A file that cannot be read
+        at all (not UTF-8, malformed JSON, empty) is reported in `rejected` as a whole (record
+        "file") and nothing of it is written; the other files are still ingested.
         """
         if isinstance(paths, (str, Path)):
             paths = [paths]
         started = time.perf_counter()
-        loaded = [load_file(p, max_message_chars=self.config.max_message_chars) for p in paths]
+        group = self._group(group_id)
+        loaded, unreadable = [], []
+        for path in paths:
+            try:
+                loaded.append(load_file(path, max_message_chars=self.config.max_message_chars))
+            except InputError as error:
+                unreadable.append(error.problem)
         conversations = [c for f in loaded for c in f.conversations]
         report = self.ingest_conversations(
-            conversations, group_id=group_id, group_per_conversation=group_per_conversation, progress=progress
+            conversations, group_id=group, group_per_conversation=group_per_conversation, progress=progress
         )
-        report.files = len(loaded)
-        report.rejected = [p for f in loaded for p in f.problems]
+        report.files = len(loaded) + len(unreadable)
+        report.rejected = [*unreadable, *(p for f in loaded for p in f.problems), *report.rejected]
         report.seconds = time.perf_counter() - started
         return report
 
@@ -168,13 +180,25 @@ class Memory:
     ) -> IngestReport:
         """Extract and write conversations; messages already stored unchanged are skipped.
 
-        With `group_per_conversation`, each conversation becomes its own tenant, named by its id.
+        With `group_per_conversation`, each conversation becomes its own tenant inside the given
+        (or configured) one: `<group>/<conversation id>` (see `conversation_group`). A file thus
+        never names a tenant outside the caller's; a conversation whose id makes no valid group
+        id is rejected.
         """
         started = time.perf_counter()
         report = IngestReport(conversations=len(conversations))
         work: list[tuple[str, Conversation, list[Message]]] = []
+        parent = self._group(group_id)
         for conversation in conversations:
-            group = conversation.id if group_per_conversation else self._group(group_id)
+            group = parent
+            if group_per_conversation:
+                try:
+                    group = conversation_group(parent, conversation.id)
+                except GroupIdError as error:
+                    report.rejected.append(
+                        RecordProblem("<conversations>", f"conversation {conversation.id!r}", str(error), "conversation_id")
+                    )
+                    continue
             stored = self.store.message_digests(group, conversation.id)
             changed = [m for m in conversation.messages if stored.get(m.id) != message_digest(m)]
             report.messages_read += len(conversation.messages)
@@ -222,7 +246,7 @@ class Memory:
             conversation_id, messages, participants=tuple(participants), max_message_chars=self.config.max_message_chars
         )
         report = self.ingest_conversations([conversation] if conversation else [], group_id=group_id)
-        report.rejected = problems
+        report.rejected = [*problems, *report.rejected]
         return report
 
     # -- queries -------------------------------------------------------------------------------
@@ -391,13 +415,22 @@ class Memory:
         return next((p for p in self.store.personas(group) if p.entity_id == entity.id), None)
 
     def _group(self, group_id: str | None) -> str:
-        return group_id or self.config.group_id
+        """The tenant a call works on: the given id (validated), or the configured one when None."""
+        return self.config.group_id if group_id is None else check_group_id(group_id)
 
     def _index(self, group_id: str | None) -> GroupIndex:
         group = self._group(group_id)
         if group not in self._indexes:
             self._indexes[group] = GroupIndex.build(self.store, group, embeddings=self.config.embeddings)
         return self._indexes[group]
+
+
+def conversation_group(parent: str, conversation_id: str) -> str:
+    """The tenant of one conversation under `group_per_conversation`: `<parent>/<conversation id>`.
+
+    `GroupIdError` when the result is no valid group id (characters, length).
+    """
+    return check_group_id(f"{parent}/{conversation_id}")
 
 
 def open_store(config: Config) -> Store:

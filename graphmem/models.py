@@ -13,6 +13,8 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,12 +22,47 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphmem.errors import GroupIdError
+
 ID_NAMESPACE = uuid.UUID("6f1d3a52-8e0b-4c1e-9a57-3f0d2c9b7e41")
 
 
+GROUP_ID_MAX_CHARS = 128
+GROUP_ID_CHARACTERS = "ASCII letters, digits and . _ : @ / + -"
+_GROUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*")
+
+
+def check_group_id(group_id: object) -> str:
+    """`group_id` if it is a valid tenant id, else `GroupIdError` saying why.
+
+    A valid id is 1 to 128 characters of ASCII letters, digits and `. _ : @ / + -`, starting
+    with a letter or digit. An empty id never means "the configured tenant": it is refused, so
+    that a caller's blank value cannot read or delete another tenant's memory. The cap keeps
+    every id well inside Neo4j's index key limit.
+    """
+    if not isinstance(group_id, str):
+        raise GroupIdError(f"invalid group id {group_id!r}: expected a string")
+    if not group_id:
+        raise GroupIdError("invalid group id '': a group id must not be empty")
+    if len(group_id) > GROUP_ID_MAX_CHARS:
+        raise GroupIdError(
+            f"invalid group id {group_id[:40]!r}...: {len(group_id):,} characters; the limit is {GROUP_ID_MAX_CHARS}"
+        )
+    if not _GROUP_ID.fullmatch(group_id):
+        raise GroupIdError(
+            f"invalid group id {group_id!r}: use {GROUP_ID_CHARACTERS}, starting with a letter or digit"
+        )
+    return group_id
+
+
 def stable_id(group_id: str, kind: str, *key: str) -> str:
-    """A deterministic id for a node or edge: the same tenant, kind and key always give the same id."""
-    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join((group_id, kind, *key))))
+    """A deterministic id for a node or edge: the same tenant, kind and key always give the same id.
+
+    The parts are encoded as a JSON array (ASCII-escaped), so no two different part lists share
+    a name: conversation `a` with message `b|c` and conversation `a|b` with message `c` differ
+    whatever separator the parts contain.
+    """
+    return str(uuid.uuid5(ID_NAMESPACE, json.dumps([group_id, kind, *key])))
 
 
 class Precision(str, Enum):

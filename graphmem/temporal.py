@@ -78,14 +78,31 @@ def parse_timestamp(value: str | int | float | datetime) -> datetime:
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        parsed = datetime.fromtimestamp(value, tz=timezone.utc)
+        try:
+            parsed = datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise TimestampError(f"{_shown(value)} is no time in years 1 to 9999 as Unix seconds") from exc
     elif isinstance(value, str) and value.strip():
+        if len(value) > MAX_TIMESTAMP_CHARS:
+            raise TimestampError(f"{len(value):,} characters; a timestamp has at most {MAX_TIMESTAMP_CHARS}")
         parsed = _parse_human(value.strip())
     else:
-        raise TimestampError(f"expected a date-time string, got {value!r}")
+        raise TimestampError(f"expected a date-time string, got {_shown(value)}")
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError as exc:
+            raise TimestampError(f"{_shown(value)} falls outside years 1 to 9999 in UTC") from exc
     return parsed
+
+
+MAX_TIMESTAMP_CHARS = 100
+
+
+def _shown(value: object, width: int = 60) -> str:
+    """A value for an error message, cut to `width` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _parse_human(text: str) -> datetime:

@@ -10,8 +10,8 @@ import sys
 from tests.conftest import SAMPLE
 
 
-def graphmem(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GRAPHMEM_PATH": str(tmp_path / "memory.db"), "COLUMNS": "200"}
+def graphmem(tmp_path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GRAPHMEM_PATH": str(tmp_path / "memory.db"), "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "graphmem", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -43,3 +43,51 @@ def test_rejected_records_exit_2_and_are_listed(tmp_path):
     result = graphmem(tmp_path, "ingest", str(path))
     assert result.returncode == 2
     assert "field 'timestamp'" in result.stderr.replace("\n", "")
+
+
+def test_an_invalid_group_is_one_line_without_traceback(tmp_path):
+    for args, env in ((["--group", "", "stats"], {}), (["stats"], {"GRAPHMEM_GROUP_ID": ""})):
+        result = graphmem(tmp_path, *args, env=env)
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr
+        assert "invalid group id ''" in result.stderr
+        assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
+
+
+def test_devices_pipes_and_bad_memory_paths_are_one_line_errors(tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    for source in (str(fifo), "/dev/zero", "/dev/urandom"):
+        result = graphmem(tmp_path, "ingest", source)  # used to block or read forever
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert f"{source}: file: not a regular file" in result.stderr
+    result = graphmem(tmp_path, "--path", "/proc/self/x/y.db", "stats")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        "error: cannot open the memory file /proc/self/x/y.db: [Errno 2] No such file or directory: '/proc/self/x'"]
+
+
+def test_each_rejection_is_one_unwrapped_line_when_stderr_is_not_a_terminal(tmp_path):
+    data = json.loads(SAMPLE.read_text())
+    data["messages"][0]["timestamp"] = "a timestamp long enough to make this rejection run well past eighty columns"
+    data["messages"][1]["speaker"] = 5.5
+    path = tmp_path / "partly.json"
+    path.write_text(json.dumps(data))
+    env = {"COLUMNS": "", "TERM": "dumb"}
+    result = graphmem(tmp_path, "ingest", str(path), env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    rejected = [line for line in result.stderr.splitlines() if line.startswith("rejected ")]
+    assert len(rejected) == 2 and all(str(path) in line for line in rejected)
+    assert any("field 'timestamp'" in line and line.endswith("does not name a full date (year, month and day)")
+               or "cannot parse" in line for line in rejected)
+    assert any("messages[1], field 'speaker'" in line for line in rejected)
+
+
+def test_group_per_conversation_is_scoped_under_the_group(tmp_path):
+    hostile = {"conversation_id": "victim", "messages": [
+        {"id": "1", "speaker": "Eve", "text": "hello", "timestamp": "2024-01-01T10:00:00"}]}
+    path = tmp_path / "pick.json"
+    path.write_text(json.dumps(hostile))
+    result = graphmem(tmp_path, "--group", "mine", "ingest", "--group-per-conversation", str(path))
+    assert result.returncode == 0, result.stderr
+    stats = graphmem(tmp_path, "stats")
+    assert "mine/victim" in stats.stdout and "│ victim" not in stats.stdout

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from graphmem import Config, Memory
+from graphmem.memory import conversation_group
 from graphmem.extraction.canonical import entity_key
 from graphmem.loaders import load_file
 from graphmem.resolution import short_form_targets
@@ -40,7 +41,7 @@ def resolved(tmp_path_factory):
         memory.ingest_conversations(conversations, group_per_conversation=True)
         lookup = {}
         for conversation in conversations:
-            group = conversation.id
+            group = conversation_group("default", conversation.id)
             entities = {e.id: e for e in memory.entities(group_id=group)}
             mentioned: dict[str, set[str]] = {}
             for mention in memory.store.mentions(group):

@@ -5,6 +5,7 @@ The reference time is Monday 8 May 2023 13:56; Caroline speaks to Melanie.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import pytest
@@ -123,3 +124,51 @@ def test_greetings_are_not_part_of_names_and_short_forms_resolve(extract):
     ben_to_ana = SpeakerContext("Ben", "Ana", ("Ana", "Ben"), datetime(2024, 3, 11))
     found = extract("Congrats Ana! How is your sister doing?", ben_to_ana)  # spaCy's NER misses "Ana" here
     assert [(e.name, e.type.value, e.mention) for e in found.entities][0] == ("Ana", "person", "Ana")
+
+
+# -- bounded cost: no accepted name or message is pathological for the parser ----------------------
+
+
+def test_clean_name_trims_edges_in_linear_time():
+    import time
+
+    from graphmem.extraction.canonical import clean_name
+
+    assert clean_name("  ¡¡The Porto’s!! ") == "Porto" and clean_name("__Ana_") == "Ana" and clean_name("!!!") == ""
+    hostile = "!" * 50_000 + "a" + "." * 50_000 + "b"  # the old edge regex backtracked over this for minutes
+    started = time.perf_counter()
+    assert clean_name(hostile) == hostile[50_000:]
+    assert time.perf_counter() - started < 5  # a hang guard; the cost itself is in bench/hostile.py
+
+
+def test_long_or_pathological_texts_are_parsed_in_bounded_pieces():
+    from graphmem.extraction.spacy_pipeline import PARSE_CHARS, PIECE_CHARS, PARSE_TOKENS, WORD_CHARS, parse_pieces
+
+    ordinary = "I moved to Porto last month!!!! 😀😀😀😀 and it's lovely."
+    assert parse_pieces(ordinary) == [ordinary]
+    for hostile in ("😀" * 30_000, "😀a" * 15_000, "on 3 May 2021, yesterday; " * 4_000, "x" * 30_000):
+        pieces = parse_pieces(hostile)
+        assert all(len(p) <= PIECE_CHARS for p in pieces) and sum(len("".join(p.split())) for p in pieces) <= PARSE_CHARS
+        assert all(len(word) <= WORD_CHARS for p in pieces for word in p.split())
+        assert sum(len(re.findall(r"\w+|[^\w\s]", p)) for p in pieces) <= PARSE_TOKENS
+
+
+def test_a_long_message_is_extracted_from_all_its_pieces(nlp):
+    text = "I adopted a cat named Miso yesterday. " + "Blah blah blah. " * 200 + "Melanie moved to Porto last year."
+    talk = conversation(("Caroline", text), ("Melanie", "ok"))
+    (found, _) = SpacyExtractor().extract(talk, talk.messages)
+    assert {"Miso", "Porto"} <= {e.name for e in found.entities}
+
+
+def test_time_lookup_matches_a_scan_of_every_span(nlp):
+    from graphmem.extraction.rules import _TimeIndex
+
+    doc = nlp("Yesterday I went to Lisbon, and last week Ben was in Porto; on 3 May 2021 we met. Next month, maybe.")
+    times = _TimeIndex(doc, CONTEXT.reference)
+    assert len(times.spans) >= 3
+    for start in range(len(doc)):
+        for end in range(start, min(len(doc), start + 6) + 1):
+            tokens = list(doc[start:end])
+            chars = {t.idx for t in tokens}
+            expected = next(((time, text) for s, e, time, text in times.spans if any(s <= c < e for c in chars)), None)
+            assert times.within(tokens) == expected

@@ -121,3 +121,72 @@ def test_locomo_session_with_a_bad_date_rejects_its_turns_only(tmp_path):
     assert problem.field == "session_2_date_time" and "session_2" in problem.record
     assert all(m.session != 2 for m in loaded.conversations[0].messages)
     assert any(m.session == 3 for m in loaded.conversations[0].messages)
+
+
+# -- hostile input: each bad value is one record's rejection, never the file's ---------------------
+
+
+def test_jsonl_splits_records_on_newline_only_and_tolerates_a_bom_per_line(tmp_path):
+    lines = [json.dumps({"conversation_id": "c", **message(1)}, ensure_ascii=False),
+             json.dumps({"conversation_id": "c", **message(2, text="one\u2028two\u2029three\x85four")},
+                        ensure_ascii=False),
+             "\ufeff" + json.dumps({"conversation_id": "c", **message(3)}),  # a second file appended with cat
+             "{broken"]
+    loaded = load_file(write(tmp_path, "c.jsonl", "\r\n".join(lines)))
+    assert [m.id for m in loaded.conversations[0].messages] == ["m1", "m2", "m3"]
+    assert loaded.conversations[0].messages[1].text == "one\u2028two\u2029three\x85four"
+    assert [(p.record, p.line) for p in loaded.problems] == [("line 4", 4)]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "problem"),
+    [
+        ({"timestamp": float("nan")}, "timestamp", "no time in years 1 to 9999"),
+        ({"timestamp": float("inf")}, "timestamp", "no time in years 1 to 9999"),
+        ({"timestamp": 10**20}, "timestamp", "no time in years 1 to 9999"),
+        ({"timestamp": "0001-01-01T00:30:00+01:00"}, "timestamp", "outside years 1 to 9999"),
+        ({"timestamp": "9999-12-31T23:30:00-01:00"}, "timestamp", "outside years 1 to 9999"),
+        ({"text": "bad \ud800 text"}, "text", "lone surrogate \\ud800"),
+        ({"speaker": "\udfff"}, "speaker", "lone surrogate"),
+        ({"id": "x\udc80"}, "id", "lone surrogate"),
+        ({"speaker": "A" * 300}, "speaker", "the limit is 256"),
+        ({"id": 10**1000}, "id", "ids are at most 256 characters"),
+        ({"blip_caption": "\ud83d"}, "blip_caption", "lone surrogate"),
+    ],
+)
+def test_a_bad_value_rejects_its_record_only(tmp_path, overrides, field, problem):
+    data = {"conversation_id": "c", "messages": [message(1), message(2, **overrides), message(3)]}
+    raw = json.dumps(data, allow_nan=True)
+    loaded = load_file(write(tmp_path, "c.json", raw))
+    assert [m.id for m in loaded.conversations[0].messages] == ["m1", "m3"]
+    (rejected,) = loaded.problems
+    assert (rejected.record, rejected.field) == ("record conversation 'c' messages[1]", field)
+    assert problem in rejected.problem
+
+
+def test_overlong_integers_and_deep_nesting_reject_their_record_only(tmp_path):
+    huge = "9" * 5000
+    deep = "[" * 100_000 + "]" * 100_000
+    good = json.dumps({"conversation_id": "ok", "messages": [message(1)]})
+    raw = (f'[{{"conversation_id": "c", "messages": [{{"id": "m1", "speaker": "Ann", "text": "hi", '
+           f'"timestamp": {huge}}}]}}, {deep}, {good}, {{"conversation_id": {huge}, "messages": []}}]')
+    loaded = load_file(write(tmp_path, "c.json", raw))
+    assert [c.id for c in loaded.conversations] == ["ok"]
+    problems = {(p.record, p.field): p.problem for p in loaded.problems}
+    assert "5,000 digits" in problems[("record [0] conversation 'c' messages[0]", "timestamp")]
+    assert "nested more than" in problems[("record [1]", None)]
+    assert "5,000 digits" in problems[("record [3]", "conversation_id")]
+    jsonl = load_file(write(tmp_path, "c.jsonl", "\n".join([deep, json.dumps({"conversation_id": "c", **message(1)})])))
+    assert [p.record for p in jsonl.problems] == ["line 1"] and jsonl.message_count == 1
+
+
+def test_a_session_number_beyond_32_bits_rejects_that_session_only(tmp_path):
+    sample = {"sample_id": "s", "conversation": {
+        "speaker_a": "Ann", "speaker_b": "Bob",
+        "session_1": [{"speaker": "Ann", "dia_id": "D1:1", "text": "hi"}], "session_1_date_time": "1:56 pm on 8 May, 2023",
+        f"session_{2**64}": [{"speaker": "Bob", "dia_id": "D2:1", "text": "yo"}],
+        f"session_{2**64}_date_time": "1:56 pm on 9 May, 2023",
+    }}
+    loaded = load_file(write(tmp_path, "s.json", [sample]))
+    assert [m.id for m in loaded.conversations[0].messages] == ["D1:1"]
+    assert [p.field for p in loaded.problems] == [f"session_{2**64}"]

@@ -7,7 +7,10 @@ import shutil
 
 import pytest
 
-from graphmem import Config, InputError, Memory
+from graphmem import Config, ConfigError, InputError, Memory
+from graphmem.config import load_config
+from graphmem.errors import GroupIdError
+from graphmem.loaders import load_file
 from tests.conftest import SAMPLE
 
 
@@ -48,8 +51,52 @@ def test_malformed_file_leaves_the_store_unchanged(memory, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"conversation_id": "sample-ana-ben", "messages": [{"id": "s1-1", "speaker": "X"')
     with pytest.raises(InputError):
-        memory.ingest([SAMPLE, broken])
+        load_file(broken)
+    report = memory.ingest([SAMPLE, broken])
+    assert [(p.file, p.record) for p in report.rejected] == [(str(broken), "file")]
+    assert "malformed JSON" in report.rejected[0].problem
     assert (memory.stats(), [m.text for m in memory.store.messages("g1")]) == before
+
+
+def test_an_unreadable_file_does_not_stop_the_valid_files_beside_it(memory, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b"\xff not UTF-8")
+    report = memory.ingest([broken, SAMPLE])
+    assert report.written.messages == 12 and report.files == 2
+    assert [p.record for p in report.rejected] == ["file"] and "not UTF-8" in report.rejected[0].problem
+
+
+@pytest.mark.parametrize("bad", ["", " ", "a b", "x" * 129, "-lead", "tab\t", "caf\u00e9", "nul\x00", 7])
+def test_an_invalid_group_id_is_refused_everywhere(memory, bad):
+    memory.ingest(SAMPLE)
+    before = memory.stats()
+    for call in (
+        lambda: memory.search("Porto", group_id=bad),
+        lambda: memory.forget(group_id=bad),
+        lambda: memory.stats(group_id=bad),
+        lambda: memory.ingest(SAMPLE, group_id=bad),
+        lambda: memory.add_messages("c", [], group_id=bad),
+        lambda: memory.timeline("Ana", group_id=bad),
+        lambda: memory.store.delete_group(bad),
+        lambda: memory.store.messages(bad),
+    ):
+        with pytest.raises(GroupIdError, match="invalid group id"):
+            call()
+    with pytest.raises(ConfigError, match="group_id: "):
+        load_config(group_id=bad, path=memory.config.path)
+    assert memory.stats() == before and memory.search("Porto")
+
+
+def test_group_per_conversation_stays_inside_the_given_group(memory, tmp_path):
+    hostile = {"conversation_id": "victim", "messages": [
+        {"id": "1", "speaker": "Eve", "text": "I moved to Porto.", "timestamp": "2024-01-01T10:00:00"}]}
+    unusable = {"conversation_id": "no spaces allowed", "messages": hostile["messages"]}
+    path = tmp_path / "pick.json"
+    path.write_text(json.dumps([hostile, unusable]))
+    report = memory.ingest(path, group_per_conversation=True)
+    assert memory.groups() == ["g1/victim"] and memory.stats(group_id="victim").messages == 0
+    assert [p.field for p in report.rejected] == ["conversation_id"]
+    assert "no spaces allowed" in str(report.rejected[0])
 
 
 def test_rejected_records_are_reported_and_valid_ones_kept(memory, tmp_path):
@@ -131,3 +178,22 @@ def test_contradicted_facts_are_closed_and_hidden_by_default(tmp_path, store):
         earlier = memory.search("Where does Ana live?", k=3, as_of=datetime(2023, 2, 1))
         assert {h.source_id for h in earlier} <= {"a", "b"}
         assert "Lisbon" in {f.object for h in earlier for f in h.facts}
+
+
+def test_values_no_store_can_hold_are_rejected_before_anything_is_written(tmp_path, store):
+    good = {"conversation_id": "good", "messages": [
+        {"id": "1", "speaker": "Ann", "text": "I moved to Porto.", "timestamp": "2024-01-01T10:00:00"}]}
+    bad = {"conversation_id": "bad", "messages": [
+        {"id": "1", "speaker": "Bob", "text": "fine", "timestamp": "2024-01-01T10:00:00"},
+        {"id": "2", "speaker": "Bob", "text": "lone \ud800", "timestamp": "2024-01-01T10:01:00"},
+        {"id": "3", "speaker": "Bob", "text": "late", "timestamp": "9999-12-31T23:59:00-05:00"}]}
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps([good, bad]))
+    with Memory(Config(path=tmp_path / "unused.db", group_id="g1"), store=store) as memory:
+        memory.ingest(SAMPLE, group_id="other")
+        other = memory.stats(group_id="other")
+        report = memory.ingest([path, SAMPLE])
+        assert sorted(p.field for p in report.rejected) == ["text", "timestamp"]
+        assert sorted(m.text for m in memory.store.messages("g1") if m.conversation_id != "sample-ana-ben") == [
+            "I moved to Porto.", "fine"]
+        assert memory.stats(group_id="other") == other

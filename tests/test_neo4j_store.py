@@ -141,16 +141,19 @@ def test_same_semantics_as_the_sqlite_store(neo4j_store, tmp_path):
 # -- hostile input ---------------------------------------------------------------------------
 
 
-def _hostile_batch(name: str):
-    """A conversation spoken by `name`, plus an entity, alias and relation named `name` verbatim."""
+def _hostile_batch(group: str, name: str):
+    """A conversation spoken by `name`, plus an entity, alias and relation named `name` verbatim.
+
+    Group ids cannot be hostile (check_group_id refuses them); every other value can.
+    """
     talk = conversation((name, f"{name} met `Bob`"), ("Bob", f"hi {name}"))
-    batch = build_graph_batch(name, talk, talk.messages, [])
+    batch = build_graph_batch(group, talk, talk.messages, [])
     first = batch.messages[0]
-    entity = EntityNode(stable_id(name, "entity", name), name, "thing", (f"`{name}`",))
+    entity = EntityNode(stable_id(group, "entity", name), name, "thing", (f"`{name}`",))
     batch.entities.append(entity)
     batch.mentions.append(Mention(first.id, entity.id))
     batch.relations.append(
-        RelationEdge(stable_id(name, "relation", name), entity.id, first.speaker_id, name, name, first.id, first.ts)
+        RelationEdge(stable_id(group, "relation", name), entity.id, first.speaker_id, name, name, first.id, first.ts)
     )
     return batch
 
@@ -158,19 +161,43 @@ def _hostile_batch(name: str):
 def test_hostile_names_are_stored_verbatim_and_touch_nothing_else(neo4j_store):
     neo4j_store.write("bystander", _batch("bystander"))
     bystander_nodes, bystander_edges = _all_nodes(neo4j_store), _all_edges(neo4j_store)
-    for name in HOSTILE_NAMES:
-        counts = neo4j_store.write(name, _hostile_batch(name))
+    groups = {f"hostile-{index}": name for index, name in enumerate(HOSTILE_NAMES)}
+    for group, name in groups.items():
+        counts = neo4j_store.write(group, _hostile_batch(group, name))
         assert (counts.messages, counts.entities, counts.relations) == (2, 3, 1)
-        first = neo4j_store.messages(name)[0]
+        first = neo4j_store.messages(group)[0]
         assert (first.speaker, first.text) == (name, f"{name} met `Bob`")
-        assert (name, (f"`{name}`",)) in {(e.name, e.aliases) for e in neo4j_store.entities(name)}
-        (relation,) = neo4j_store.relations(name)
+        assert (name, (f"`{name}`",)) in {(e.name, e.aliases) for e in neo4j_store.entities(group)}
+        (relation,) = neo4j_store.relations(group)
         assert (relation.predicate, relation.fact) == (name, name)
     assert neo4j_store.counts("bystander").messages == 2
-    assert set(neo4j_store.groups()) == {"bystander", *HOSTILE_NAMES}
-    for name in HOSTILE_NAMES:
-        neo4j_store.delete_group(name)
+    assert set(neo4j_store.groups()) == {"bystander", *groups}
+    for group in groups:
+        neo4j_store.delete_group(group)
     assert (_all_nodes(neo4j_store), _all_edges(neo4j_store)) == (bystander_nodes, bystander_edges)
+
+
+def test_a_large_tenant_is_deleted_in_batches_and_nothing_else_goes(neo4j_store):
+    neo4j_store.write("bystander", _batch("bystander"))
+    kept = (_all_nodes(neo4j_store), _all_edges(neo4j_store))
+    batch = _batch("big")
+    batch.entities += [EntityNode(stable_id("big", "entity", str(i)), f"thing {i}", "thing") for i in range(2_500)]
+    neo4j_store.write("big", batch)
+    assert neo4j_store.counts("big").entities > 2_500
+    neo4j_store.delete_group("big")  # CALL { } IN TRANSACTIONS: fails inside an explicit transaction
+    assert neo4j_store.counts("big") == neo4j_store.counts("nobody")
+    assert (_all_nodes(neo4j_store), _all_edges(neo4j_store)) == kept
+
+
+@pytest.mark.parametrize("value", ["lone \ud800", 2**70])
+def test_values_the_driver_cannot_pack_are_store_errors(neo4j_store, value):
+    neo4j_store.write("g1", _batch("g1"))
+    before = (_all_nodes(neo4j_store), _all_edges(neo4j_store))
+    batch = _batch("g1", text_suffix=" edited")
+    batch.messages[0] = replace(batch.messages[0], **({"text": value} if isinstance(value, str) else {"seq": value}))
+    with pytest.raises(StoreError, match="cannot be sent a value"):
+        neo4j_store.write("g1", batch)
+    assert (_all_nodes(neo4j_store), _all_edges(neo4j_store)) == before
 
 
 # -- concurrency -----------------------------------------------------------------------------

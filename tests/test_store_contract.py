@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import date, datetime
 
 from graphmem.graph_builder import build_graph_batch
@@ -112,6 +114,18 @@ def test_tenants_are_isolated(store):
     assert all(m.message_id in g2_ids for m in store.mentions("g2"))
 
 
+@pytest.mark.parametrize("bad", ["", "x" * 129, "g 1", "\ud800"])
+def test_an_invalid_group_id_is_refused_before_the_store_is_touched(store, bad):
+    from graphmem.errors import GroupIdError
+
+    store.write("g1", _batch("g1"))
+    for call in (lambda: store.write(bad, _batch("g1")), lambda: store.delete_group(bad), lambda: store.counts(bad),
+                 lambda: store.messages(bad), lambda: store.entities(bad), lambda: store.write_scenes(bad, [])):
+        with pytest.raises(GroupIdError):
+            call()
+    assert store.counts("g1").messages == 2 and store.groups() == ["g1"]
+
+
 def test_same_input_in_two_tenants_gets_distinct_ids(store):
     store.write("g1", _batch("g1"))
     store.write("g2", _batch("g2"))
@@ -123,12 +137,13 @@ def test_hostile_text_is_stored_verbatim(store):
     extraction = MessageExtraction(
         message_id="m0", entities=(ExtractedEntity(name=HOSTILE, type=EntityType.THING, mention=HOSTILE),)
     )
-    store.write(HOSTILE, build_graph_batch(HOSTILE, talk, talk.messages, [extraction]))
+    group = "hostile@tenant/1"  # group ids are restricted (check_group_id); hostile text goes everywhere else
+    store.write(group, build_graph_batch(group, talk, talk.messages, [extraction]))
     store.write("other", _batch("other"))
-    assert store.messages(HOSTILE)[0].speaker == HOSTILE
-    assert store.messages(HOSTILE)[0].text == HOSTILE + " said `I` was here"
+    assert store.messages(group)[0].speaker == HOSTILE
+    assert store.messages(group)[0].text == HOSTILE + " said `I` was here"
     assert store.counts("other").messages == 2
-    assert HOSTILE in store.groups()
+    assert group in store.groups()
 
 
 def test_filters_by_entity(store):
@@ -224,3 +239,17 @@ def test_supersession_stays_within_a_tenant(store):
     store.write("g1", _statement("g1", "m1", "2023-01-10T10:00:00", "Ann", "live in", "Lisbon"))
     store.write("g2", _statement("g2", "m2", "2023-06-01T09:00:00", "Ann", "live in", "Porto"))
     assert all(r.current for r in store.relations("g1") + store.relations("g2"))
+
+
+def test_ids_do_not_collide_whatever_separators_the_parts_hold(store):
+    from graphmem.models import Conversation, Message
+
+    def talk(conversation_id: str, message_id: str, text: str) -> Conversation:
+        message = Message(id=message_id, conversation_id=conversation_id, seq=0, speaker="Ann", text=text,
+                          ts=datetime(2023, 5, 8, 13, 56))
+        return Conversation(id=conversation_id, participants=("Ann",), messages=(message,))
+
+    first, second = talk("a", "b\x1fc", "first"), talk("a\x1fb", "c", "second")
+    for found in (first, second):
+        store.write("g1", build_graph_batch("g1", found, found.messages, []))
+    assert sorted(m.text for m in store.messages("g1")) == ["first", "second"]

@@ -11,17 +11,30 @@ import re
 
 _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
-_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
 _SPACES = re.compile(r"\s+")
 
 
 def clean_name(text: str) -> str:
-    """Trim whitespace, edge punctuation, a leading article and a trailing possessive."""
+    """Trim whitespace, edge punctuation, a leading article and a trailing possessive (in linear time)."""
     name = _SPACES.sub(" ", text).strip()
-    name = _EDGE_PUNCT.sub("", name)
+    name = _trim_edges(name)
     name = _POSSESSIVE.sub("", name)
     name = _ARTICLE.sub("", name)
-    return _EDGE_PUNCT.sub("", name)
+    return _trim_edges(name)
+
+
+def _trim_edges(name: str) -> str:
+    """`name` without the non-alphanumeric characters (punctuation, `_`, spaces) at either end.
+
+    A scan from both ends, not the regex `^[\\W_]+|[\\W_]+$`, which backtracks quadratically
+    on a long run of punctuation that does not reach the end.
+    """
+    start, end = 0, len(name)
+    while start < end and not name[start].isalnum():
+        start += 1
+    while end > start and not name[end - 1].isalnum():
+        end -= 1
+    return name[start:end]
 
 
 def entity_key(name: str) -> str:

@@ -36,7 +36,7 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 from graphmem.errors import StoreError
 from graphmem.models import (
     EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
-    SceneMember, WriteCounts,
+    SceneMember, WriteCounts, check_group_id,
 )
 from graphmem.store.base import StoreCounts
 from graphmem.store.cypher import load, names
@@ -126,6 +126,11 @@ class Neo4jStore:
                     raise self._store_error(error) from error
                 log.debug("retrying a Neo4j transaction in %.2fs after %s", delay, error)
                 time.sleep(delay)
+            except (UnicodeEncodeError, OverflowError) as error:  # the driver cannot pack a parameter
+                raise StoreError(
+                    f"Neo4j at {self.uri} cannot be sent a value: {error} (lone surrogates and integers "
+                    "beyond 64 bits have no Bolt encoding)"
+                ) from error
 
     def _store_error(self, error: Exception) -> StoreError:
         """One clear message for a driver or server error, saying how to fix it when we can."""
@@ -146,10 +151,15 @@ class Neo4jStore:
     # -- writes --------------------------------------------------------------------------------
 
     def write(self, group_id: str, batch: GraphBatch) -> WriteCounts:
+        check_group_id(group_id)
         return self._write(lambda tx: _write_batch(tx, group_id, batch))
 
     def delete_group(self, group_id: str) -> None:
-        self._write(lambda tx: _execute(tx, "delete/group", group_id=group_id))
+        """Delete the tenant in batches of 1,000 nodes, each its own transaction (cypher/delete/group):
+        a large tenant never has to fit in one transaction. Interrupted, it leaves part of the
+        tenant deleted; running it again finishes the job."""
+        check_group_id(group_id)
+        self._transact(lambda session: session.run(load("delete/group"), {"group_id": group_id}).consume())
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -157,21 +167,26 @@ class Neo4jStore:
         return self._read(lambda tx: _fetch(tx, name, **params))
 
     def message_digests(self, group_id: str, conversation_id: str) -> dict[str, str]:
+        check_group_id(group_id)
         records = self._fetch("read/message_digests", group_id=group_id, conversation_id=conversation_id)
         return {r["source_id"]: r["digest"] for r in records}
 
     def messages(self, group_id: str, conversation_id: str | None = None) -> list[MessageNode]:
+        check_group_id(group_id)
         records = self._fetch("read/messages", group_id=group_id, conversation_id=conversation_id)
         return [MessageNode(**{**r.data(), "ts": _native(r["ts"])}) for r in records]
 
     def entities(self, group_id: str) -> list[EntityNode]:
+        check_group_id(group_id)
         records = self._fetch("read/entities", group_id=group_id)
         return [EntityNode(r["id"], r["name"], r["type"], tuple(r["aliases"])) for r in records]
 
     def mentions(self, group_id: str) -> list[Mention]:
+        check_group_id(group_id)
         return [Mention(r["message_id"], r["entity_id"]) for r in self._fetch("read/mentions", group_id=group_id)]
 
     def events(self, group_id: str, entity_id: str | None = None) -> list[EventNode]:
+        check_group_id(group_id)
         records = self._fetch("read/events", group_id=group_id, entity_id=entity_id)
         return [
             EventNode(
@@ -182,9 +197,11 @@ class Neo4jStore:
         ]
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+        check_group_id(group_id)
         return [_relation(r) for r in self._fetch("read/relations", group_id=group_id, entity_id=entity_id)]
 
     def counts(self, group_id: str) -> StoreCounts:
+        check_group_id(group_id)
         (record,) = self._fetch("read/counts", group_id=group_id)
         return StoreCounts(**record.data())
 
@@ -197,15 +214,19 @@ class Neo4jStore:
     # -- consolidation: scenes and personas ----------------------------------------------------
 
     def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
+        check_group_id(group_id)
         self._write(lambda tx: _write_scenes(tx, group_id, scenes))
 
     def scenes(self, group_id: str) -> list[Scene]:
+        check_group_id(group_id)
         return [_scene(r) for r in self._fetch("read/scenes", group_id=group_id)]
 
     def write_personas(self, group_id: str, personas: list[Persona]) -> None:
+        check_group_id(group_id)
         self._write(lambda tx: _write_personas(tx, group_id, personas))
 
     def personas(self, group_id: str) -> list[Persona]:
+        check_group_id(group_id)
         return [_persona(r) for r in self._fetch("read/personas", group_id=group_id)]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from graphmem.errors import StoreError
 from graphmem.models import (
     EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
-    SceneMember, WriteCounts,
+    SceneMember, WriteCounts, check_group_id,
 )
 from graphmem.store.base import StoreCounts
 from graphmem.supersession import resolve_supersession, supersession_key
@@ -94,16 +94,16 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=OFF")
             self._db.executescript(SCHEMA)
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(f"cannot open the memory file {self.path}: {exc}") from exc
         self._lock = threading.RLock()
 
@@ -115,14 +115,20 @@ class SQLiteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; SQLite's own errors (a read-only or full disk, a lock held past the
+        timeout) surface as `StoreError`, transient when the database was only busy."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                raise StoreError(f"cannot write the memory file {self.path}: {exc}", transient=busy) from exc
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
@@ -131,6 +137,7 @@ class SQLiteStore:
     # -- writes --------------------------------------------------------------------------------
 
     def write(self, group_id: str, batch: GraphBatch) -> WriteCounts:
+        check_group_id(group_id)
         with self._transaction() as db:
             new_messages = self._count_new(db, group_id, "messages", [m.id for m in batch.messages])
             new_entities = self._count_new(db, group_id, "entities", [e.id for e in batch.entities])
@@ -268,6 +275,7 @@ class SQLiteStore:
         )
 
     def delete_group(self, group_id: str) -> None:
+        check_group_id(group_id)
         with self._transaction() as db:
             for table in ("conversations", "messages", "entities", "mentions", "events", "event_participants",
                           "relations", "relation_sources", *CONSOLIDATION_TABLES):
@@ -276,12 +284,14 @@ class SQLiteStore:
     # -- reads ---------------------------------------------------------------------------------
 
     def message_digests(self, group_id: str, conversation_id: str) -> dict[str, str]:
+        check_group_id(group_id)
         rows = self._query(
             "SELECT source_id, digest FROM messages WHERE group_id = ? AND conversation_id = ?", (group_id, conversation_id)
         )
         return dict(rows)
 
     def messages(self, group_id: str, conversation_id: str | None = None) -> list[MessageNode]:
+        check_group_id(group_id)
         sql = """SELECT id, source_id, conversation_id, seq, speaker, speaker_id, text, ts, session, caption,
                         addressee_id, digest FROM messages WHERE group_id = ?"""
         params: list = [group_id]
@@ -295,16 +305,19 @@ class SQLiteStore:
         ]
 
     def entities(self, group_id: str) -> list[EntityNode]:
+        check_group_id(group_id)
         rows = self._query("SELECT id, name, type, aliases FROM entities WHERE group_id = ? ORDER BY name, id", (group_id,))
         return [EntityNode(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows]
 
     def mentions(self, group_id: str) -> list[Mention]:
+        check_group_id(group_id)
         rows = self._query(
             "SELECT message_id, entity_id FROM mentions WHERE group_id = ? ORDER BY entity_id, message_id", (group_id,)
         )
         return [Mention(*r) for r in rows]
 
     def events(self, group_id: str, entity_id: str | None = None) -> list[EventNode]:
+        check_group_id(group_id)
         sql = """SELECT e.id, e.message_id, e.predicate, e.summary, e.ts_start, e.ts_end, e.precision, e.place_id
                  FROM events e JOIN messages m ON m.group_id = e.group_id AND m.id = e.message_id
                  WHERE e.group_id = ?"""
@@ -325,6 +338,7 @@ class SQLiteStore:
         ]
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+        check_group_id(group_id)
         where, params = "r.group_id = ?", [group_id]
         if entity_id is not None:
             where += " AND (r.subject_id = ? OR r.object_id = ?)"
@@ -349,6 +363,7 @@ class SQLiteStore:
         ]
 
     def counts(self, group_id: str) -> StoreCounts:
+        check_group_id(group_id)
         values = [
             self._query(f"SELECT count(*) FROM {table} WHERE group_id = ?", (group_id,))[0][0]
             for table in ("conversations", "messages", "entities", "events", "relations")
@@ -365,6 +380,7 @@ class SQLiteStore:
     # -- consolidation: scenes and personas ----------------------------------------------------
 
     def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
+        check_group_id(group_id)
         with self._transaction() as db:
             for table in ("scenes", "scene_members", "scene_links"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
@@ -387,6 +403,7 @@ class SQLiteStore:
             )
 
     def scenes(self, group_id: str) -> list[Scene]:
+        check_group_id(group_id)
         exists = " OR ".join(
             f"""(sm.kind = '{kind}' AND EXISTS
                 (SELECT 1 FROM {table} t WHERE t.group_id = sm.group_id AND t.id = sm.member_id))"""
@@ -423,6 +440,7 @@ class SQLiteStore:
         ]
 
     def write_personas(self, group_id: str, personas: list[Persona]) -> None:
+        check_group_id(group_id)
         with self._transaction() as db:
             for table in ("personas", "facets", "facet_facts"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
@@ -446,6 +464,7 @@ class SQLiteStore:
             )
 
     def personas(self, group_id: str) -> list[Persona]:
+        check_group_id(group_id)
         facts: dict[str, list[PersonaFact]] = {}
         for facet_id, *fact in self._query(
             """SELECT facet_id, fact_id, kind, text, message_id, current, moved_from FROM facet_facts
