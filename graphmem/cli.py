@@ -340,20 +340,50 @@ def eval_group() -> None:
     """Benchmarks: measure retrieval quality and speed."""
 
 
+def _eval_options(command):
+    """The options every dataset's eval command takes."""
+    for option in reversed((
+        click.option("--k", "ks", default="5,10,20", show_default=True, help="Comma-separated cut-offs."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+        click.option("--baselines", is_flag=True, help="Also score BM25 and each graph channel alone, in the same run."),
+        click.option("--consolidate", is_flag=True,
+                     help="Consolidate each conversation (scenes) before asking; with --baselines, also score the "
+                          "ablation (without scenes, without activation, PPR alone)."),
+    )):
+        command = option(command)
+    return click.pass_obj(command)
+
+
 @eval_group.command(name="locomo")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--k", "ks", default="5,10,20", show_default=True, help="Comma-separated cut-offs.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--baselines", is_flag=True, help="Also score BM25 and each graph channel alone, in the same run.")
-@click.pass_obj
-def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool, baselines: bool) -> None:
+@_eval_options
+def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool, baselines: bool, consolidate: bool) -> None:
     """Evidence recall@k per category and query latency on a LoCoMo file."""
-    from graphmem.eval.locomo import BASELINES, CATEGORIES, run_locomo_variants
+    from graphmem.eval.locomo import locomo_set
+
+    _run_eval(obj, locomo_set(path), ks, as_json, baselines, consolidate)
+
+
+@eval_group.command(name="realtalk")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@_eval_options
+def eval_realtalk(obj: _Context, paths: tuple[Path, ...], ks: str, as_json: bool, baselines: bool,
+                  consolidate: bool) -> None:
+    """Evidence recall@k per category and query latency on REALTALK chats (files or a folder of them)."""
+    from graphmem.eval.locomo import realtalk_set
+
+    _run_eval(obj, realtalk_set(paths), ks, as_json, baselines, consolidate)
+
+
+def _run_eval(obj: _Context, dataset, ks: str, as_json: bool, baselines: bool, consolidate: bool) -> None:
+    from graphmem.eval.locomo import variants_to_score, run_variants
 
     try:
         cutoffs = tuple(int(k) for k in ks.split(",") if k.strip())
     except ValueError:
         raise click.BadParameter(f"expected integers like 5,10,20; got {ks!r}", param_hint="--k") from None
+    if not dataset.conversations:
+        raise click.UsageError(f"{dataset.name}: no conversation to evaluate")
     with _progress() as progress:
         tasks: dict[str, int] = {}
 
@@ -363,11 +393,8 @@ def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool, baselines: bo
             progress.update(tasks[stage], completed=done)
 
         config = obj.config()
-        variants = (
-            {name: channels for name, channels in BASELINES.items() if channels != ("dense",) or config.embeddings != "none"}
-            if baselines else {"graphmem": None}
-        )
-        results = run_locomo_variants(path, variants, ks=cutoffs, config=config, on_progress=on_progress)
+        variants = variants_to_score(baselines=baselines, consolidate=consolidate, dense=config.embeddings != "none")
+        results = run_variants(dataset, variants, ks=cutoffs, config=config, on_progress=on_progress)
     result = results["graphmem"]
     if as_json:
         report = result.to_json()
@@ -377,14 +404,15 @@ def eval_locomo(obj: _Context, path: Path, ks: str, as_json: bool, baselines: bo
         return
     if baselines:
         _print_baselines(results)
-    table = Table("category", "questions", *(f"R@{k}" for k in result.ks), title=f"LoCoMo evidence recall ({path.name})")
+    table = Table("category", "questions", *(f"R@{k}" for k in result.ks), title=f"{dataset.name} evidence recall")
     for group, by_k in result.recall.items():
-        label = "all" if group == "all" else f"{group} {CATEGORIES.get(int(group), '')}" if group.isdigit() else group
+        label = "all" if group == "all" else f"{group} {dataset.categories.get(int(group), '')}" if group.isdigit() else group
         table.add_row(label, str(result.counts[group]), *(f"{by_k[k]:.3f}" for k in result.ks))
     console.print(table)
     console.print(
-        f"questions {result.questions} (skipped {result.skipped}) · latency p50 {result.latency_ms['p50']:.1f} ms, "
-        f"p95 {result.latency_ms['p95']:.1f} ms · ingest {result.ingest_turns_per_s:.0f} turns/s ({result.turns} turns)"
+        f"questions {result.questions} (skipped {result.skipped}; evidence ids dropped {result.dropped_evidence}) · "
+        f"latency p50 {result.latency_ms['p50']:.1f} ms, p95 {result.latency_ms['p95']:.1f} ms · "
+        f"ingest {result.ingest_turns_per_s:.0f} turns/s ({result.turns} turns)"
     )
 
 

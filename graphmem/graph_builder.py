@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 
 from graphmem.extraction.canonical import clean_name, entity_key
-from graphmem.resolution import short_form_targets
+from graphmem.resolution import names_people_go_by, short_form_targets
 from graphmem.models import (
     Conversation,
     ConversationNode,
@@ -52,10 +52,13 @@ def build_graph_batch(
     """Graph records for `messages` (a subset of `conversation`) and their extractions.
 
     `known_people` are the names of person entities already stored for the tenant: short forms
-    of them ("Jen") resolve to the full name (graphmem.resolution).
+    of them ("Jen") resolve to the full name (graphmem.resolution). The names a participant goes
+    by in the conversation ("Kate" for the speaker "Emi") become aliases of the participant.
     """
     people_here = [e.name for x in extractions for e in x.entities if e.type is EntityType.PERSON]
     renames = short_form_targets(people_here, [*known_people, *conversation.participants, *people_here])
+    goes_by = names_people_go_by([(m.speaker, m.text) for m in conversation.messages], conversation.participants)
+    renames.update({name: participant for participant, names in goes_by.items() for name in names})
     builder = _BatchBuilder(group_id, renames)
     batch = builder.batch
     batch.conversations.append(
@@ -67,6 +70,8 @@ def build_graph_batch(
     )
     for participant in conversation.participants:
         builder.entity(participant, EntityType.PERSON.value, participant)
+        for name in goes_by.get(participant, ()):
+            builder.entity(participant, EntityType.PERSON.value, name)
     by_id = {e.message_id: e for e in extractions}
     two_party = len(conversation.participants) == 2
     for message in messages:

@@ -1,4 +1,4 @@
-"""Reading conversation files: LoCoMo samples and graphmem's generic format, as JSON or JSONL.
+"""Reading conversation files: LoCoMo samples, REALTALK chat exports and graphmem's generic format.
 
 Generic format, one conversation::
 
@@ -8,7 +8,10 @@ Generic format, one conversation::
 A JSON file holds one such object or a list of them; a JSONL file holds one per line, or one
 message per line (each then carries its own `conversation_id`). LoCoMo samples are read from
 their `conversation` field only; the dataset's annotations (`qa`, `observation`, summaries) are
-never memory.
+never memory. A REALTALK chat (`name` with `speaker_1`/`speaker_2`, `session_N` lists of messages
+with `clean_text`, `speaker`, `date_time` "DD.MM.YYYY, HH:MM:SS" and `dia_id`) is one conversation
+named after its file; each message keeps its own time and photo caption (`blip_caption`), and the
+`events_session_N` and `qa` annotations are never memory.
 
 Loading is all-or-nothing per record, never per file: a bad record is reported as a
 `RecordProblem` naming file, record and field, and every valid record is still returned. Only a
@@ -260,6 +263,8 @@ def _conversations_from_records(name: str, records: list[_Record], max_chars: in
                 raise _Rejected(f"expected a JSON object, got {type(value).__name__}")
             if isinstance(value.get("conversation"), dict):
                 _read_locomo_sample(value, record, builder)
+            elif is_realtalk_chat(value):
+                _read_realtalk_chat(value, record, builder, name)
             elif "messages" in value:
                 _read_generic_conversation(value, record, builder)
             elif "speaker" in value or "text" in value:
@@ -328,6 +333,40 @@ def _read_locomo_sample(value: dict, record: _Record, builder) -> None:
             target.add_message(turn, f"{label}[{index}]", record.line, session=number, session_ts=session_ts)
 
 
+def is_realtalk_chat(value: Any) -> bool:
+    """A REALTALK chat export: `name` naming `speaker_1`, and `session_N` message lists."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("name"), dict)
+        and "speaker_1" in value["name"]
+        and any(_LOCOMO_SESSION.match(key) for key in value)
+    )
+
+
+def realtalk_conversation_id(file: str, record: str) -> str:
+    """A REALTALK chat has no id of its own: it is named after its file (and place in a list)."""
+    stem = Path(file).stem
+    return stem if record == "record" else f"{stem}{record.removeprefix('record ')}"
+
+
+def _read_realtalk_chat(value: dict, record: _Record, builder, file: str) -> None:
+    conversation_id = realtalk_conversation_id(file, record.label)
+    names = value["name"]
+    speakers = tuple(
+        s.strip() for s in (names.get("speaker_1"), names.get("speaker_2")) if isinstance(s, str) and s.strip()
+    )
+    target = builder(conversation_id, speakers)
+    sessions = sorted((int(match.group(1)), key) for key in value if (match := _LOCOMO_SESSION.match(key)))
+    for number, key in sessions:
+        label = f"{record.label} chat {conversation_id!r} {key}"
+        turns = value[key]
+        if not isinstance(turns, list):
+            target.problems.append(RecordProblem(target.file, label, "expected a list of messages", key, record.line))
+            continue
+        for index, turn in enumerate(turns):
+            target.add_message(turn, f"{label}[{index}]", record.line, session=number, shape=_REALTALK_FIELDS)
+
+
 def _required_str(value: dict, key: str, max_chars: int = MAX_NAME_CHARS) -> str:
     """`value[key]` as a stripped, storable string (an integer is taken as its digits)."""
     found = value.get(key)
@@ -364,6 +403,20 @@ def _kind(value: Any) -> str:
     return repr(value) if isinstance(value, _LongInteger) else type(value).__name__
 
 
+@dataclass(frozen=True)
+class _MessageFields:
+    """Where a message's text, time and id sit in one input format."""
+
+    text: str = "text"
+    timestamp: str = "timestamp"
+    id: str = "id"
+
+
+_GENERIC_FIELDS = _MessageFields()
+_LOCOMO_FIELDS = _MessageFields(id="dia_id")
+_REALTALK_FIELDS = _MessageFields(text="clean_text", timestamp="date_time", id="dia_id")
+
+
 class _ConversationBuilder:
     """Collects one conversation's valid messages and the problems of its invalid ones."""
 
@@ -389,9 +442,12 @@ class _ConversationBuilder:
         *,
         session: int | None = None,
         session_ts: datetime | None = None,
+        shape: _MessageFields | None = None,
     ) -> None:
+        if shape is None:
+            shape = _LOCOMO_FIELDS if session_ts is not None else _GENERIC_FIELDS
         try:
-            message = self._validate(raw, session, session_ts)
+            message = self._validate(raw, session, session_ts, shape)
         except _Rejected as rejected:
             self.problems.append(RecordProblem(self.file, label, rejected.problem, rejected.field, line))
             return
@@ -399,24 +455,24 @@ class _ConversationBuilder:
         self.add_participants((message.speaker,))
         self.messages.append(message)
 
-    def _validate(self, raw: Any, session: int | None, session_ts: datetime | None) -> Message:
+    def _validate(self, raw: Any, session: int | None, session_ts: datetime | None, shape: _MessageFields) -> Message:
         if not isinstance(raw, dict):
             raise _Rejected(f"expected a JSON object, got {type(raw).__name__}")
         speaker = _required_str(raw, "speaker")
-        text = raw.get("text")
+        text = raw.get(shape.text)
         if not isinstance(text, str) or not text.strip():
-            raise _Rejected("missing or empty", "text")
-        text = _storable(text, "text", self.max_chars)
+            raise _Rejected("missing or empty", shape.text)
+        text = _storable(text, shape.text, self.max_chars)
         if session_ts is not None:
             ts = session_ts
         else:
-            if "timestamp" not in raw:
-                raise _Rejected("missing", "timestamp")
+            if shape.timestamp not in raw:
+                raise _Rejected("missing", shape.timestamp)
             try:
-                ts = parse_timestamp(raw["timestamp"])
+                ts = parse_timestamp(raw[shape.timestamp])
             except TimestampError as exc:
-                raise _Rejected(str(exc), "timestamp") from None
-        id_key = "dia_id" if session_ts is not None else "id"
+                raise _Rejected(str(exc), shape.timestamp) from None
+        id_key = shape.id
         source_id = raw.get(id_key)
         if source_id is None:
             source_id = f"{self.conversation_id}:{len(self.messages) + len(self.problems) + 1}"

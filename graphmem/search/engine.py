@@ -56,6 +56,12 @@ class SearchSettings:
     # With embeddings configured, the nearest messages by cosine also seed the graph channels.
     dense_seeds: int = 10
     dense_seed_weight: float = 0.5
+    # Cover the question's parts rather than near-duplicates of one part: a hit's score is
+    # divided by 1 + session_diversity x (hits already taken from its session), and by
+    # 1 + turn_diversity for each taken hit within `neighbour_turns` turns of it.
+    session_diversity: float = 0.0
+    turn_diversity: float = 0.0
+    neighbour_turns: int = 2
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
@@ -82,6 +88,7 @@ class GroupIndex:
     message_speakers: np.ndarray  # speaker entity id of messages[i]
     speaker_ids: frozenset[str]
     message_days: np.ndarray  # day ordinal each message was said
+    session_numbers: np.ndarray  # a number per (conversation, session) of messages[i]
     stated_days: dict[str, list[tuple[int, int]]]  # message id -> day spans its events/facts are dated to
     captions: dict[str, str]  # projection vertex key -> how an explanation names it
 
@@ -152,6 +159,7 @@ class GroupIndex:
             message_speakers=np.array([m.speaker_id for m in messages], dtype=object),
             speaker_ids=frozenset(m.speaker_id for m in messages),
             message_days=np.array([m.ts.toordinal() for m in messages], dtype=np.int64),
+            session_numbers=_session_numbers(messages),
             stated_days=stated,
             captions=captions,
         )
@@ -209,6 +217,8 @@ def search(
         )[projection.message_vertices]
         rankings["activation"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
     fused = _reciprocal_rank_fusion(rankings, settings)
+    if settings.session_diversity > 0 or settings.turn_diversity > 0:
+        fused = _diversified(index, fused, k, settings)
     if as_of is not None:
         fused = [(i, score) for i, score in fused if index.messages[i].ts <= as_of]
     why = _explanations(rankings, linked)
@@ -291,6 +301,41 @@ def _prior(
                 inside[index.positions[message_id]] = True
         prior *= np.where(inside, 1.0 + settings.time_focus, 1.0)
     return None if np.all(prior == 1.0) else prior
+
+
+def _diversified(
+    index: GroupIndex, ranked: list[tuple[int, float]], picks: int, settings: SearchSettings
+) -> list[tuple[int, float]]:
+    """Greedy re-ranking (maximal marginal relevance over conversation structure): each pick
+    discounts the other hits of its session and of its neighbouring turns, so the top `picks`
+    span the sessions a many-part question draws on. Each pick keeps its discounted score."""
+    pool = ranked[: settings.candidates]
+    if len(pool) < 2:
+        return ranked
+    members = np.array([i for i, _ in pool], dtype=np.int64)
+    scores = np.array([score for _, score in pool], dtype=float)
+    sessions = np.array([index.session_numbers[i] for i in members], dtype=np.int64)
+    crowd = np.zeros(len(pool))
+    near = np.zeros(len(pool))
+    open_ = np.ones(len(pool), dtype=bool)
+    taken: list[tuple[int, float]] = []
+    for _ in range(min(picks, len(pool))):
+        adjusted = np.where(
+            open_, scores / ((1 + settings.session_diversity * crowd) * (1 + settings.turn_diversity * near)), -np.inf
+        )
+        best = int(np.argmax(adjusted))
+        taken.append((int(members[best]), float(adjusted[best])))
+        open_[best] = False
+        crowd += sessions == sessions[best]
+        near += np.abs(members - members[best]) <= settings.neighbour_turns
+    chosen = {i for i, _ in taken}
+    return taken + [(i, score) for i, score in ranked if i not in chosen]
+
+
+def _session_numbers(messages: Sequence[MessageNode]) -> np.ndarray:
+    """One number per (conversation, session): the unit diversification spreads hits over."""
+    numbers: dict[tuple[str, int | None], int] = {}
+    return np.array([numbers.setdefault((m.conversation_id, m.session), len(numbers)) for m in messages], dtype=np.int64)
 
 
 def _stated_days(events: Sequence[EventNode], relations: Sequence[RelationEdge]) -> dict[str, list[tuple[int, int]]]:
