@@ -53,7 +53,7 @@ import string
 import tempfile
 from bisect import bisect_left, bisect_right
 from calendar import monthrange
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from datetime import date, datetime, timedelta, timezone
@@ -561,19 +561,23 @@ _HABIT_CUE = re.compile(r"\b(?:every|each|always|usually|often|favou?rite|tradit
 
 
 def duckling_readings(text: str, reference: datetime) -> list[TimeMention]:
-    """Duckling's own reading of the times in `text` at day grain or coarser, without graphmem's conventions.
+    """Duckling's own reading of the times in `text` at day grain or coarser, without graphmem's conventions
+    (the whole text in one parse: the resolver itself parses only the sentences with a time word).
 
     Spans leave out a leading "on"/"in"/"about"/... and trailing punctuation (so they line up with
     the rules'); an interval's end is made inclusive. The resolver puts graphmem's conventions on
     top; the benchmark compares resolvers with it.
     """
-    return [mention for mention, _, _ in _duckling_entities(text, reference)]
+    return [mention for mention, _, _ in _duckling_entities(text, reference, [(0, text)])]
 
 
-def _duckling_entities(text: str, reference: datetime) -> list[tuple[TimeMention, str, bool]]:
-    """Duckling's readings, each with its words as Duckling matched them (lowercased) and whether it is a holiday."""
+def _duckling_entities(
+    text: str, reference: datetime, pieces: Iterable[tuple[int, str]]
+) -> list[tuple[TimeMention, str, bool]]:
+    """Duckling's readings of the `pieces` of `text` (offset, piece), each with its words as Duckling
+    matched them (lowercased) and whether it is a holiday."""
     entities = []
-    for offset, chunk in _time_chunks(text):
+    for offset, chunk in pieces:
         for entity in _duckling_parse(chunk, reference):
             start, end = offset + entity["start"], offset + entity["end"]
             end -= len(text[start:end]) - len(text[start:end].rstrip(_TRAILING))
@@ -589,7 +593,7 @@ def _duckling_entities(text: str, reference: datetime) -> list[tuple[TimeMention
 def _duckling_readings(text: str, reference: datetime) -> list[tuple[int, int, TimeRange]]:
     """Duckling's readings with graphmem's conventions on top (see find_time_expressions)."""
     readings = []
-    for mention, words, holiday in _duckling_entities(text, reference):
+    for mention, words, holiday in _duckling_entities(text, reference, _time_chunks(text)):
         if _NOT_TAKEN.fullmatch(mention.text.translate(_ASCII_LOWER)) or _SEASON_WORD.search(words) or (
             _is_ambiguous_numeric_date(words)
         ):
