@@ -51,8 +51,9 @@ from __future__ import annotations
 import re
 import string
 import tempfile
+from bisect import bisect_left, bisect_right
 from calendar import monthrange
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from datetime import date, datetime, timedelta, timezone
@@ -267,17 +268,26 @@ def rule_readings(text: str, reference: datetime) -> list[tuple[int, int, TimeRa
 def _with_duckling(
     claimed: list[tuple[int, int, TimeRange | None]], text: str, reference: datetime
 ) -> list[tuple[int, int, TimeRange | None]]:
-    """The rules' spans, with Duckling's readings added where they fit (see find_time_expressions)."""
-    for start, end, time in _duckling_readings(text, reference):
-        overlapped = sorted(span for span in claimed if span[0] < end and start < span[1])
+    """The rules' spans (in order, not overlapping), with Duckling's readings added where they fit
+    (see find_time_expressions); linear in the number of spans."""
+    starts, ends = [span[0] for span in claimed], [span[1] for span in claimed]
+    replaced: set[int] = set()
+    added: list[tuple[int, int, TimeRange | None]] = []
+    for start, end, time in sorted(_duckling_readings(text, reference), key=lambda reading: reading[0]):
+        if added and start < added[-1][1]:
+            continue  # overlaps a reading already taken
+        first, last = bisect_right(ends, start), bisect_left(starts, end)
+        overlapped = claimed[first:last]
         if [span[2] for span in overlapped] == [time]:
             continue  # the same time over more words: the rules' span stays
         if all(span[2] is not None and start <= span[0] and span[1] <= end and span[1] - span[0] < end - start
                for span in overlapped) and not any(  # fmt: skip
             _CLAUSE_BREAK.search(text, left[1], right[0]) for left, right in zip(overlapped, overlapped[1:])
         ):
-            claimed = [span for span in claimed if span not in overlapped] + [(start, end, time)]
-    return sorted(claimed, key=lambda span: span[0])
+            replaced.update(range(first, last))
+            added.append((start, end, time))
+    kept = [span for index, span in enumerate(claimed) if index not in replaced]
+    return sorted(kept + added, key=lambda span: span[0])
 
 
 def _resolve(match: re.Match[str], text: str, reference: datetime) -> TimeRange | None:
@@ -550,7 +560,9 @@ _DIRECTION = re.compile(
 )
 _DAY_OF_MONTH = re.compile(r"(?:(?:on|at)\s+)?(?:the\s+)?(?:\d{1,2}(?:st|nd|rd|th)?|first|second|third)")
 _BARE_WEEKDAY = re.compile(rf"(?:(?:on|at)\s+)?(?:{_WEEKDAY[:-2]}|mon|tues?|wed|thu|thurs?|fri|sat|sun)\.?")
-_SENTENCE_END = re.compile(r"[.!?;\n]")
+_SENTENCE_MARKS = ".!?;\n"
+_CHUNK_BOUNDARY = re.compile(r"(?<=[!?;])\s+|(?<=\.)\s+(?=[A-Z\"'“‘(])|\n+")
+_CHUNK_CHARS = 400
 _WEEK_OF = re.compile(r"\bweek\s+of\s+")
 _CLAUSE_BREAK = re.compile(r"[,.!?;:\n]")
 _FUTURE_CUE = re.compile(
@@ -566,34 +578,39 @@ _HABIT_CUE = re.compile(r"\b(?:every|each|always|usually|often|favou?rite|tradit
 
 
 def duckling_readings(text: str, reference: datetime) -> list[TimeMention]:
-    """Duckling's own reading of the times in `text` at day grain or coarser, without graphmem's conventions.
+    """Duckling's own reading of the times in `text` at day grain or coarser, without graphmem's conventions
+    (the whole text in one parse: the resolver itself parses only the sentences with a time word).
 
     Spans leave out a leading "on"/"in"/"about"/... and trailing punctuation (so they line up with
     the rules'); an interval's end is made inclusive. The resolver puts graphmem's conventions on
     top; the benchmark compares resolvers with it.
     """
-    return [mention for mention, _, _ in _duckling_entities(text, reference)]
+    return [mention for mention, _, _ in _duckling_entities(text, reference, [(0, text)])]
 
 
-def _duckling_entities(text: str, reference: datetime) -> list[tuple[TimeMention, str, bool]]:
-    """Duckling's readings, each with its words as Duckling matched them (lowercased) and whether it is a holiday."""
+def _duckling_entities(
+    text: str, reference: datetime, pieces: Iterable[tuple[int, str]]
+) -> list[tuple[TimeMention, str, bool]]:
+    """Duckling's readings of the `pieces` of `text` (offset, piece), each with its words as Duckling
+    matched them (lowercased) and whether it is a holiday."""
     entities = []
-    for entity in _duckling_parse(text, reference):
-        start, end = entity["start"], entity["end"]
-        end -= len(text[start:end]) - len(text[start:end].rstrip(_TRAILING))
-        words = text[start:end].translate(_ASCII_LOWER)
-        lead = _LEADING_HEDGE.match(words)
-        time = _duckling_time(entity["value"])
-        if time is not None:
-            begin = start + (lead.end() if lead else 0)
-            entities.append((TimeMention(text[begin:end], begin, end, time), words, "holidayBeta" in entity["value"]))
+    for offset, chunk in pieces:
+        for entity in _duckling_parse(chunk, reference):
+            start, end = offset + entity["start"], offset + entity["end"]
+            end -= len(text[start:end]) - len(text[start:end].rstrip(_TRAILING))
+            words = text[start:end].translate(_ASCII_LOWER)
+            lead = _LEADING_HEDGE.match(words)
+            time = _duckling_time(entity["value"])
+            if time is not None:
+                begin = start + (lead.end() if lead else 0)
+                entities.append((TimeMention(text[begin:end], begin, end, time), words, "holidayBeta" in entity["value"]))
     return entities
 
 
 def _duckling_readings(text: str, reference: datetime) -> list[tuple[int, int, TimeRange]]:
     """Duckling's readings with graphmem's conventions on top (see find_time_expressions)."""
     readings = []
-    for mention, words, holiday in _duckling_entities(text, reference):
+    for mention, words, holiday in _duckling_entities(text, reference, _time_chunks(text)):
         if _NOT_TAKEN.fullmatch(mention.text.translate(_ASCII_LOWER)) or _SEASON_WORD.search(words) or (
             _is_ambiguous_numeric_date(words)
         ):
@@ -621,7 +638,7 @@ def _conventions(mention: TimeMention, words: str, holiday: bool, text: str, ref
         return _week(day.start) if day and day.precision is Precision.DAY else time
     if _DIRECTION.search(words) or time.precision != Precision.DAY or time.start != time.end:
         return time
-    if holiday and _HABIT_CUE.search(text.translate(_ASCII_LOWER), *_sentence(text, mention.start, mention.end)):
+    if holiday and _HABIT_CUE.search(_sentence(text, mention.start, mention.end)):
         return None
     if not holiday and _MONTH_WORD.search(words) and time.start.year != reference.year:
         try:  # a date without a year is in the message's year, as the rules read "3rd of March"
@@ -649,20 +666,22 @@ def _is_ambiguous_numeric_date(lowered: str) -> bool:
                for first, second in _NUMERIC_DAY_MONTH.findall(lowered))  # fmt: skip
 
 
-def _sentence(lowered: str, start: int, end: int) -> tuple[int, int]:
-    """Where the sentence around `lowered[start:end]` begins and ends."""
-    begin = max((m.end() for m in _SENTENCE_END.finditer(lowered, 0, start)), default=0)
-    stop = _SENTENCE_END.search(lowered, end)
-    return begin, stop.start() if stop else len(lowered)
+def _sentence(text: str, start: int, end: int) -> str:
+    """The sentence around `text[start:end]`, lowercased, with the expression blanked out."""
+    begin = max(text.rfind(mark, 0, start) for mark in _SENTENCE_MARKS) + 1
+    stops = [stop for stop in (text.find(mark, end) for mark in _SENTENCE_MARKS) if stop >= 0]
+    sentence = text[begin : min(stops, default=len(text))].translate(_ASCII_LOWER)
+    return sentence[: start - begin] + " " * (end - start) + sentence[end - begin :]
 
 
 def _clause_tense(text: str, start: int, end: int) -> str | None:
     """"past" or "future" by the tense cue nearest the expression in its sentence; None without one."""
-    lowered = text.translate(_ASCII_LOWER)
-    begin, stop = _sentence(lowered, start, end)
-    cues = [(min(abs(m.start() - end), abs(start - m.end())), tense)
+    sentence = _sentence(text, start, end)
+    begin = start - max(text.rfind(mark, 0, start) for mark in _SENTENCE_MARKS) - 1  # the expression, in it
+    length = end - start
+    cues = [(min(abs(m.start() - begin - length), abs(begin - m.end())), tense)
             for tense, cue in (("past", _PAST_CUE), ("future", _FUTURE_CUE))
-            for m in cue.finditer(lowered, begin, stop) if m.end() <= start or m.start() >= end]  # fmt: skip
+            for m in cue.finditer(sentence) if m.end() <= begin or m.start() >= begin + length]  # fmt: skip
     return min(cues)[1] if cues else None
 
 
@@ -689,10 +708,29 @@ def _duckling_time(value: dict) -> TimeRange | None:
     return None
 
 
+def _time_chunks(text: str) -> Iterator[tuple[int, str]]:
+    """The sentences of `text` that hold a time word or digit, with their offsets, at most
+    `_CHUNK_CHARS` long: Duckling's parse time grows faster than the text (a 7,000-character
+    message takes seconds), and most sentences of a message name no time."""
+    start = 0
+    for boundary in [*_CHUNK_BOUNDARY.finditer(text), None]:
+        end = boundary.start() if boundary else len(text)
+        while start < end:
+            stop = end if end - start <= _CHUNK_CHARS else text.rfind(" ", start + 1, start + _CHUNK_CHARS) + 1 or (
+                start + _CHUNK_CHARS
+            )
+            chunk = text[start:stop]
+            lowered = chunk.translate(_ASCII_LOWER)
+            if not _TRIGGER_WORDS.isdisjoint(_WORD.findall(lowered)) or _DUCKLING_CUE.search(lowered):
+                yield start, chunk
+            start = stop
+        start = boundary.end() if boundary else end
+
+
 @lru_cache(maxsize=4096)
 def _duckling_parse(text: str, reference: datetime) -> tuple[dict, ...]:
-    """Duckling's time entities in `text` said at `reference` (naive, taken as UTC); cached, as the
-    rules and the extractor ask about the same message."""
+    """Duckling's time entities in `text` (a sentence) said at `reference` (naive, taken as UTC);
+    cached, as the rules and the extractor ask about the same message."""
     duckling, zones, locale, dimensions = _duckling()
     seconds = int(reference.replace(tzinfo=timezone.utc).timestamp())
     context = duckling.Context(duckling.parse_ref_time(zones, "UTC", seconds), locale)

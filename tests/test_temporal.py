@@ -254,6 +254,17 @@ def test_a_longer_duckling_reading_replaces_the_rules_only_when_it_understood_mo
     ]
 
 
+def test_duckling_readings_keep_their_place_in_a_long_message():
+    """Duckling reads a message sentence by sentence; what it finds keeps its offset in the whole text."""
+    filler = "We talked about nothing in particular for a long while. " * 10  # no time word
+    text = filler + "Then we baked cookies on Christmas Eve, " + "and more " * 60 + "the friday after next."
+    found = find_time_expressions(text, SAT_6_JAN_2024)
+    assert [(m.text, text[m.start : m.end], m.time.start) for m in found] == [
+        ("Christmas Eve", "Christmas Eve", date(2023, 12, 24)),
+        ("friday after next", "friday after next", date(2024, 1, 19)),  # next Friday is the 12th
+    ]
+
+
 def mention(text, start, end, first, last, precision):
     return TimeMention(text, start, end, TimeRange(start=first, end=last, precision=precision))
 
