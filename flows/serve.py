@@ -10,6 +10,12 @@ Deployments (all named by --name, "graphmem" by default):
 - `forget-group/graphmem`, `reindex-group/graphmem`: on demand
   (`prefect deployment run forget-group/graphmem -p group_id=...`).
 
+Stopping: SIGINT (Ctrl-C) or SIGTERM stops serving within 5 s, without a traceback, whenever it
+lands. Prefect runs in a child process (its own process group, with the flow runs it starts);
+this process passes the signal on as Ctrl-C to Prefect's runner and then kills what is left of
+that group, at once if the runner stopped or after STOP_SECONDS if not, so a signal landing while
+a flow run finishes can no longer leave it hanging.
+
 Schedules need a Prefect API with its scheduler, a server (`prefect server start`) or Prefect
 Cloud, named by PREFECT_API_URL; the temporary server Prefect starts on its own has none.
 The schedule options can also be set by the environment variables shown in `--help`. Flow runs
@@ -19,11 +25,19 @@ GRAPHMEM_* variables) themselves; --store, --memory-path and --group override it
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 
 INGEST_INTERVAL_SECONDS = 60
+STOP_SECONDS = 4.0
+"""After SIGINT or SIGTERM, how long Prefect gets to stop tidily before its processes are killed."""
+READY_LINE = "graphmem serve: serving"
+_CHILD = "GRAPHMEM_SERVE_CHILD"
 
 
 @click.command(name="serve")
@@ -53,6 +67,75 @@ def main(
     limit: int | None,
 ) -> None:
     """Serve graphmem's flows (ingest, consolidate, forget-group, reindex-group) on schedules."""
+    if os.environ.get(_CHILD):
+        try:
+            _serve(inbox, pattern, interval, cron, consolidate_cron, group_id, store, memory_path, ledger_path, name,
+                   limit)
+        except KeyboardInterrupt:
+            pass
+        return
+    context = click.get_current_context()
+    arguments = [
+        text for param in context.command.params
+        if (value := context.params.get(param.name)) not in (None, param.default)
+        for text in (param.opts[0], str(value))
+    ]
+    sys.exit(_supervise([sys.executable, "-m", "flows.serve", *arguments]))
+
+
+class _Stop(Exception):
+    """Raised by the signal handler to break out of waiting for the child."""
+
+
+def _supervise(command: list[str]) -> int:
+    """Run the Prefect side in a child process group until it ends or a signal asks to stop (see the
+    module docstring); returns the exit status: the child's, or 0 when stopped by a signal."""
+
+    def stop(signum, frame) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, stop)
+    child = None
+    try:
+        child = subprocess.Popen(command, env={**os.environ, _CHILD: "1"}, start_new_session=True)
+        _say(f"starting Prefect (process {child.pid})")
+        return child.wait()
+    except _Stop as received:
+        for each in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(each, signal.SIG_IGN)
+        _say(f"stopping ({received})")
+        if child is not None:
+            _stop_child(child)
+        _say("stopped")
+        return 0
+
+
+def _stop_child(child: subprocess.Popen) -> None:
+    """Ctrl-C for Prefect's runner (it pauses the deployments and ends its flow runs), then, after
+    STOP_SECONDS at most, SIGKILL for whatever of its process group is left."""
+    try:
+        child.send_signal(signal.SIGINT)
+        child.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
+
+
+def _say(what: str) -> None:
+    print(f"graphmem serve: {what}", file=sys.stderr, flush=True)
+
+
+def _serve(
+    inbox: Path | None, pattern: str | None, interval: int | None, cron: str | None, consolidate_cron: str | None,
+    group_id: str | None, store: str | None, memory_path: Path | None, ledger_path: Path | None, name: str,
+    limit: int | None,
+) -> None:
+    """Serve the deployments from this process (the child) until interrupted."""
     if interval and cron:
         raise click.UsageError("give --interval or --cron, not both")
     if (interval or cron) and inbox is None:
@@ -89,6 +172,7 @@ def main(
         forget_group.to_deployment(name, parameters=_given(ledger_path=ledger_path, **memory), **by_module),
         reindex_group.to_deployment(name, parameters=_given(group_id=group_id, **memory), **by_module),
     ]
+    _say(f"{READY_LINE} {len(deployments)} deployments named {name!r}")
     serve(*deployments, limit=limit)
 
 

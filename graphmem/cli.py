@@ -84,7 +84,9 @@ def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool,
     table = Table(title="ingest", show_header=False)
     rows = [
         ("files", report.files), ("conversations", report.conversations), ("messages read", report.messages_read),
-        ("messages unchanged (skipped)", report.messages_skipped), ("messages written", written.messages),
+        ("messages unchanged (skipped)", report.messages_skipped), ("messages added", report.messages_added),
+        ("messages changed (re-extracted)", report.messages_changed),
+        ("messages removed (gone from the file)", report.messages_removed),
         ("entities created", written.entities), ("events created", written.events),
         ("relations created", written.relations), ("records rejected", len(report.rejected)),
         ("seconds", f"{report.seconds:.1f}"), ("turns/s", f"{report.turns_per_second:.0f}"),

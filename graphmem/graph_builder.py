@@ -37,8 +37,12 @@ def message_id(group_id: str, conversation_id: str, source_id: str) -> str:
 
 
 def message_digest(message: Message) -> str:
-    """A hash of what a message says and when: unchanged messages are not re-extracted."""
-    parts = [message.speaker, message.text, message.ts.isoformat(), message.caption, message.seq]
+    """A hash of what a message says and when: unchanged messages are not re-extracted.
+
+    Its position (seq) is left out: a message that only moved (an earlier one was removed or
+    inserted) is renumbered by `Store.mirror_conversation`, not extracted again.
+    """
+    parts = [message.speaker, message.text, message.ts.isoformat(), message.caption]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 

@@ -50,6 +50,9 @@ class IngestReport:
     conversations: int = 0
     messages_read: int = 0
     messages_skipped: int = 0  # already stored, unchanged
+    messages_added: int = 0  # not stored before
+    messages_changed: int = 0  # stored with other content (speaker, text, time, caption): re-extracted
+    messages_removed: int = 0  # stored, but no longer in their conversation's file: removed from memory
     written: WriteCounts = field(default_factory=WriteCounts)
     rejected: list[RecordProblem] = field(default_factory=list)
     seconds: float = 0.0
@@ -180,6 +183,12 @@ class Memory:
     ) -> IngestReport:
         """Extract and write conversations; messages already stored unchanged are skipped.
 
+        Each conversation given is the truth for that conversation: its stored messages that it
+        no longer holds are removed, with what only they supported (`Store.mirror_conversation`:
+        a fact superseded only through a removed message is current again; one a remaining
+        message still contradicts stays closed), and messages that only moved are renumbered,
+        not re-extracted. Changed messages are re-extracted alone.
+
         With `group_per_conversation`, each conversation becomes its own tenant inside the given
         (or configured) one: `<group>/<conversation id>` (see `conversation_group`). A file thus
         never names a tenant outside the caller's; a conversation whose id makes no valid group
@@ -199,10 +208,16 @@ class Memory:
                         RecordProblem("<conversations>", f"conversation {conversation.id!r}", str(error), "conversation_id")
                     )
                     continue
-            stored = self.store.message_digests(group, conversation.id)
-            changed = [m for m in conversation.messages if stored.get(m.id) != message_digest(m)]
+            stored = {m.source_id: m for m in self.store.messages(group, conversation.id)}
+            changed = [m for m in conversation.messages if m.id not in stored or stored[m.id].digest != message_digest(m)]
+            kept = {m.id: m.seq for m in conversation.messages}
+            if any(source not in kept or kept[source] != m.seq for source, m in stored.items()):
+                report.messages_removed += self.store.mirror_conversation(group, conversation.id, kept)
+                self._indexes.pop(group, None)  # turns were removed or renumbered: rebuilt on the next query
             report.messages_read += len(conversation.messages)
             report.messages_skipped += len(conversation.messages) - len(changed)
+            report.messages_added += sum(1 for m in changed if m.id not in stored)
+            report.messages_changed += sum(1 for m in changed if m.id in stored)
             if changed:
                 work.append((group, conversation, changed))
         total = sum(len(messages) for _, _, messages in work)

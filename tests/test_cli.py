@@ -18,7 +18,7 @@ def graphmem(tmp_path, *args: str, env: dict[str, str] | None = None) -> subproc
 def test_ingest_query_stats(tmp_path):
     ingest = graphmem(tmp_path, "ingest", str(SAMPLE))
     assert ingest.returncode == 0, ingest.stderr
-    assert "messages written" in ingest.stdout and "12" in ingest.stdout
+    assert "messages added" in ingest.stdout and "12" in ingest.stdout
     query = graphmem(tmp_path, "query", "When did Ana move to Porto?", "--json", "-k", "2")
     hits = [json.loads(line) for line in query.stdout.splitlines()]
     assert hits[0]["source_id"] == "s2-6" and set(hits[0]) >= {"text", "speaker", "ts", "score", "why"}

@@ -314,7 +314,7 @@ def test_graphmem_serve_ingests_what_lands_in_the_inbox(tmp_path):
                    f"the file's messages; serve's log:\n{serve_log}")
         print(f"ingested {time.monotonic() - dropped:.1f} s after the file landed")
 
-        assert stop(serve, signal.SIGINT, timeout=20) == 0  # Ctrl-C; Prefect handles SIGTERM too, less tidily
+        assert stop(serve, signal.SIGINT, timeout=5) == 0  # Ctrl-C (SIGTERM too: see the test below)
     finally:
         if serve is not None:
             stop(serve, signal.SIGTERM, timeout=20)
@@ -333,3 +333,85 @@ def _stored_messages(memory_path: Path) -> int:
         return 0
     with Memory(memory_config(memory_path=str(memory_path), group_id=GROUP)) as memory:
         return memory.stats().messages
+
+
+# -- stopping `graphmem serve` -------------------------------------------------------------------
+
+
+class OutputLines:
+    """A process's merged stdout and stderr, line by line, read by a thread: tests wait for a line
+    (an event), never for a guessed number of seconds."""
+
+    def __init__(self, process: subprocess.Popen):
+        import queue
+        import threading
+
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._reader.start()
+
+    def _read(self, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        import queue
+
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                pytest.fail(f"the process ended before printing {text!r}:\n{''.join(self.lines)}")
+            self.lines.append(line)
+            if text in line:
+                return line
+        pytest.fail(f"no line with {text!r} within {timeout:.0f} s:\n{''.join(self.lines)}")
+
+    def rest(self) -> str:
+        self._reader.join(timeout=10)
+        while (line := self._queue.get_nowait() if not self._queue.empty() else None) is not None:
+            self.lines.append(line)
+        return "".join(self.lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["while starting", "while serving", "as a flow run finishes"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_graphmem_serve_stops_within_5_s_whenever_the_signal_lands(prefect_server, tmp_path, sig, moment):
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+           "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [Path(sys.executable).parent / "graphmem", "--path", str(tmp_path / "m.db"), "--group", GROUP, "serve",
+         "--name", f"stop-{sig.name.lower()}-{moment.split()[-1]}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output = OutputLines(process)
+    try:
+        output.wait_for("graphmem serve: starting Prefect", 60)  # the child imports Prefect from here on
+        if moment != "while starting":
+            output.wait_for("graphmem serve: serving", 120)
+            output.wait_for("deployments are being served", 120)  # Prefect registered them
+        if moment == "as a flow run finishes":
+            from prefect.deployments import run_deployment
+
+            run_deployment(f"reindex-group/stop-{sig.name.lower()}-finishes", timeout=0)
+            output.wait_for("Finished in state", 120)
+        process.send_signal(sig)
+        signalled = time.monotonic()
+        code = process.wait(timeout=30)
+        stopped_after = time.monotonic() - signalled
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = output.rest()
+    assert code == 0, text
+    assert stopped_after <= 5, f"stopped {stopped_after:.1f} s after {sig.name}:\n{text}"
+    assert "Traceback" not in text and "graphmem serve: stopped" in text, text

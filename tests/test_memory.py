@@ -197,3 +197,60 @@ def test_values_no_store_can_hold_are_rejected_before_anything_is_written(tmp_pa
         assert sorted(m.text for m in memory.store.messages("g1") if m.conversation_id != "sample-ana-ben") == [
             "I moved to Porto.", "fine"]
         assert memory.stats(group_id="other") == other
+
+
+# -- re-ingest mirrors the file -------------------------------------------------------------------
+
+
+def _without(data: dict, *source_ids: str) -> dict:
+    return {**data, "messages": [m for m in data["messages"] if m["id"] not in source_ids]}
+
+
+def test_reingest_mirrors_the_file(tmp_path, store):
+    data = json.loads(SAMPLE.read_text())
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps(data))
+    with Memory(Config(path=tmp_path / "unused.db", group_id="g1"), store=store) as memory:
+        memory.ingest(SAMPLE, group_id="other")
+        other = (memory.store.messages("other"), memory.store.entities("other"), memory.store.relations("other"))
+        first = memory.ingest(path)
+        entities = {e.id for e in memory.entities()}
+        assert (first.messages_added, first.messages_changed, first.messages_removed) == (12, 0, 0)
+        assert memory.entity("Lisbon") is not None  # named in s1-3 only
+
+        path.write_text(json.dumps(_without(data, "s1-3")))
+        removed = memory.ingest(path)
+        assert (removed.messages_added, removed.messages_changed, removed.messages_removed) == (0, 0, 1)
+        assert removed.messages_skipped == 11  # later messages moved up a turn, but are not re-extracted
+        stored = memory.store.messages("g1")
+        assert "s1-3" not in {m.source_id for m in stored}
+        assert sorted(m.seq for m in stored) == list(range(11))  # one message per position
+        assert all("s1-3" != h.source_id for h in memory.search("Lisbon marathon", k=5))
+        assert memory.entity("Lisbon") is None  # it was only in the removed message
+
+        data["messages"][3]["text"] = "I adopted a parrot called Zazu."
+        path.write_text(json.dumps(data))
+        edited = memory.ingest(path)
+        assert (edited.messages_added, edited.messages_changed, edited.messages_removed) == (1, 1, 0)
+        path.write_text(SAMPLE.read_text())
+        reverted = memory.ingest(path)
+        assert (reverted.messages_added, reverted.messages_changed, reverted.messages_removed) == (0, 1, 0)
+        assert {e.id for e in memory.entities()} == entities  # nothing orphaned by the edit and revert
+        assert (memory.store.messages("other"), memory.store.entities("other"),
+                memory.store.relations("other")) == other
+
+
+def test_a_fact_superseded_only_through_a_removed_message_is_current_again(tmp_path, store):
+    talk = {"conversation_id": "moves", "participants": ["Ana", "Ben"], "messages": [
+        {"id": "a", "speaker": "Ana", "text": "I live in Lisbon with my cat.", "timestamp": "2023-01-10T10:00:00"},
+        {"id": "c", "speaker": "Ana", "text": "Big news: I moved to Porto last month!", "timestamp": "2023-06-05T10:00:00"},
+    ]}
+    path = tmp_path / "moves.json"
+    path.write_text(json.dumps(talk))
+    with Memory(Config(path=tmp_path / "unused.db"), store=store) as memory:
+        memory.ingest(path)
+        assert [f.object for f in memory.facts("Ana") if f.predicate == "live in"] == ["Porto"]
+        path.write_text(json.dumps(_without(talk, "c")))
+        memory.ingest(path)
+        lived = [f for f in memory.facts("Ana", include_superseded=True) if f.predicate == "live in"]
+        assert [(f.object, f.current, f.valid_to) for f in lived] == [("Lisbon", True, None)]

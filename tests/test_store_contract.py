@@ -253,3 +253,20 @@ def test_ids_do_not_collide_whatever_separators_the_parts_hold(store):
     for found in (first, second):
         store.write("g1", build_graph_batch("g1", found, found.messages, []))
     assert sorted(m.text for m in store.messages("g1")) == ["first", "second"]
+
+
+def test_mirror_conversation_removes_messages_and_what_only_they_supported(store):
+    batch = _batch("g1")
+    store.write("g1", batch)
+    store.write("other", _batch("other"))
+    other = (store.messages("other"), store.entities("other"), store.relations("other"), store.events("other"))
+    first, second = sorted(batch.messages, key=lambda m: m.seq)
+    removed = store.mirror_conversation("g1", "c1", {second.source_id: 0})
+    assert removed == 1
+    assert [(m.source_id, m.seq) for m in store.messages("g1")] == [(second.source_id, 0)]
+    assert [e.predicate for e in store.events("g1")] == ["adopt"] and store.relations("g1") == []
+    assert {m.message_id for m in store.mentions("g1")} == {second.id}
+    names = {e.name for e in store.entities("g1")}
+    assert "Lisbon" not in names and {"Ann", "Bob", "Rex"} <= names  # Ann stays a participant
+    assert (store.messages("other"), store.entities("other"), store.relations("other"), store.events("other")) == other
+    assert store.mirror_conversation("g1", "c1", {second.source_id: 0}) == 0

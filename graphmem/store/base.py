@@ -32,7 +32,20 @@ class Store(Protocol):
         """Upsert a batch in one transaction; return how many records it created.
 
         A message already stored is replaced with everything derived from it (mentions,
-        events, its provenance on relations), so a changed message leaves no stale facts.
+        events, its provenance on relations), so a changed message leaves no stale facts, and
+        entities nothing refers to any more are removed.
+        """
+        ...
+
+    def mirror_conversation(self, group_id: str, conversation_id: str, seqs: dict[str, int]) -> int:
+        """Make a stored conversation hold only the messages in `seqs` (source id -> seq), in one transaction.
+
+        Stored messages not in `seqs` are removed with everything only they supported: their
+        mentions and events, their share of relations (a relation no remaining message states is
+        removed, and its subject's supersession recomputed, so a fact superseded only through a
+        removed message is current again), and entities nothing refers to any more. The others
+        take their seq from `seqs` (turn order follows). Messages in `seqs` not yet stored are
+        left to `write`. Returns how many messages were removed.
         """
         ...
 

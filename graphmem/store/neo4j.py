@@ -38,6 +38,7 @@ from graphmem.models import (
     EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
     SceneMember, WriteCounts, check_group_id,
 )
+from graphmem.graph_builder import entity_id, message_id
 from graphmem.store.base import StoreCounts
 from graphmem.store.cypher import load, names
 from graphmem.supersession import resolve_supersession, supersession_key
@@ -153,6 +154,10 @@ class Neo4jStore:
     def write(self, group_id: str, batch: GraphBatch) -> WriteCounts:
         check_group_id(group_id)
         return self._write(lambda tx: _write_batch(tx, group_id, batch))
+
+    def mirror_conversation(self, group_id: str, conversation_id: str, seqs: dict[str, int]) -> int:
+        check_group_id(group_id)
+        return self._write(lambda tx: _mirror_conversation(tx, group_id, conversation_id, seqs))
 
     def delete_group(self, group_id: str) -> None:
         """Delete the tenant in batches of 1,000 nodes, each its own transaction (cypher/delete/group):
@@ -272,7 +277,40 @@ def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> Wr
     subjects = set(touched.values()) | {r.subject_id for r in batch.relations if supersession_key(r) is not None}
     if subjects:
         _apply_supersession(tx, group_id, sorted(subjects))
+    if rewritten:
+        _prune_entities(tx, group_id)
     return WriteCounts(messages, entities, events, relations)
+
+
+def _mirror_conversation(tx: ManagedTransaction, group_id: str, conversation_id: str, seqs: dict[str, int]) -> int:
+    """`Store.mirror_conversation` in one transaction: forget and remove the messages not in `seqs`,
+    prune the relations and entities left without support, renumber and rechain the rest."""
+    stored = {
+        r["source_id"]: message_id(group_id, conversation_id, r["source_id"])
+        for r in _fetch(tx, "read/message_digests", group_id=group_id, conversation_id=conversation_id)
+    }
+    removed = sorted(node for source, node in stored.items() if source not in seqs)
+    if removed:
+        touched = _forget_derived(tx, group_id, removed, [])
+        _execute(tx, "delete/messages", group_id=group_id, message_ids=removed)
+        if touched:
+            _execute(tx, "delete/prune_relations", group_id=group_id, relation_ids=sorted(touched))
+            _apply_supersession(tx, group_id, sorted(set(touched.values())))
+    rows = sorted(({"id": node, "seq": seqs[source]} for source, node in stored.items() if source in seqs),
+                  key=lambda row: row["id"])
+    _execute(tx, "write/renumber_messages", group_id=group_id, rows=rows)
+    _execute(tx, "write/link_turns", group_id=group_id, conversation_ids=[conversation_id])
+    if removed:
+        _prune_entities(tx, group_id)
+    return len(removed)
+
+
+def _prune_entities(tx: ManagedTransaction, group_id: str) -> None:
+    """Delete the tenant's entities nothing refers to any more (cypher/delete/orphan_entities)."""
+    participants = {
+        entity_id(group_id, name) for r in _fetch(tx, "read/participants", group_id=group_id) for name in r["participants"]
+    }
+    _execute(tx, "delete/orphan_entities", group_id=group_id, kept_ids=sorted(participants))
 
 
 def _apply_supersession(tx: ManagedTransaction, group_id: str, subject_ids: list[str]) -> None:

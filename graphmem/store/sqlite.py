@@ -19,6 +19,7 @@ from graphmem.models import (
     EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
     SceneMember, WriteCounts, check_group_id,
 )
+from graphmem.graph_builder import entity_id
 from graphmem.store.base import StoreCounts
 from graphmem.supersession import resolve_supersession, supersession_key
 
@@ -188,7 +189,54 @@ class SQLiteStore:
             )
             subjects |= {r.subject_id for r in batch.relations if supersession_key(r) is not None}
             self._apply_supersession(db, group_id, subjects)
+            if new_messages < len({m.id for m in batch.messages}):  # rewritten messages may leave entities unused
+                self._prune_entities(db, group_id)
         return WriteCounts(new_messages, new_entities, new_events, new_relations)
+
+    def mirror_conversation(self, group_id: str, conversation_id: str, seqs: dict[str, int]) -> int:
+        check_group_id(group_id)
+        with self._transaction() as db:
+            stored = dict(db.execute(
+                "SELECT source_id, id FROM messages WHERE group_id = ? AND conversation_id = ?", (group_id, conversation_id)
+            ).fetchall())
+            removed = [node for source, node in stored.items() if source not in seqs]
+            subjects: set[str] = set()
+            if removed:
+                subjects = self._forget_derived(db, group_id, removed)  # fills batch_messages with `removed`
+                db.execute("DELETE FROM messages WHERE group_id = ? AND id IN (SELECT id FROM batch_messages)", (group_id,))
+            db.executemany(
+                "UPDATE messages SET seq = ? WHERE group_id = ? AND id = ? AND seq <> ?",
+                [(seqs[source], group_id, node, seqs[source]) for source, node in stored.items() if source in seqs],
+            )
+            self._apply_supersession(db, group_id, subjects)
+            if removed:
+                self._prune_entities(db, group_id)
+        return len(removed)
+
+    @staticmethod
+    def _prune_entities(db: sqlite3.Connection, group_id: str) -> None:
+        """Delete the tenant's entities nothing refers to any more: no message (speaker, addressee),
+        mention, event (participant, place) or relation, and no conversation's participant list."""
+        participants = {
+            entity_id(group_id, name)
+            for (names,) in db.execute("SELECT participants FROM conversations WHERE group_id = ?", (group_id,))
+            for name in json.loads(names)
+        }
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS kept_entities (id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM kept_entities")
+        db.executemany("INSERT INTO kept_entities VALUES (?)", [(i,) for i in participants])
+        db.execute(
+            """DELETE FROM entities WHERE group_id = :g AND id NOT IN (
+                   SELECT id FROM kept_entities
+                   UNION SELECT speaker_id FROM messages WHERE group_id = :g
+                   UNION SELECT addressee_id FROM messages WHERE group_id = :g AND addressee_id IS NOT NULL
+                   UNION SELECT entity_id FROM mentions WHERE group_id = :g
+                   UNION SELECT entity_id FROM event_participants WHERE group_id = :g
+                   UNION SELECT place_id FROM events WHERE group_id = :g AND place_id IS NOT NULL
+                   UNION SELECT subject_id FROM relations WHERE group_id = :g
+                   UNION SELECT object_id FROM relations WHERE group_id = :g)""",
+            {"g": group_id},
+        )
 
     def _apply_supersession(self, db: sqlite3.Connection, group_id: str, subjects: set[str]) -> None:
         """Recompute which relations of these subjects supersede which (see graphmem.supersession)."""
