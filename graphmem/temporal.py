@@ -55,8 +55,8 @@ from bisect import bisect_left, bisect_right
 from calendar import monthrange
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache, lru_cache
 from datetime import date, datetime, timedelta, timezone
+from functools import cache, lru_cache
 
 from dateutil import parser as dateutil_parser
 
