@@ -99,7 +99,9 @@ def dateparser_resolver() -> Callable[[Row], Span | None]:
         parser = DateDataParser(
             languages=["en"],
             settings={
-                "RELATIVE_BASE": row.reference, "RETURN_TIME_AS_PERIOD": True, "PREFER_DATES_FROM": "current_period"
+                "RELATIVE_BASE": row.reference,
+                "RETURN_TIME_AS_PERIOD": True,
+                "PREFER_DATES_FROM": "current_period",
             },
         )
         data = parser.get_date_data(row.expression)

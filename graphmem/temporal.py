@@ -55,8 +55,9 @@ from bisect import bisect_left, bisect_right
 from calendar import monthrange
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache, lru_cache
 from datetime import date, datetime, timedelta, timezone
+from functools import cache, lru_cache
+from itertools import pairwise
 
 from dateutil import parser as dateutil_parser
 
@@ -280,14 +281,20 @@ def _with_duckling(
         overlapped = claimed[first:last]
         if [span[2] for span in overlapped] == [time]:
             continue  # the same time over more words: the rules' span stays
-        if all(span[2] is not None and start <= span[0] and span[1] <= end and span[1] - span[0] < end - start
-               for span in overlapped) and not any(  # fmt: skip
-            _CLAUSE_BREAK.search(text, left[1], right[0]) for left, right in zip(overlapped, overlapped[1:])
-        ):
+        if _understood_more(start, end, overlapped, text):
             replaced.update(range(first, last))
             added.append((start, end, time))
     kept = [span for index, span in enumerate(claimed) if index not in replaced]
     return sorted(kept + added, key=lambda span: span[0])
+
+
+def _understood_more(start: int, end: int, overlapped: list[tuple[int, int, TimeRange | None]], text: str) -> bool:
+    """Whether a reading of `text[start:end]` takes in every rule span it overlaps, each resolved and
+    shorter, without running across a clause break between them ("from March to June, mid-May")."""
+    if any(time is None or first < start or end < last or last - first >= end - start
+           for first, last, time in overlapped):  # fmt: skip
+        return False
+    return not any(_CLAUSE_BREAK.search(text, left[1], right[0]) for left, right in pairwise(overlapped))
 
 
 def _resolve(match: re.Match[str], text: str, reference: datetime) -> TimeRange | None:
@@ -603,7 +610,8 @@ def _duckling_entities(
             time = _duckling_time(entity["value"])
             if time is not None:
                 begin = start + (lead.end() if lead else 0)
-                entities.append((TimeMention(text[begin:end], begin, end, time), words, "holidayBeta" in entity["value"]))
+                mention = TimeMention(text[begin:end], begin, end, time)
+                entities.append((mention, words, "holidayBeta" in entity["value"]))
     return entities
 
 
@@ -611,9 +619,8 @@ def _duckling_readings(text: str, reference: datetime) -> list[tuple[int, int, T
     """Duckling's readings with graphmem's conventions on top (see find_time_expressions)."""
     readings = []
     for mention, words, holiday in _duckling_entities(text, reference, _time_chunks(text)):
-        if _NOT_TAKEN.fullmatch(mention.text.translate(_ASCII_LOWER)) or _SEASON_WORD.search(words) or (
-            _is_ambiguous_numeric_date(words)
-        ):
+        bare = _NOT_TAKEN.fullmatch(mention.text.translate(_ASCII_LOWER))
+        if bare or _SEASON_WORD.search(words) or _is_ambiguous_numeric_date(words):
             continue
         time = _conventions(mention, words, holiday, text, reference)
         if time is not None:
@@ -675,7 +682,7 @@ def _sentence(text: str, start: int, end: int) -> str:
 
 
 def _clause_tense(text: str, start: int, end: int) -> str | None:
-    """"past" or "future" by the tense cue nearest the expression in its sentence; None without one."""
+    """The clause's tense, "past" or "future", by the cue nearest the expression in its sentence; None without one."""
     sentence = _sentence(text, start, end)
     begin = start - max(text.rfind(mark, 0, start) for mark in _SENTENCE_MARKS) - 1  # the expression, in it
     length = end - start
@@ -716,9 +723,10 @@ def _time_chunks(text: str) -> Iterator[tuple[int, str]]:
     for boundary in [*_CHUNK_BOUNDARY.finditer(text), None]:
         end = boundary.start() if boundary else len(text)
         while start < end:
-            stop = end if end - start <= _CHUNK_CHARS else text.rfind(" ", start + 1, start + _CHUNK_CHARS) + 1 or (
-                start + _CHUNK_CHARS
-            )
+            if end - start <= _CHUNK_CHARS:
+                stop = end
+            else:  # cut after the last space that keeps the piece short enough, or hard
+                stop = text.rfind(" ", start + 1, start + _CHUNK_CHARS) + 1 or start + _CHUNK_CHARS
             chunk = text[start:stop]
             lowered = chunk.translate(_ASCII_LOWER)
             if not _TRIGGER_WORDS.isdisjoint(_WORD.findall(lowered)) or _DUCKLING_CUE.search(lowered):
