@@ -48,7 +48,7 @@ def resolved(tmp_path_factory):
                 mentioned.setdefault(mention.message_id, set()).add(mention.entity_id)
             for message in memory.store.messages(group):
                 candidates = mentioned.get(message.id, set()) | {message.speaker_id, message.addressee_id} - {None}
-                lookup[(group, message.source_id)] = [entities[c] for c in candidates if c in entities]
+                lookup[(conversation.id, message.source_id)] = [entities[c] for c in candidates if c in entities]
     return lookup
 
 
