@@ -168,6 +168,7 @@ def _loads(text: str) -> Any:
 
 
 def _json_records(name: str, text: str) -> Iterator[_Record]:
+    too_deep = False
     try:
         value = _loads(text)
     except json.JSONDecodeError as exc:
@@ -175,8 +176,8 @@ def _json_records(name: str, text: str) -> Iterator[_Record]:
             RecordProblem(name, "file", f"malformed JSON: {exc.msg} (column {exc.colno})", line=exc.lineno)
         ) from exc
     except RecursionError:
-        value = None  # some record is nested too deep: read the top-level list one element at a time
-    if value is None and text.lstrip().startswith("["):
+        too_deep = True  # some record is nested too deep: read the top-level list one element at a time
+    if too_deep and text.lstrip().startswith("["):
         for index, element in enumerate(_array_elements(name, text)):
             try:
                 item: Any = _loads(element)
@@ -185,7 +186,7 @@ def _json_records(name: str, text: str) -> Iterator[_Record]:
             except RecursionError:
                 item = _Malformed(f"malformed JSON: {_TOO_DEEP}")
             yield _Record(item, f"record [{index}]", None)
-    elif value is None:
+    elif too_deep:
         raise InputError(RecordProblem(name, "file", f"malformed JSON: {_TOO_DEEP}"))
     elif isinstance(value, list):
         for index, item in enumerate(value):

@@ -204,12 +204,13 @@ class Memory:
                 try:
                     group = conversation_group(parent, conversation.id)
                 except GroupIdError as error:
-                    report.rejected.append(
-                        RecordProblem("<conversations>", f"conversation {conversation.id!r}", str(error), "conversation_id")
-                    )
+                    record = f"conversation {conversation.id!r}"
+                    report.rejected.append(RecordProblem("<conversations>", record, str(error), "conversation_id"))
                     continue
             stored = {m.source_id: m for m in self.store.messages(group, conversation.id)}
-            changed = [m for m in conversation.messages if m.id not in stored or stored[m.id].digest != message_digest(m)]
+            changed = [
+                m for m in conversation.messages if m.id not in stored or stored[m.id].digest != message_digest(m)
+            ]
             kept = {m.id: m.seq for m in conversation.messages}
             if any(source not in kept or kept[source] != m.seq for source, m in stored.items()):
                 report.messages_removed += self.store.mirror_conversation(group, conversation.id, kept)

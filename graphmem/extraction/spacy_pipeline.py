@@ -2,8 +2,8 @@
 
 What one message costs the parser is bounded: a long or pathological text (over `PIECE_CHARS`,
 or with a run of `WORD_CHARS` characters without a space) is parsed as pieces of at most
-`PIECE_CHARS`, from its first `PARSE_CHARS` characters or `PARSE_TOKENS` tokens, with runs of symbols (emoji, punctuation)
-cut to three and overlong "words" broken up. spaCy's tokenizer and the rules' per-document work
+`PIECE_CHARS`, from its first `PARSE_CHARS` characters or `PARSE_TOKENS` tokens, with runs of
+symbols (emoji, punctuation) cut to three and overlong "words" broken up. spaCy's tokenizer and the rules' per-document work
 grow faster than linearly with such input (a message of 30,000 emoji took minutes); the whole
 text is still stored and searchable, only extraction reads the bounded part. Ordinary messages
 (LoCoMo's longest is under 1,000 characters) are parsed whole and unchanged.

@@ -2,9 +2,9 @@
 
 A store persists graph records, scoped by tenant (`group_id`): no method reads or writes
 outside the group it is given, and every method refuses an invalid group id
-(`graphmem.models.check_group_id`) with `GroupIdError` before touching the store. Writes are upserts keyed by deterministic ids, so writing the
-same batch twice leaves the store as it was. The contract suite in tests/ runs against every
-implementation.
+(`graphmem.models.check_group_id`) with `GroupIdError` before touching the store. Writes are
+upserts keyed by deterministic ids, so writing the same batch twice leaves the store as it was.
+The contract suite in tests/ runs against every implementation.
 """
 
 from __future__ import annotations
