@@ -76,8 +76,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
         seeds = _seeds(args.path, args.seed_db or Path(scratch) / "seed.db")
-        console.print(f"seed: {sum(len(s.batch.messages) for s in seeds)} messages of {len(seeds)} conversations "
-                      f"ingested with spaCy in {time.perf_counter() - started:.0f} s")
+        console.print(f"seed: {sum(len(s.batch.messages) for s in seeds)} messages of {len(seeds)} conversations, "
+                      f"ingested with spaCy (or read back from --seed-db) in {time.perf_counter() - started:.0f} s")
         for size in sizes:
             db = Path(scratch) / f"tenant-{size}.db"
             copies = _build(db, seeds, size, args.shift_days)

@@ -435,6 +435,7 @@ def test_cli_consolidate_scenes_and_persona(tmp_path):
     assert missing.exit_code == 1
     done = runner.invoke(cli, [*base, "consolidate"])
     assert done.exit_code == 0 and "consolidation of g1 (full)" in done.output and "seconds: total" in done.output
+    assert "peak memory (MB): scenes" in done.output and "peak memory (MB): overall" in done.output
     again = runner.invoke(cli, [*base, "consolidate"])
     assert "(incremental)" in again.output
     listed = runner.invoke(cli, [*base, "scenes"])
