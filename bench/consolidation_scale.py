@@ -212,7 +212,8 @@ def _measure(db: Path, full: bool) -> None:
         report = memory.consolidate(full=full)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(json.dumps({
-        "seconds": seconds, "cpu": cpu, "items": report.items, "new_items": report.new_items, "reclustered": report.reclustered,
+        "seconds": seconds, "cpu": cpu, "items": report.items, "new_items": report.new_items,
+        "reclustered": report.reclustered,
         "scenes": report.scenes, "personas": report.personas, "personas_rebuilt": report.personas_rebuilt,
         "timings": report.timings, "step_peaks": report.peak_rss_mb,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -36,8 +36,8 @@ from datetime import datetime
 import igraph
 import numpy as np
 import Stemmer
-from scipy import sparse
 from bm25s.stopwords import STOPWORDS_EN_PLUS
+from scipy import sparse
 
 from graphmem.models import EventNode, Mention, MessageNode, RelationEdge
 
@@ -237,7 +237,7 @@ class Features:
         Without a time floor, items more than `horizon` day scales apart are never linked (their
         link would weigh under e^-horizon of what they share). Rows are taken in time order, in
         blocks; a block's candidates are the columns within reach in time that share a feature with
-        one of its rows (`_window`), and its adjacent turns and sources.
+        one of its rows (`_FeatureIndex.window`), and its adjacent turns and sources.
         """
         rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
         w = self.weights
