@@ -15,8 +15,10 @@ consolidation; the records consolidation reads are the same either way.
 Each measurement runs `Memory.consolidate` in a fresh process on the SQLite store: a full
 consolidation of the tenant, then, after a batch of `--batch` new messages (the next copy's first
 turns, with what was extracted from them) is written, an incremental one. Printed: seconds (wall,
-including reading and writing the store), the process's peak resident memory (ru_maxrss) and
-the part consolidation added to what the process held before it began (the report's own figure).
+including reading and writing the store) and the process's CPU seconds (on a shared machine, wall
+time depends on the load; CPU time much less), the process's peak resident memory (ru_maxrss)
+and, in brackets, what consolidation added to what the process held when it began (the report's
+own figure); then the seconds and peak memory of each step.
 
 Target (issue 12): a 100k-message tenant consolidates in <= 60 s with <= 1 GB peak.
 """
@@ -74,8 +76,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
         seeds = _seeds(args.path, args.seed_db or Path(scratch) / "seed.db")
-        console.print(f"seed: {sum(len(s.batch.messages) for s in seeds)} messages of {len(seeds)} conversations "
-                      f"ingested with spaCy in {time.perf_counter() - started:.0f} s")
+        console.print(f"seed: {sum(len(s.batch.messages) for s in seeds)} messages of {len(seeds)} conversations, "
+                      f"ingested with spaCy (or read back from --seed-db) in {time.perf_counter() - started:.0f} s")
         for size in sizes:
             db = Path(scratch) / f"tenant-{size}.db"
             copies = _build(db, seeds, size, args.shift_days)
@@ -206,12 +208,14 @@ def _run(db: Path, mode: str) -> dict:
 
 def _measure(db: Path, full: bool) -> None:
     with Memory(Config(path=db, group_id=GROUP)) as memory:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = memory.consolidate(full=full)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(json.dumps({
-        "seconds": seconds, "items": report.items, "new_items": report.new_items, "reclustered": report.reclustered,
-        "scenes": report.scenes, "personas": report.personas, "timings": report.timings,
+        "seconds": seconds, "cpu": cpu, "items": report.items, "new_items": report.new_items,
+        "reclustered": report.reclustered,
+        "scenes": report.scenes, "personas": report.personas, "personas_rebuilt": report.personas_rebuilt,
+        "timings": report.timings, "step_peaks": report.peak_rss_mb,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "added_mb": report.peak_memory_mb - report.start_rss_mb,
     }))
@@ -220,18 +224,24 @@ def _measure(db: Path, full: bool) -> None:
 def _print(console: Console, rows: list, args: argparse.Namespace) -> None:
     table = Table(title=f"consolidation at scale (SQLite; LoCoMo dev records replicated, speakers renamed, "
                         f"copies {args.shift_days:g} days apart; incremental after {args.batch} new messages)")
-    for column in ("messages", "items", "scenes", "full: s", "full: peak RSS (MB)", "full: added (MB)",
-                   "incremental: s", "incremental: items re-clustered", "incremental: peak RSS (MB)",
-                   "steps (full, s)"):
+    for column in ("messages", "items", "scenes", "full: s (CPU s)", "full: peak RSS MB (added)",
+                   "incremental: s (CPU s)", "incremental: re-clustered / personas rebuilt",
+                   "incremental: peak RSS MB (added)"):
         table.add_column(column, justify="right")
-    for size, copies, full, incremental in rows:
-        steps = ", ".join(f"{step} {seconds:.1f}" for step, seconds in full["timings"].items())
+    for size, _, full, incremental in rows:
         table.add_row(
-            f"{size:,}", f"{full['items']:,}", f"{full['scenes']:,}", f"{full['seconds']:.1f}",
-            f"{full['peak_rss_mb']:.0f}", f"{full['added_mb']:.0f}", f"{incremental['seconds']:.1f}",
-            f"{incremental['reclustered']:,}", f"{incremental['peak_rss_mb']:.0f}", steps,
+            f"{size:,}", f"{full['items']:,}", f"{full['scenes']:,}", f"{full['seconds']:.1f} ({full['cpu']:.1f})",
+            f"{full['peak_rss_mb']:.0f} ({full['added_mb']:.0f})",
+            f"{incremental['seconds']:.1f} ({incremental['cpu']:.1f})",
+            f"{incremental['reclustered']:,} / {incremental['personas_rebuilt']}",
+            f"{incremental['peak_rss_mb']:.0f} ({incremental['added_mb']:.0f})",
         )
     console.print(table)
+    for size, _, full, incremental in rows:
+        for mode, run in (("full", full), ("incremental", incremental)):
+            steps = ", ".join(f"{step} {seconds:.1f} s / {run['step_peaks'][step]:.0f} MB"
+                              for step, seconds in run["timings"].items())
+            console.print(f"{size:,} messages, {mode}: {steps}")
 
 
 if __name__ == "__main__":

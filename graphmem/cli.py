@@ -268,7 +268,8 @@ def consolidate(obj: _Context, full: bool) -> None:
         ("clustered again", report.reclustered), ("scenes", report.scenes),
         ("scenes created or changed", report.scenes_changed),
         ("scenes split (stories of different people)", report.scenes_split),
-        ("facts moved to the person who said them", report.facts_moved), ("personas", report.personas), ("personas rebuilt", report.personas_rebuilt),
+        ("facts moved to the person who said them", report.facts_moved), ("personas", report.personas),
+        ("personas rebuilt", report.personas_rebuilt),
         ("facets", report.facets),
     ]
     rows += [(f"seconds: {step}", f"{seconds:.3f}") for step, seconds in report.timings.items()]

@@ -202,8 +202,8 @@ def test_the_fact_graph_holds_each_items_strongest_links():
     features = Features(items, NAMES, NAMES.values())
     graph = features.graph()
     everything = np.arange(len(features))
-    expected = {tuple(sorted((row, col))): w for row, links in enumerate(features.strongest_links(everything, everything))
-                for col, w in links}
+    links = features.strongest_links(everything, everything)
+    expected = {tuple(sorted((row, col))): w for row, found in enumerate(links) for col, w in found}
     assert {tuple(sorted(e)): w for e, w in zip(graph.get_edgelist(), graph.es["weight"])} == pytest.approx(expected)
 
 
@@ -435,6 +435,7 @@ def test_cli_consolidate_scenes_and_persona(tmp_path):
     assert missing.exit_code == 1
     done = runner.invoke(cli, [*base, "consolidate"])
     assert done.exit_code == 0 and "consolidation of g1 (full)" in done.output and "seconds: total" in done.output
+    assert "peak memory (MB): scenes" in done.output and "peak memory (MB): overall" in done.output
     again = runner.invoke(cli, [*base, "consolidate"])
     assert "(incremental)" in again.output
     listed = runner.invoke(cli, [*base, "scenes"])
