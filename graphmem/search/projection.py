@@ -45,20 +45,20 @@ class WalkMatrix:
     (the link's weight over the vertex's total weight). A vertex without links has none."""
 
     indptr: np.ndarray
+    sources: np.ndarray  # the vertex each entry leaves from (a row index per entry)
     neighbours: np.ndarray
     step: np.ndarray
+    degree: np.ndarray
+    isolated: np.ndarray  # vertices without links
 
     @classmethod
     def from_links(cls, sources: np.ndarray, targets: np.ndarray, step: np.ndarray, size: int) -> WalkMatrix:
         """From both directions of every edge: `sources[i]` steps to `targets[i]` with probability `step[i]`."""
         order = np.argsort(sources, kind="stable")
+        degree = np.bincount(sources, minlength=size)
         indptr = np.zeros(size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(sources, minlength=size), out=indptr[1:])
-        return cls(indptr, targets[order], step[order])
-
-    @property
-    def degree(self) -> np.ndarray:
-        return np.diff(self.indptr)
+        np.cumsum(degree, out=indptr[1:])
+        return cls(indptr, sources[order], targets[order], step[order], degree, np.flatnonzero(degree == 0))
 
 
 @dataclass
@@ -245,25 +245,31 @@ def personalized_pagerank(
     residual = reset.copy()
     candidates: np.ndarray | None = restart_at  # vertices whose residual may exceed the threshold; None: any
     while True:
-        active = np.flatnonzero(residual >= threshold) if candidates is None else \
-            candidates[residual[candidates] >= threshold[candidates]]
-        if not len(active):
-            break
-        first = walk.indptr[active]
-        counts = degree[active]
-        volume = int(counts.sum())
+        if candidates is None:
+            pushing = residual >= threshold
+            volume = int(degree[pushing].sum())
+            if not volume and not pushing.any():
+                break
+        else:
+            active = candidates[residual[candidates] >= threshold[candidates]]
+            if not len(active):
+                break
+            volume = int(degree[active].sum())
         if _SPARSE_ROUND_COST + _SPARSE_LINK_COST * volume >= len(walk.neighbours):
             scores += (1 - damping) * residual
-            stranded = residual[degree == 0].sum()
-            flow = np.repeat(residual, degree) * walk.step
-            residual = damping * np.bincount(walk.neighbours, weights=flow, minlength=size)
-            residual += damping * stranded * reset
+            stranded = residual[walk.isolated].sum()
+            residual = damping * np.bincount(walk.neighbours, weights=residual[walk.sources] * walk.step, minlength=size)
+            if stranded > 0:
+                residual += damping * stranded * reset
             candidates = None
             continue
+        if candidates is None:
+            active = np.flatnonzero(pushing)
+        counts = degree[active]
         mass = residual[active]
         scores[active] += (1 - damping) * mass
         residual[active] = 0.0
-        entries = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(volume)
+        entries = np.repeat(walk.indptr[active] - np.cumsum(counts) + counts, counts) + np.arange(volume)
         reached, slot = np.unique(walk.neighbours[entries], return_inverse=True)
         residual[reached] += damping * np.bincount(slot, weights=np.repeat(mass, counts) * walk.step[entries])
         candidates = reached
