@@ -42,6 +42,9 @@ class Config(BaseSettings):
     spacy_model: str = DEFAULT_SPACY_MODEL
     extract_processes: int | None = Field(None, ge=1)
     max_message_chars: int = Field(DEFAULT_MAX_MESSAGE_CHARS, ge=1)
+    # Native thread pools (OpenMP, BLAS) a query may use. One by default: a query is small, and a
+    # pool with a thread per core stalls whenever other work holds a core (tail latency x100).
+    query_threads: int = Field(1, ge=1)
     # Optional dense channel (graphmem[embeddings]); the default path needs no embeddings.
     embeddings: Literal["none", "wordllama"] = "none"
 

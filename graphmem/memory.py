@@ -21,6 +21,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from threadpoolctl import ThreadpoolController
+
 from graphmem.config import Config
 from graphmem.consolidation import ConsolidationReport, TenantRecords, consolidate, measured, resident_mb
 from graphmem.errors import GroupIdError, InputError, RecordProblem
@@ -100,6 +102,7 @@ class Memory:
         self._extractor = extractor
         self._llm = llm
         self._indexes: dict[str, GroupIndex] = {}
+        self._thread_pools: ThreadpoolController | None = None  # made on the first query
 
     def __enter__(self) -> Memory:
         return self
@@ -285,7 +288,10 @@ class Memory:
         With `explain`, each hit carries the graph path through which the question reached it.
         """
         settings = SearchSettings(channels=tuple(channels)) if channels else SearchSettings()
-        return search(self._index(group_id), query, k, settings, as_of=as_of, explain=explain)
+        if self._thread_pools is None:
+            self._thread_pools = ThreadpoolController()
+        with self._thread_pools.limit(limits=self.config.query_threads):  # config.query_threads says why
+            return search(self._index(group_id), query, k, settings, as_of=as_of, explain=explain)
 
     def facts(
         self,

@@ -10,7 +10,13 @@ import pytest
 from graphmem import Config, Memory
 from graphmem.models import EntityNode, Mention, MessageNode
 from graphmem.search.engine import search
-from graphmem.search.projection import build_projection, personalized_pagerank, spread_activation, strongest_path
+from graphmem.search.projection import (
+    build_projection,
+    exact_personalized_pagerank,
+    personalized_pagerank,
+    spread_activation,
+    strongest_path,
+)
 from tests.conftest import SAMPLE
 
 
@@ -42,6 +48,50 @@ def test_ppr_ranks_the_seeded_neighbourhood_first():
     assert int(np.argmax(by_message)) == 5
     assert by_message[5] > by_message[4] > by_message[0]
     assert personalized_pagerank(projection, {}, damping=0.85).sum() == 0
+
+
+def chats(seed: int, conversations: int = 6, turns: int = 400, topics: int = 300):
+    """Conversations shaped like the dev sets: two speakers each, every turn mentioning a few
+    topics drawn from a skewed (Zipf) distribution, so a few topics are hubs and most are rare;
+    plus one entity nobody mentions (a vertex without links)."""
+    rng = np.random.default_rng(seed)
+    messages, mentions = [], []
+    entities = [EntityNode(f"t{i}", f"topic {i}", "thing") for i in range(topics)] + [EntityNode("lonely", "x", "thing")]
+    for c in range(conversations):
+        speakers = (f"a{c}", f"b{c}")
+        entities += [EntityNode(s, s, "person") for s in speakers]
+        for i in range(turns):
+            speaker = speakers[i % 2]
+            message = MessageNode(f"c{c}m{i}", f"c{c}m{i}", f"c{c}", i, speaker, speaker, "", datetime(2024, 1, 1),
+                                  session=i // 20, addressee_id=speakers[(i + 1) % 2])
+            messages.append(message)
+            for topic in set(np.minimum(rng.zipf(1.6, size=rng.integers(1, 4)), topics) - 1):
+                mentions.append(Mention(message.id, f"t{topic}"))
+    return build_projection(messages, entities, mentions, [], []), rng
+
+
+def top(scores: np.ndarray, k: int) -> set[int]:
+    return set(np.argsort(-scores, kind="stable")[:k].tolist())
+
+
+@pytest.mark.parametrize("graph_seed", [1, 2, 3])
+def test_push_ppr_ranks_messages_like_exact_ppr(graph_seed):
+    projection, rng = chats(graph_seed)
+    messages = projection.message_vertices
+    overlaps = {10: [], 50: [], 200: []}
+    for _ in range(20):
+        seeds = {int(v): float(w) for v, w in zip(rng.choice(messages, 30, replace=False), rng.random(30) + 0.1)}
+        seeds[projection.entity_vertices[f"t{rng.integers(300)}"]] = 2.0
+        if rng.random() < 0.3:
+            seeds[projection.entity_vertices["lonely"]] = 1.0  # its mass must restart at the seeds
+        exact = exact_personalized_pagerank(projection, seeds, 0.9)[messages]
+        pushed = personalized_pagerank(projection, seeds, 0.9, tolerance=3e-6)[messages]
+        for k, found in overlaps.items():
+            found.append(len(top(exact, k) & top(pushed, k)) / k)
+    assert min(overlaps[10]) >= 0.8
+    assert np.mean(overlaps[10]) >= 0.97 and np.mean(overlaps[50]) >= 0.97 and np.mean(overlaps[200]) >= 0.97
+    loose = personalized_pagerank(projection, seeds, 0.9, tolerance=1e-3)[messages]
+    assert len(top(exact, 200) & top(loose, 200)) < len(top(exact, 200) & top(pushed, 200))  # tolerance matters
 
 
 @pytest.mark.parametrize("channels", [("bm25",), ("ppr",), ("activation",), ("ppr", "activation")])
@@ -123,3 +173,27 @@ def test_an_unknown_channel_is_refused_by_name(tmp_path):
     with Memory(Config(path=tmp_path / "m.db")) as memory:
         with pytest.raises(ValueError, match="'pagerank'.*bm25, dense, ppr, activation"):
             memory.search("anything", channels=("pagerank",))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_query_runs_with_the_configured_native_threads(tmp_path, monkeypatch, threads):
+    """OpenMP (igraph) and BLAS (numpy) pools hold `query_threads` while a query runs, and what
+    the application had set before is restored after it."""
+    import graphmem.memory
+    from threadpoolctl import threadpool_info
+
+    before = {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()}
+    seen: list[dict[str, int]] = []
+    engine_search = graphmem.memory.search
+
+    def observed_search(*args, **kwargs):
+        seen.append({pool["internal_api"]: pool["num_threads"] for pool in threadpool_info()})
+        return engine_search(*args, **kwargs)
+
+    monkeypatch.setattr(graphmem.memory, "search", observed_search)
+    with Memory(Config(path=tmp_path / "m.db", query_threads=threads)) as memory:
+        memory.ingest(SAMPLE)
+        assert memory.search("Who did Ana visit Kyoto with?", k=3)[0].source_id == "s2-2"
+    assert seen and {"openmp", "openblas"} <= set(seen[0])  # igraph's libgomp and numpy's OpenBLAS are loaded
+    assert set(seen[0].values()) == {threads}
+    assert {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()} == before

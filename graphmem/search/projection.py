@@ -4,6 +4,10 @@ One undirected weighted igraph graph per tenant: message, entity, event and fact
 edges for mentions, speakers, addressees, turn adjacency, event participation, facts' subject /
 object / provenance, scene membership. It is built once from the store and extended in place as
 new messages are ingested (`extend_projection`); queries only read it.
+
+Personalized PageRank runs on the graph's weighted adjacency in CSR form (`WalkMatrix`), built
+lazily on a projection's first query: a projection is immutable once built (`extend_projection`
+returns a new one), so the matrix is built once per projection, in O(edges).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import igraph
 import numpy as np
@@ -33,6 +38,29 @@ class EdgeWeights:
     scene_member: float = 0.5  # times the member's weight in its scene
 
 
+@dataclass(frozen=True)
+class WalkMatrix:
+    """Where a random walk steps from each vertex, in CSR form: the out-links of vertex v are
+    entries indptr[v]:indptr[v + 1], each a neighbour and the probability of stepping to it
+    (the link's weight over the vertex's total weight). A vertex without links has none."""
+
+    indptr: np.ndarray
+    sources: np.ndarray  # the vertex each entry leaves from (a row index per entry)
+    neighbours: np.ndarray
+    step: np.ndarray
+    degree: np.ndarray
+    isolated: np.ndarray  # vertices without links
+
+    @classmethod
+    def from_links(cls, sources: np.ndarray, targets: np.ndarray, step: np.ndarray, size: int) -> WalkMatrix:
+        """From both directions of every edge: `sources[i]` steps to `targets[i]` with probability `step[i]`."""
+        order = np.argsort(sources, kind="stable")
+        degree = np.bincount(sources, minlength=size)
+        indptr = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(degree, out=indptr[1:])
+        return cls(indptr, sources[order], targets[order], step[order], degree, np.flatnonzero(degree == 0))
+
+
 @dataclass
 class GraphProjection:
     graph: igraph.Graph
@@ -48,6 +76,10 @@ class GraphProjection:
     @property
     def size(self) -> int:
         return self.graph.vcount()
+
+    @cached_property
+    def walk(self) -> WalkMatrix:
+        return WalkMatrix.from_links(self.sources, self.targets, self.fan_out_weights, self.size)
 
 
 def build_projection(
@@ -183,8 +215,83 @@ def entity_specificity(projection: GraphProjection, entity_id: str, messages: in
     return math.log(1 + messages / (1 + projection.entity_degree.get(entity_id, 0)))
 
 
-def personalized_pagerank(projection: GraphProjection, seeds: Mapping[int, float], damping: float) -> np.ndarray:
-    """PPR scores of every vertex for a restart distribution over `seeds` (vertex -> weight)."""
+def personalized_pagerank(
+    projection: GraphProjection, seeds: Mapping[int, float], damping: float, tolerance: float = 1e-5
+) -> np.ndarray:
+    """Approximate PPR scores of every vertex for a restart distribution over `seeds` (vertex -> weight).
+
+    Forward push (Andersen, Chung & Lang 2006), in rounds: every vertex whose residual is at
+    least `tolerance` times its degree keeps 1 - damping of it as score and passes the rest to
+    its neighbours in proportion to link weight. The work follows the seeds' neighbourhood, not
+    the graph: a hub is pushed only once enough mass has reached it. When a round would touch a
+    large share of the graph anyway (small tenants), it pushes every vertex at once, which is one
+    step of power iteration over the CSR matrix, cheaper than gathering the active vertices' links.
+    A vertex without links restarts at the seeds. Scores sum to less than 1 (the residual left
+    below the threshold); only their order and ratios matter.
+    """
+    size = projection.size
+    reset = np.zeros(size)
+    for index, weight in seeds.items():
+        reset[index] += weight
+    total = reset.sum()
+    if total <= 0:
+        return reset
+    reset /= total
+    walk = projection.walk
+    degree = walk.degree
+    threshold = tolerance * np.maximum(degree, 1)
+    restart_at = np.flatnonzero(reset)
+    scores = np.zeros(size)
+    residual = reset.copy()
+    candidates: np.ndarray | None = restart_at  # vertices whose residual may exceed the threshold; None: any
+    while True:
+        if candidates is None:
+            pushing = residual >= threshold
+            volume = int(degree[pushing].sum())
+            if not volume and not pushing.any():
+                break
+        else:
+            active = candidates[residual[candidates] >= threshold[candidates]]
+            if not len(active):
+                break
+            volume = int(degree[active].sum())
+        if _SPARSE_ROUND_COST + _SPARSE_LINK_COST * volume >= len(walk.neighbours):
+            scores += (1 - damping) * residual
+            stranded = residual[walk.isolated].sum()
+            residual = damping * np.bincount(walk.neighbours, weights=residual[walk.sources] * walk.step, minlength=size)
+            if stranded > 0:
+                residual += damping * stranded * reset
+            candidates = None
+            continue
+        if candidates is None:
+            active = np.flatnonzero(pushing)
+        counts = degree[active]
+        mass = residual[active]
+        scores[active] += (1 - damping) * mass
+        residual[active] = 0.0
+        entries = np.repeat(walk.indptr[active] - np.cumsum(counts) + counts, counts) + np.arange(volume)
+        reached, slot = np.unique(walk.neighbours[entries], return_inverse=True)
+        residual[reached] += damping * np.bincount(slot, weights=np.repeat(mass, counts) * walk.step[entries])
+        candidates = reached
+        stranded = mass[counts == 0].sum()
+        if stranded > 0:
+            residual += damping * stranded * reset
+            candidates = np.union1d(reached, restart_at)
+    return scores + (1 - damping) * residual  # each vertex's own residual adds at least this much to its score
+
+
+# What a sparse round costs, in matrix entries a dense round reads in the same time (measured with
+# numpy 2 on the 100k-message bench tenant: a dense round ~6.5 ns per entry; a sparse one ~12 us
+# plus ~30 ns per link it pushes, since it gathers and sorts them). A round goes dense when cheaper.
+_SPARSE_ROUND_COST = 2_000
+_SPARSE_LINK_COST = 5
+
+
+def exact_personalized_pagerank(
+    projection: GraphProjection, seeds: Mapping[int, float], damping: float
+) -> np.ndarray:
+    """PPR solved exactly (igraph's PRPACK): the reference `personalized_pagerank` is measured
+    against. PRPACK parallelises with OpenMP; callers limit its threads (threadpoolctl)."""
     reset = np.zeros(projection.size)
     for index, weight in seeds.items():
         reset[index] += weight
