@@ -6,6 +6,7 @@ once from the store and rebuilt only after that tenant is written to, never per 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from graphmem.models import EntityNode, EventNode, Evidence, Fact, GraphBatch, M
 from graphmem.search.dense import DenseIndex
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
-from graphmem.search.question import absolute_time_constraint
+from graphmem.search.question import absolute_time_constraint, asked_entity_type
 from graphmem.search.projection import (
     EdgeWeights,
     GraphProjection,
@@ -64,6 +65,9 @@ class SearchSettings:
     # two rankings (RRF) lowered recall on both dev sets.
     activation_seeds: int = 50
     activation_seed_weight: float = 0.2
+    # A question asking for a kind of thing ("Which cities ...", "What books ...") also seeds the
+    # entities of that type, each by specificity x type_seed_weight / sqrt(how many there are).
+    type_seed_weight: float = 0.3
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
@@ -196,9 +200,9 @@ def search(
     """
     if k <= 0 or not index.messages:
         return []
-    lexical = index.lexical.search(query, settings.candidates)
-    dense = index.dense.search(query, settings.candidates) if index.dense is not None else []
     linked = index.linker.link(query)
+    lexical = index.lexical.search(_lexical_query(query, linked, index, settings), settings.candidates)
+    dense = index.dense.search(query, settings.candidates) if index.dense is not None else []
     rankings: dict[str, list[tuple[int, float]]] = {}
     if "bm25" in settings.channels:
         rankings["bm25"] = lexical
@@ -206,6 +210,7 @@ def search(
         rankings["dense"] = dense
     seeds = _seeds(index, lexical, dense, linked, settings)
     projection = index.projection
+    _add_type_seeds(index, seeds, asked_entity_type(query), settings)
     prior = _prior(index, linked, absolute_time_constraint(query), settings)
     activation = None
     if "activation" in settings.channels and seeds:
@@ -297,6 +302,28 @@ def with_activated(
         if structure[vertex] > 0:
             added[int(vertex)] = added.get(int(vertex), 0.0) + scale * float(structure[vertex])
     return added
+
+
+def _lexical_query(query: str, linked: Sequence[EntityNode], index: GroupIndex, settings: SearchSettings) -> str:
+    """The question as BM25 reads it: a participant named by another name they go by ("Kate")
+    is written as their speaker name, which prefixes their messages in the index."""
+    for entity in linked:
+        if entity.id in index.speaker_ids:
+            for name in entity.aliases:
+                query = re.sub(rf"\b{re.escape(name)}\b", entity.name, query, flags=re.IGNORECASE)
+    return query
+
+
+def _add_type_seeds(index: GroupIndex, seeds: dict[int, float], asked: str | None, settings: SearchSettings) -> None:
+    """Seed the entities of the type a question asks for, the rare ones more."""
+    if asked is None or settings.type_seed_weight <= 0:
+        return
+    projection = index.projection
+    typed = [e.id for e in index.entities.values() if e.type == asked and e.id in projection.entity_vertices]
+    scale = settings.type_seed_weight / max(1.0, len(typed)) ** 0.5
+    for entity_id in typed:
+        vertex = projection.entity_vertices[entity_id]
+        seeds[vertex] = seeds.get(vertex, 0.0) + scale * entity_specificity(projection, entity_id, len(index.messages))
 
 
 def _top_messages(scores: np.ndarray, count: int) -> list[tuple[int, float]]:
