@@ -52,9 +52,10 @@ neo4j-start: $(INSTALLED)
 neo4j-stop:
 	dev/neo4j/stop
 
-## eval: evidence recall on the LoCoMo dev split
+## eval: evidence recall on the LoCoMo and REALTALK dev splits, with baselines and the ablation
 eval: $(INSTALLED)
-	$(VENV)/bin/graphmem eval locomo ../shared/data/locomo/locomo_dev.json
+	$(VENV)/bin/graphmem eval locomo ../shared/data/locomo/locomo_dev.json --baselines --consolidate
+	$(VENV)/bin/graphmem eval realtalk ../shared/data/realtalk --baselines --consolidate
 
 ## bench: ingest throughput on the LoCoMo dev split
 bench: $(INSTALLED)

@@ -9,6 +9,7 @@ import pytest
 
 from graphmem import Config, Memory
 from graphmem.search.question import absolute_time_constraint
+from tests.conftest import SAMPLE
 
 
 @pytest.mark.parametrize(
@@ -41,3 +42,38 @@ def test_a_dated_question_prefers_what_was_said_or_dated_then(tmp_path):
         memory.ingest(path)
         assert memory.search("What cake did Ann bake in June 2023?", k=1)[0].source_id == "june"
         assert memory.search("What cake did Ann bake in May 2023?", k=1)[0].source_id == "may"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which cities have both Kate and Elise been to?", "place"),
+        ("What books has Melanie read?", "work"),
+        ("What tv shows did Paola watch?", "work"),
+        ("Which companies did John apply to?", "organization"),
+        ("What does Caroline paint?", None),
+        ("When did Ana move to the city she loves most, after all those years in school?", None),  # too late to be asked for
+    ],
+)
+def test_asked_entity_type(question, expected):
+    from graphmem.search.question import asked_entity_type
+
+    assert asked_entity_type(question) == expected
+
+
+def test_a_question_asking_for_places_seeds_the_places(tmp_path):
+    from graphmem.search.engine import SearchSettings, _add_type_seeds
+
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(SAMPLE)
+        index = memory._index(None)
+    places = {e.id for e in index.entities.values() if e.type == "place"}
+    assert places
+    seeds: dict[int, float] = {}
+    _add_type_seeds(index, seeds, "place", SearchSettings())
+    assert {index.projection.keys[v] for v in seeds} == places
+    assert all(0 < w for w in seeds.values())
+    untouched: dict[int, float] = {}
+    _add_type_seeds(index, untouched, None, SearchSettings())
+    _add_type_seeds(index, untouched, "place", SearchSettings(type_seed_weight=0.0))
+    assert untouched == {}

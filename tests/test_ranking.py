@@ -197,3 +197,26 @@ def test_a_query_runs_with_the_configured_native_threads(tmp_path, monkeypatch, 
     assert seen and {"openmp", "openblas"} <= set(seen[0])  # igraph's libgomp and numpy's OpenBLAS are loaded
     assert set(seen[0].values()) == {threads}
     assert {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()} == before
+def test_activation_enters_ppr_through_the_facts_and_scenes_it_reaches():
+    from graphmem.models import RelationEdge, Scene, SceneMember
+    from graphmem.search.engine import SearchSettings, with_activated
+
+    messages = [
+        MessageNode(f"m{i}", f"m{i}", "c", i, "Ann", "ann", f"text {i}", datetime(2024, 1, 1), session=1)
+        for i in range(4)
+    ]
+    entities = [EntityNode("ann", "Ann", "person"), EntityNode("kyoto", "Kyoto", "place")]
+    fact = RelationEdge("r1", "ann", "kyoto", "visited", "Ann visited Kyoto", "m0", datetime(2024, 1, 1))
+    scene = Scene("s1", "Kyoto", datetime(2024, 1, 1), datetime(2024, 1, 1),
+                  (SceneMember("m0", "message", 1.0), SceneMember("m3", "message", 1.0)))
+    projection = build_projection(messages, entities, [Mention("m0", "kyoto")], [], [fact], scenes=[scene])
+    seeds = {int(projection.message_vertices[0]): 2.0}
+    activation = spread_activation(projection, seeds, decay=0.8, hops=3, keep=1000, threshold=0.0)
+    settings = SearchSettings(channels=("ppr", "activation"), activation_seeds=5, activation_seed_weight=0.2)
+    restart = with_activated(projection, seeds, activation, settings)
+    added = {projection.keys[v]: w for v, w in restart.items() if v not in seeds}
+    assert set(added) == {"fact:r1", "scene:s1"}  # never messages or entities
+    assert max(added.values()) == pytest.approx(0.2 * 2.0) and restart[next(iter(seeds))] == 2.0
+    scores = personalized_pagerank(projection, restart, damping=0.9)[projection.message_vertices]
+    plain = personalized_pagerank(projection, seeds, damping=0.9)[projection.message_vertices]
+    assert scores[3] > plain[3]  # the scene pulls in its other member

@@ -72,3 +72,14 @@ def test_cli_eval_realtalk_json(tmp_path):
     assert report["questions"] == 4 and report["skipped"] == 1 and report["dropped_evidence"] == 4
     assert set(report["recall"]) == {"all", "1", "2"}
     assert not (tmp_path / "unused.db").exists()
+
+
+def test_consolidated_eval_scores_the_ablation_on_one_ingest():
+    from graphmem.eval.locomo import ABLATION, variants_to_score
+
+    variants = variants_to_score(baselines=True, consolidate=True, dense=False)
+    assert set(ABLATION) <= set(variants) and variants["graphmem"].scenes
+    assert not any(v.channels == ("dense",) for v in variants.values())
+    results = run_variants(realtalk_set([CHAT]), {name: variants[name] for name in ABLATION}, ks=(5,))
+    assert list(results) == list(ABLATION)
+    assert {r.counts["all"] for r in results.values()} == {3}

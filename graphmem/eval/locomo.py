@@ -163,7 +163,7 @@ BASELINES: dict[str, Variant] = {
     "dense (embeddings configured)": Variant(("dense",)),
     "ppr only": Variant(("ppr",)),
     "activation only": Variant(("activation",)),
-    "ppr + activation": Variant(("ppr", "activation")),
+    "ppr + activation (activation seeds PPR)": Variant(("ppr", "activation")),
     "graphmem": Variant(),
 }
 

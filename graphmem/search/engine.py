@@ -6,6 +6,7 @@ once from the store and rebuilt only after that tenant is written to, never per 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from graphmem.models import EntityNode, EventNode, Evidence, Fact, GraphBatch, M
 from graphmem.search.dense import DenseIndex
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
-from graphmem.search.question import absolute_time_constraint
+from graphmem.search.question import absolute_time_constraint, asked_entity_type
 from graphmem.search.projection import (
     EdgeWeights,
     GraphProjection,
@@ -37,6 +38,8 @@ class SearchSettings:
     """Ranking parameters; they make sense for any conversation and are tuned on the dev split."""
 
     # BM25 feeds PPR its seeds; fusing BM25's own ranking back in lowered recall on the dev split.
+    # PPR alone is the default: adding activation (into PPR) or scenes helped LoCoMo dev and
+    # lowered REALTALK dev (README, ablation).
     channels: tuple[str, ...] = ("ppr",)
     channel_weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "ppr": 1.0})
     rrf_k: int = 60
@@ -44,7 +47,7 @@ class SearchSettings:
     # PPR's push threshold per unit of degree: smaller is closer to exact PPR and slower (README,
     # bench/ppr.py: top-200 agreement with exact PPR and time per query for several tenant sizes).
     ppr_tolerance: float = 3e-6
-    lexical_seeds: int = 40
+    lexical_seeds: int = 80
     entity_seed_weight: float = 1.0
     candidates: int = 200
     activation_decay: float = 0.8
@@ -59,12 +62,15 @@ class SearchSettings:
     # With embeddings configured, the nearest messages by cosine also seed the graph channels.
     dense_seeds: int = 10
     dense_seed_weight: float = 0.5
-    # Cover the question's parts rather than near-duplicates of one part: a hit's score is
-    # divided by 1 + session_diversity x (hits already taken from its session), and by
-    # 1 + turn_diversity for each taken hit within `neighbour_turns` turns of it.
-    session_diversity: float = 0.0
-    turn_diversity: float = 0.0
-    neighbour_turns: int = 2
+    # With both graph channels, activation enters PPR rather than being fused with it: the
+    # facts, events and scenes it reaches most join the restart distribution (their activation
+    # scaled so the strongest weighs activation_seed_weight x the strongest seed). Fusing the
+    # two rankings (RRF) lowered recall on both dev sets.
+    activation_seeds: int = 50
+    activation_seed_weight: float = 0.2
+    # A question asking for a kind of thing ("Which cities ...", "What books ...") also seeds the
+    # entities of that type, each by specificity x type_seed_weight / sqrt(how many there are).
+    type_seed_weight: float = 0.3
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
@@ -91,7 +97,6 @@ class GroupIndex:
     message_speakers: np.ndarray  # speaker entity id of messages[i]
     speaker_ids: frozenset[str]
     message_days: np.ndarray  # day ordinal each message was said
-    session_numbers: np.ndarray  # a number per (conversation, session) of messages[i]
     stated_days: dict[str, list[tuple[int, int]]]  # message id -> day spans its events/facts are dated to
     captions: dict[str, str]  # projection vertex key -> how an explanation names it
 
@@ -162,7 +167,6 @@ class GroupIndex:
             message_speakers=np.array([m.speaker_id for m in messages], dtype=object),
             speaker_ids=frozenset(m.speaker_id for m in messages),
             message_days=np.array([m.ts.toordinal() for m in messages], dtype=np.int64),
-            session_numbers=_session_numbers(messages),
             stated_days=stated,
             captions=captions,
         )
@@ -199,9 +203,9 @@ def search(
     """
     if k <= 0 or not index.messages:
         return []
-    lexical = index.lexical.search(query, settings.candidates)
-    dense = index.dense.search(query, settings.candidates) if index.dense is not None else []
     linked = index.linker.link(query)
+    lexical = index.lexical.search(_lexical_query(query, linked, index, settings), settings.candidates)
+    dense = index.dense.search(query, settings.candidates) if index.dense is not None else []
     rankings: dict[str, list[tuple[int, float]]] = {}
     if "bm25" in settings.channels:
         rankings["bm25"] = lexical
@@ -209,20 +213,24 @@ def search(
         rankings["dense"] = dense
     seeds = _seeds(index, lexical, dense, linked, settings)
     projection = index.projection
+    _add_type_seeds(index, seeds, asked_entity_type(query), settings)
     prior = _prior(index, linked, absolute_time_constraint(query), settings)
-    if "ppr" in settings.channels and seeds:
-        scores = personalized_pagerank(projection, seeds, settings.damping, settings.ppr_tolerance)
-        scores = scores[projection.message_vertices]
-        rankings["ppr"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
+    activation = None
     if "activation" in settings.channels and seeds:
-        scores = spread_activation(
+        activation = spread_activation(
             projection, seeds, decay=settings.activation_decay, hops=settings.activation_hops,
             keep=settings.activation_keep, threshold=settings.activation_threshold,
-        )[projection.message_vertices]
+        )
+    into_ppr = "ppr" in settings.channels and activation is not None
+    if "ppr" in settings.channels and seeds:
+        restart = with_activated(projection, seeds, activation, settings) if into_ppr else seeds
+        scores = personalized_pagerank(projection, restart, settings.damping, settings.ppr_tolerance)
+        scores = scores[projection.message_vertices]
+        rankings["ppr"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
+    if activation is not None and not into_ppr:
+        scores = activation[projection.message_vertices]
         rankings["activation"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
     fused = _reciprocal_rank_fusion(rankings, settings)
-    if settings.session_diversity > 0 or settings.turn_diversity > 0:
-        fused = _diversified(index, fused, k, settings)
     if as_of is not None:
         fused = [(i, score) for i, score in fused if index.messages[i].ts <= as_of]
     why = _explanations(rankings, linked)
@@ -278,6 +286,50 @@ def _seeds(
     return seeds
 
 
+def with_activated(
+    projection: GraphProjection, seeds: dict[int, float], activation: np.ndarray, settings: SearchSettings
+) -> dict[int, float]:
+    """The seeds plus the facts, events and scenes activation reaches most, weighted by their
+    activation: how spreading activation enters personalized PageRank."""
+    structure = activation.copy()
+    structure[projection.message_vertices] = 0.0
+    structure[list(projection.entity_vertices.values())] = 0.0
+    structure[list(seeds)] = 0.0
+    count = min(settings.activation_seeds, len(structure))
+    top = np.argpartition(-structure, count - 1)[:count]
+    best = structure[top].max() if count else 0.0
+    if best <= 0:
+        return seeds
+    scale = max(seeds.values()) * settings.activation_seed_weight / best
+    added = dict(seeds)
+    for vertex in top:
+        if structure[vertex] > 0:
+            added[int(vertex)] = added.get(int(vertex), 0.0) + scale * float(structure[vertex])
+    return added
+
+
+def _lexical_query(query: str, linked: Sequence[EntityNode], index: GroupIndex, settings: SearchSettings) -> str:
+    """The question as BM25 reads it: a participant named by another name they go by ("Kate")
+    is written as their speaker name, which prefixes their messages in the index."""
+    for entity in linked:
+        if entity.id in index.speaker_ids:
+            for name in entity.aliases:
+                query = re.sub(rf"\b{re.escape(name)}\b", entity.name, query, flags=re.IGNORECASE)
+    return query
+
+
+def _add_type_seeds(index: GroupIndex, seeds: dict[int, float], asked: str | None, settings: SearchSettings) -> None:
+    """Seed the entities of the type a question asks for, the rare ones more."""
+    if asked is None or settings.type_seed_weight <= 0:
+        return
+    projection = index.projection
+    typed = [e.id for e in index.entities.values() if e.type == asked and e.id in projection.entity_vertices]
+    scale = settings.type_seed_weight / max(1.0, len(typed)) ** 0.5
+    for entity_id in typed:
+        vertex = projection.entity_vertices[entity_id]
+        seeds[vertex] = seeds.get(vertex, 0.0) + scale * entity_specificity(projection, entity_id, len(index.messages))
+
+
 def _top_messages(scores: np.ndarray, count: int) -> list[tuple[int, float]]:
     count = min(count, len(scores))
     top = np.argpartition(-scores, count - 1)[:count]
@@ -305,41 +357,6 @@ def _prior(
                 inside[index.positions[message_id]] = True
         prior *= np.where(inside, 1.0 + settings.time_focus, 1.0)
     return None if np.all(prior == 1.0) else prior
-
-
-def _diversified(
-    index: GroupIndex, ranked: list[tuple[int, float]], picks: int, settings: SearchSettings
-) -> list[tuple[int, float]]:
-    """Greedy re-ranking (maximal marginal relevance over conversation structure): each pick
-    discounts the other hits of its session and of its neighbouring turns, so the top `picks`
-    span the sessions a many-part question draws on. Each pick keeps its discounted score."""
-    pool = ranked[: settings.candidates]
-    if len(pool) < 2:
-        return ranked
-    members = np.array([i for i, _ in pool], dtype=np.int64)
-    scores = np.array([score for _, score in pool], dtype=float)
-    sessions = np.array([index.session_numbers[i] for i in members], dtype=np.int64)
-    crowd = np.zeros(len(pool))
-    near = np.zeros(len(pool))
-    open_ = np.ones(len(pool), dtype=bool)
-    taken: list[tuple[int, float]] = []
-    for _ in range(min(picks, len(pool))):
-        adjusted = np.where(
-            open_, scores / ((1 + settings.session_diversity * crowd) * (1 + settings.turn_diversity * near)), -np.inf
-        )
-        best = int(np.argmax(adjusted))
-        taken.append((int(members[best]), float(adjusted[best])))
-        open_[best] = False
-        crowd += sessions == sessions[best]
-        near += np.abs(members - members[best]) <= settings.neighbour_turns
-    chosen = {i for i, _ in taken}
-    return taken + [(i, score) for i, score in ranked if i not in chosen]
-
-
-def _session_numbers(messages: Sequence[MessageNode]) -> np.ndarray:
-    """One number per (conversation, session): the unit diversification spreads hits over."""
-    numbers: dict[tuple[str, int | None], int] = {}
-    return np.array([numbers.setdefault((m.conversation_id, m.session), len(numbers)) for m in messages], dtype=np.int64)
 
 
 def _stated_days(events: Sequence[EventNode], relations: Sequence[RelationEdge]) -> dict[str, list[tuple[int, int]]]:

@@ -7,6 +7,7 @@ question is asked, which a memory of past conversations does not know.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from graphmem.models import TimeRange
@@ -23,3 +24,22 @@ def absolute_time_constraint(question: str) -> TimeRange | None:
     if not spans:
         return None
     return max(spans, key=lambda span: (span.end - span.start, span.start))
+
+
+# Category nouns a question asks for a list of ("Which cities ...", "What books ..."), by the
+# entity type that answers them.
+_ASKED_TYPES = {
+    "place": "cities city countries country places states towns locations destinations restaurants",
+    "work": "books book shows show movies movie films film series songs song albums album novels games",
+    "organization": "companies company teams team universities university schools school brands",
+}
+_ASKED = {word: kind for kind, words in _ASKED_TYPES.items() for word in words.split()}
+
+
+def asked_entity_type(question: str) -> str | None:
+    """The entity type a question asks for ("Which cities has Ana visited?" -> "place"), if any."""
+    words = re.findall(r"[a-z]+", question.casefold())
+    for word in words[:6]:
+        if word in _ASKED:
+            return _ASKED[word]
+    return None
