@@ -108,7 +108,7 @@ def load_conversation_file(file: SourceFile, max_message_chars: int) -> LoadedFi
 def extract_and_write(file: SourceFile, loaded: LoadedFile, config: Config, ledger_path: Path) -> LedgerEntry:
     """Extract the file's changed messages, write them, and record the file in the ledger."""
     with Memory(config) as memory:
-        report = memory.ingest_conversations(loaded.conversations)
+        report = memory.ingest_conversations(loaded.conversations, mirror=True)  # the file is the truth
     report.files, report.rejected = 1, loaded.problems
     with Ledger(ledger_path) as ledger:
         entry = ledger.record(config.group_id, file, report)

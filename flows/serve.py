@@ -34,7 +34,7 @@ from pathlib import Path
 import click
 
 INGEST_INTERVAL_SECONDS = 60
-STOP_SECONDS = 4.0
+STOP_SECONDS = 2.5
 """After SIGINT or SIGTERM, how long Prefect gets to stop tidily before its processes are killed."""
 READY_LINE = "graphmem serve: serving"
 _CHILD = "GRAPHMEM_SERVE_CHILD"
@@ -80,7 +80,10 @@ def main(
         if (value := context.params.get(param.name)) not in (None, param.default)
         for text in (param.opts[0], str(value))
     ]
-    sys.exit(_supervise([sys.executable, "-m", "flows.serve", *arguments]))
+    code = _supervise([sys.executable, "-m", "flows.serve", *arguments])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # nothing left to clean up here; skipping interpreter teardown keeps the stop prompt
 
 
 class _Stop(Exception):

@@ -169,7 +169,8 @@ class Memory:
                 unreadable.append(error.problem)
         conversations = [c for f in loaded for c in f.conversations]
         report = self.ingest_conversations(
-            conversations, group_id=group, group_per_conversation=group_per_conversation, progress=progress
+            conversations, group_id=group, group_per_conversation=group_per_conversation, progress=progress,
+            mirror=True,
         )
         report.files = len(loaded) + len(unreadable)
         report.rejected = [*unreadable, *(p for f in loaded for p in f.problems), *report.rejected]
@@ -183,11 +184,12 @@ class Memory:
         group_id: str | None = None,
         group_per_conversation: bool = False,
         progress: ProgressCallback | None = None,
+        mirror: bool = False,
     ) -> IngestReport:
         """Extract and write conversations; messages already stored unchanged are skipped.
 
-        Each conversation given is the truth for that conversation: its stored messages that it
-        no longer holds are removed, with what only they supported (`Store.mirror_conversation`:
+        With `mirror` (as `ingest` does for files), each conversation given is the truth for that
+        conversation: its stored messages that it no longer holds are removed, with what only they supported (`Store.mirror_conversation`:
         a fact superseded only through a removed message is current again; one a remaining
         message still contradicts stays closed), and messages that only moved are renumbered,
         not re-extracted. Changed messages are re-extracted alone.
@@ -215,7 +217,7 @@ class Memory:
                 m for m in conversation.messages if m.id not in stored or stored[m.id].digest != message_digest(m)
             ]
             kept = {m.id: m.seq for m in conversation.messages}
-            if any(source not in kept or kept[source] != m.seq for source, m in stored.items()):
+            if mirror and any(source not in kept or kept[source] != m.seq for source, m in stored.items()):
                 report.messages_removed += self.store.mirror_conversation(group, conversation.id, kept)
                 self._indexes.pop(group, None)  # turns were removed or renumbered: rebuilt on the next query
             report.messages_read += len(conversation.messages)

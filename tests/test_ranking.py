@@ -155,7 +155,7 @@ def test_optional_dense_channel_embeds_incrementally(tmp_path):
     pytest.importorskip("wordllama")
     data = json.loads(SAMPLE.read_text())
     (tmp_path / "first.json").write_text(json.dumps(dict(data, messages=data["messages"][:6])))
-    (tmp_path / "second.json").write_text(json.dumps(dict(data, messages=data["messages"][6:])))
+    (tmp_path / "second.json").write_text(json.dumps(data))  # the conversation's file, grown
     with Memory(Config(path=tmp_path / "m.db", embeddings="wordllama")) as memory:
         memory.ingest(tmp_path / "first.json")
         memory.search("warm the index", k=1)
