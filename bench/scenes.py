@@ -33,12 +33,12 @@ from rich.console import Console
 from rich.table import Table
 
 from graphmem import Config, Memory
-from graphmem.consolidation import (
+from graphmem.consolidation.pipeline import (
     ConsolidationReport, ConsolidationSettings, TenantRecords, consolidate, tenant_features,
 )
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from graphmem.models import Conversation, Persona, Scene
-from graphmem.scenes import SceneSettings, median_span_days, scene_membership
+from graphmem.consolidation.scenes import SceneSettings, median_span_days, scene_membership
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 DIA_ID = re.compile(r"D:?(\d+):(\d+)")  # also reads the malformed "D:11:26"

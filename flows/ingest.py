@@ -5,7 +5,7 @@
     extract-and-write (per file)   spaCy extraction and an idempotent store write, then the
                                    ledger records the file; retried on transient store errors
 
-Unchanged files are skipped by content hash (graphmem.ledger), and within a changed file the
+Unchanged files are skipped by content hash (flows.ledger), and within a changed file the
 memory skips messages already stored unchanged, so a changed file writes only what changed.
 
 A file that cannot be read fails its own task with a message naming the file, record and field;
@@ -42,10 +42,10 @@ from prefect.tasks import exponential_backoff
 from flows import StoreKind, artifact_key, memory_config
 from graphmem.config import Config
 from graphmem.errors import StoreError
-from graphmem.ledger import (
+from flows.ledger import (
     FailedFile, IngestPlan, IngestRun, Ledger, LedgerEntry, SourceFile, default_ledger_path, source_files,
 )
-from graphmem.loaders import LoadedFile, load_file
+from graphmem.ingest.loaders import LoadedFile, load_file
 from graphmem.memory import Memory
 
 INGEST_WORKERS = 2

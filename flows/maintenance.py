@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import StoreKind, artifact_key, group_run_name, memory_config
 from graphmem.config import Config
-from graphmem.ledger import Ledger, default_ledger_path
+from flows.ledger import Ledger, default_ledger_path
 from graphmem.memory import Memory
 from graphmem.search.engine import GroupIndex
 from graphmem.store.base import StoreCounts

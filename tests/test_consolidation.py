@@ -15,10 +15,10 @@ import igraph
 from click.testing import CliRunner
 
 from graphmem import Config, Memory
-from graphmem.alignment import AlignmentSettings, misattributions, split_mixed
-from graphmem.cli import cli
-from graphmem.consolidation import TenantRecords, consolidate
-from graphmem.fact_graph import Features, items_of
+from graphmem.consolidation.alignment import AlignmentSettings, misattributions, split_mixed
+from graphmem.cli.main import cli
+from graphmem.consolidation.pipeline import TenantRecords, consolidate
+from graphmem.consolidation.fact_graph import Features, items_of
 from graphmem.models import (
     EntityNode,
     EventNode,
@@ -29,7 +29,7 @@ from graphmem.models import (
     RelationEdge,
     stable_id,
 )
-from graphmem.scenes import scene_membership
+from graphmem.consolidation.scenes import scene_membership
 from tests.conftest import SAMPLE
 
 GROUP = "g"

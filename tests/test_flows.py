@@ -23,7 +23,7 @@ from neo4j.exceptions import ClientError, ServiceUnavailable, TransientError
 
 from flows import memory_config
 from graphmem.errors import InputError, RecordProblem, StoreError
-from graphmem.ledger import IngestRun, Ledger, default_ledger_path, source_files
+from flows.ledger import IngestRun, Ledger, default_ledger_path, source_files
 from graphmem.memory import IngestReport, Memory
 from graphmem.models import WriteCounts
 from tests.conftest import STORE_KINDS
@@ -49,7 +49,7 @@ def write_conversation(path: Path, turns=CONVERSATION, conversation_id: str = "c
     return path
 
 
-# -- the ledger (graphmem.ledger), without Prefect ---------------------------------------------
+# -- the ledger (flows.ledger), without Prefect ---------------------------------------------
 
 
 def test_source_files_are_the_visible_conversation_files(tmp_path):

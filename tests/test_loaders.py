@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from graphmem.errors import InputError
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from tests.conftest import LOCOMO_DEV, SAMPLE
 
 

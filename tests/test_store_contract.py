@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from graphmem.graph_builder import build_graph_batch
+from graphmem.ingest.graph_builder import build_graph_batch
 from graphmem.models import (
     EntityType,
     ExtractedEntity,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphmem.config import Config
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from graphmem.memory import Memory
 
 DIA_ID = re.compile(r"^D\d+:\d+$")

@@ -33,7 +33,7 @@ from graphmem.models import (
     Participant,
     TimeRange,
 )
-from graphmem.temporal import find_time_expressions, resolve_time_expression
+from graphmem.extraction.temporal import find_time_expressions, resolve_time_expression
 
 # Words spaCy's NER takes for (part of) a name, mostly at the start of a turn ("Hey Caroline",
 # "Yep Jon", "Wanna"): stripped from the front of a PERSON entity.

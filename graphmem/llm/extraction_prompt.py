@@ -5,7 +5,7 @@ short id (`m1`, `m2`, ...), its time and its speaker, and the reply holds one it
 the same entities, events and relations the spaCy extractor produces (`MessageExtraction`).
 
 Dates are never computed by the model: it copies the time words as written ("yesterday",
-"last May") into `time_text`, and `graphmem.temporal` resolves them against the turn's own
+"last May") into `time_text`, and `graphmem.extraction.temporal` resolves them against the turn's own
 timestamp, exactly as for spaCy. Small models get date arithmetic wrong; the resolver does not.
 A `time_text` that does not occur in the turn is ignored (the model made it up).
 
@@ -38,7 +38,7 @@ from graphmem.models import (
     Participant,
     TimeRange,
 )
-from graphmem.temporal import find_time_expressions, resolve_time_expression
+from graphmem.extraction.temporal import find_time_expressions, resolve_time_expression
 
 SCHEMA_NAME = "conversation_extraction"
 MAX_ENTITIES_PER_MESSAGE = 8

@@ -20,7 +20,7 @@ from graphmem.models import (
     SceneMember, WriteCounts,
 )
 from graphmem.store.base import StoreCounts
-from graphmem.supersession import resolve_supersession, supersession_key
+from graphmem.store.supersession import resolve_supersession, supersession_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -184,7 +184,7 @@ class SQLiteStore:
         return WriteCounts(new_messages, new_entities, new_events, new_relations)
 
     def _apply_supersession(self, db: sqlite3.Connection, group_id: str, subjects: set[str]) -> None:
-        """Recompute which relations of these subjects supersede which (see graphmem.supersession)."""
+        """Recompute which relations of these subjects supersede which (see graphmem.store.supersession)."""
         if not subjects:
             return
         marks = ",".join("?" * len(subjects))

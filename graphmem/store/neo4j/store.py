@@ -9,13 +9,13 @@ Graph model (every node and RELATES edge carries `group_id` and a deterministic 
     (:Event)-[:NEXT_EVENT {entity_id}]->(:Event)     each participant's events in time order
     (:Entity)-[:RELATES {predicate, fact, valid_from, valid_to, observed_at, message_ids, ...}]->(:Entity)
 
-Consolidation (graphmem.consolidation) adds scenes and personas:
+Consolidation (graphmem.consolidation.pipeline) adds scenes and personas:
 
     (:Scene {label, ts_start, ts_end, size, relation_ids})-[:HAS_MEMBER {weight}]->(:Message|Event)
     (:Scene)-[:INVOLVES]->(:Entity)            (:Scene)-[:SHOWS]->(:Persona)-[:PERSONA_OF]->(:Entity)
     (:Persona)-[:HAS_FACET {position}]->(:Facet {label, facts})-[:SUPPORTED_BY]->(:Message)
 
-Every statement is a named file under `cypher/` (see `graphmem.store.cypher`) and takes its
+Every statement is a named file under `cypher/` (see `graphmem.store.neo4j.cypher`) and takes its
 values as parameters. Uniqueness constraints on (group_id, id) make concurrent MERGEs safe; a
 whole `write` is one transaction, retried on transient failures (deadlocks, lost connections)
 with exponential backoff and jitter.
@@ -39,8 +39,8 @@ from graphmem.models import (
     SceneMember, WriteCounts,
 )
 from graphmem.store.base import StoreCounts
-from graphmem.store.cypher import load, names
-from graphmem.supersession import resolve_supersession, supersession_key
+from graphmem.store.neo4j.cypher import load, names
+from graphmem.store.supersession import resolve_supersession, supersession_key
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> Wr
 
 
 def _apply_supersession(tx: ManagedTransaction, group_id: str, subject_ids: list[str]) -> None:
-    """Recompute which relations of these subjects supersede which (see graphmem.supersession)."""
+    """Recompute which relations of these subjects supersede which (see graphmem.store.supersession)."""
     stored = [_relation(r) for r in _fetch(tx, "read/relations_of_subjects", group_id=group_id, subject_ids=subject_ids)]
     rows = [
         {"id": r.id, "valid_to": r.valid_to, "expired_at": r.expired_at, "superseded_by": r.superseded_by}

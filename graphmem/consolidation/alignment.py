@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphmem.fact_graph import MESSAGE, Features, Item
+from graphmem.consolidation.fact_graph import MESSAGE, Features, Item
 
 FIRST_PERSON = frozenset("i i'm im i've ive i'd i'll my me mine myself".split())
 SECOND_PERSON = frozenset("you your yours you're youre yourself you've you'll you'd ya u ur".split())

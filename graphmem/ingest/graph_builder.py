@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 
 from graphmem.extraction.canonical import clean_name, entity_key
-from graphmem.resolution import short_form_targets
+from graphmem.ingest.resolution import short_form_targets
 from graphmem.models import (
     Conversation,
     ConversationNode,
@@ -51,7 +51,7 @@ def build_graph_batch(
     """Graph records for `messages` (a subset of `conversation`) and their extractions.
 
     `known_people` are the names of person entities already stored for the tenant: short forms
-    of them ("Jen") resolve to the full name (graphmem.resolution).
+    of them ("Jen") resolve to the full name (graphmem.ingest.resolution).
     """
     people_here = [e.name for x in extractions for e in x.entities if e.type is EntityType.PERSON]
     renames = short_form_targets(people_here, [*known_people, *conversation.participants, *people_here])

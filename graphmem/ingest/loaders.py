@@ -27,7 +27,7 @@ from typing import Any
 
 from graphmem.errors import InputError, RecordProblem
 from graphmem.models import Conversation, Message
-from graphmem.temporal import TimestampError, parse_timestamp
+from graphmem.extraction.temporal import TimestampError, parse_timestamp
 
 DEFAULT_MAX_MESSAGE_CHARS = 100_000
 _LOCOMO_SESSION = re.compile(r"^session_(\d+)$")
