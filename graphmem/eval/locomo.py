@@ -23,9 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graphmem.config import Config
-from graphmem.ingest.loaders import load_file
-from graphmem.memory import Memory
+from graphmem import Config, Memory, load_file
 
 DIA_ID = re.compile(r"^D\d+:\d+$")
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}

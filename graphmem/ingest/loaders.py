@@ -25,11 +25,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from graphmem.config import DEFAULT_MAX_MESSAGE_CHARS
 from graphmem.errors import InputError, RecordProblem
 from graphmem.models import Conversation, Message
 from graphmem.extraction.temporal import TimestampError, parse_timestamp
 
-DEFAULT_MAX_MESSAGE_CHARS = 100_000
 _LOCOMO_SESSION = re.compile(r"^session_(\d+)$")
 
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from pydantic import BaseModel, ValidationError
 
 from graphmem.extraction.canonical import clean_name
-from graphmem.extraction.rules import FIRST_PERSON, SECOND_PERSON
+from graphmem.extraction.temporal import find_time_expressions, resolve_time_expression
 from graphmem.models import (
     Conversation,
     EntityType,
@@ -38,7 +38,7 @@ from graphmem.models import (
     Participant,
     TimeRange,
 )
-from graphmem.extraction.temporal import find_time_expressions, resolve_time_expression
+from graphmem.vocab import FIRST_PERSON, SECOND_PERSON
 
 SCHEMA_NAME = "conversation_extraction"
 MAX_ENTITIES_PER_MESSAGE = 8

@@ -1,7 +1,8 @@
 """The embedded default store: one SQLite file in WAL mode, no server.
 
 Every table is keyed by (group_id, ...), every statement takes group_id as a parameter, and a
-whole `write` is one transaction: a failure leaves the file as it was.
+whole `write` is one transaction: a failure leaves the file as it was. Like every store it raises
+only `StoreError`, transient when the file was locked or busy (another writer held it too long).
 """
 
 from __future__ import annotations
@@ -92,12 +93,13 @@ MEMBER_TABLES = {"message": "messages", "event": "events", "relation": "relation
 class SQLiteStore:
     """A `Store` in one SQLite file (or `:memory:`); safe to share between threads."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30):
+        """`busy_timeout`: seconds a statement waits for another writer's lock before it fails (transient)."""
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=OFF")
@@ -115,7 +117,7 @@ class SQLiteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._store_errors():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -125,8 +127,16 @@ class SQLiteStore:
             self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._store_errors():
             return self._db.execute(sql, tuple(params)).fetchall()
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """SQLite's errors as `StoreError`s, so callers handle one kind of store failure."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise sqlite_store_error(self.path, exc) from exc
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -329,7 +339,7 @@ class SQLiteStore:
         if entity_id is not None:
             where += " AND (r.subject_id = ? OR r.object_id = ?)"
             params += [entity_id, entity_id]
-        with self._lock:
+        with self._lock, self._store_errors():
             return self._relations_where(self._db, where, params)
 
     @staticmethod
@@ -465,6 +475,13 @@ class SQLiteStore:
             "SELECT id, entity_id, name, summary FROM personas WHERE group_id = ? ORDER BY name, id", (group_id,)
         )
         return [Persona(r[0], r[1], r[2], r[3], tuple(facets.get(r[0], ()))) for r in rows]
+
+
+def sqlite_store_error(path: str, exc: sqlite3.Error) -> StoreError:
+    """`exc` as a `StoreError`: transient when the file was locked or busy, which a retry may get past."""
+    message = str(exc)
+    transient = isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
+    return StoreError(f"the memory file {path}: {message}", transient=transient)
 
 
 def _iso(value: date | None) -> str | None:
