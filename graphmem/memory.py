@@ -26,7 +26,7 @@ from graphmem.extraction import Extractor
 from graphmem.ingest.graph_builder import build_graph_batch, entity_id, message_digest
 from graphmem.ingest.loaders import conversation_from_messages, load_file
 from graphmem.models import (
-    Conversation, EntityNode, Evidence, Fact, Message, MessageNode, Persona, Scene, WriteCounts,
+    Conversation, EntityNode, Evidence, Fact, MemberKind, Message, MessageNode, Persona, Scene, WriteCounts,
 )
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
@@ -70,7 +70,7 @@ class IndexSize:
 class TimelineItem:
     """An event or relation involving an entity, placed in time."""
 
-    kind: str  # "event" | "relation"
+    kind: MemberKind  # an event or a relation
     when: date | None
     observed_at: datetime
     precision: str | None
@@ -242,20 +242,19 @@ class Memory:
         query: str,
         *,
         k: int = 10,
+        settings: SearchSettings | None = None,
         group_id: str | None = None,
-        as_of: datetime | None = None,
-        channels: Sequence[str] | None = None,
+        known_at: datetime | None = None,
         explain: bool = False,
     ) -> list[Evidence]:
         """The `k` messages that best support an answer to `query`, best first.
 
-        Each carries the facts it states that hold now; with `as_of`, only messages said by
-        then, with the facts the memory held then. `channels` picks ranking channels (`bm25`,
-        `ppr`, `activation`) in place of the default engine, as the evaluation's baselines do.
-        With `explain`, each hit carries the graph path through which the question reached it.
+        Each carries the facts it states that hold now; with `known_at` (memory time), only
+        messages said by then, with the facts the memory held then. `settings` replaces the
+        default ranking, e.g. `SearchSettings(channels=("bm25",))` as the evaluation's baselines
+        do. With `explain`, each hit carries the graph path through which the question reached it.
         """
-        settings = SearchSettings(channels=tuple(channels)) if channels else SearchSettings()
-        return search(self._index(group_id), query, k, settings, as_of=as_of, explain=explain)
+        return search(self._index(group_id), query, k, settings or SearchSettings(), known_at=known_at, explain=explain)
 
     def facts(
         self,
@@ -320,12 +319,14 @@ class Memory:
         items: list[TimelineItem] = []
         for event in self.store.events(group, entity.id):
             message = by_id[event.message_id]
-            items.append(TimelineItem("event", event.ts_start, message.ts, event.precision, event.summary, message.source_id))
+            items.append(TimelineItem(
+                MemberKind.EVENT, event.ts_start, message.ts, event.precision, event.summary, message.source_id,
+            ))
         for relation in self.store.relations(group, entity.id):
             message = by_id.get(relation.message_id)
             items.append(
                 TimelineItem(
-                    "relation", relation.valid_from, relation.observed_at, relation.precision, relation.fact,
+                    MemberKind.RELATION, relation.valid_from, relation.observed_at, relation.precision, relation.fact,
                     message.source_id if message else relation.message_id,
                 )
             )
@@ -370,7 +371,7 @@ class Memory:
 
     # -- consolidation: scenes and personas ----------------------------------------------------
 
-    def consolidate(self, group_id: str | None = None, full: bool = False) -> ConsolidationReport:
+    def consolidate(self, *, group_id: str | None = None, full: bool = False) -> ConsolidationReport:
         """Find the tenant's scenes and personas, align them, and store them (graphmem.consolidation.pipeline).
 
         Incremental: items (messages, events, facts) in no stored scene join the scene they are
@@ -393,12 +394,12 @@ class Memory:
         result.report.timings = {"read": read, **result.report.timings, "write": time.perf_counter() - started}
         return result.report
 
-    def scenes(self, group_id: str | None = None) -> list[Scene]:
+    def scenes(self, *, group_id: str | None = None) -> list[Scene]:
         """The tenant's scenes in time order, as the last consolidation left them: each with its
         members (message, event and relation ids with weights), participants and personas."""
         return self.store.scenes(self._group(group_id))
 
-    def persona(self, name: str, group_id: str | None = None) -> Persona | None:
+    def persona(self, name: str, *, group_id: str | None = None) -> Persona | None:
         """The persona of the participant called `name` (or with `name` as an alias), once consolidated."""
         group = self._group(group_id)
         entity = self.entity(name, group_id=group)

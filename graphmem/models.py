@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,14 @@ ID_NAMESPACE = uuid.UUID("6f1d3a52-8e0b-4c1e-9a57-3f0d2c9b7e41")
 def stable_id(group_id: str, kind: str, *key: str) -> str:
     """A deterministic id for a node or edge: the same tenant, kind and key always give the same id."""
     return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join((group_id, kind, *key))))
+
+
+class MemberKind(StrEnum):
+    """What a scene member, a persona fact or a timeline item is: a message, an event or a relation."""
+
+    MESSAGE = "message"
+    EVENT = "event"
+    RELATION = "relation"
 
 
 class Precision(str, Enum):
@@ -59,6 +67,13 @@ class EntityType(str, Enum):
     WORK = "work"
 
 
+def refined_type(stored: str | None, seen: str) -> str:
+    """An entity's type once it is seen again as `seen`: an unknown or `thing` type takes the new,
+    more specific one; any other stored type stays. The one rule for every writer (the Neo4j store
+    states it in Cypher, write/upsert_entities)."""
+    return seen if stored in (None, EntityType.THING) else stored
+
+
 # -- 1. conversations ------------------------------------------------------------------------
 
 
@@ -83,6 +98,14 @@ class Conversation(BaseModel):
     id: str
     participants: tuple[str, ...]
     messages: tuple[Message, ...]
+
+    def addressee_of(self, speaker: str) -> str | None:
+        """Whom `speaker` talks to: the other participant in two-party talk, else nobody in particular.
+
+        The one rule behind "you" in extraction and the addressee link of a message.
+        """
+        others = [p for p in self.participants if p != speaker]
+        return others[0] if len(self.participants) == 2 and len(others) == 1 else None
 
 
 # -- 2. extraction ---------------------------------------------------------------------------
@@ -285,7 +308,7 @@ class Fact:
 class Evidence:
     """One retrieved message with its score, why it was found, and the facts it states.
 
-    `facts` holds only facts that hold now (or, for a search `as_of` a time, that the memory
+    `facts` holds only facts that hold now (or, for a search `known_at` a time, that the memory
     held then): superseded facts never appear unless asked for.
     """
 
@@ -313,7 +336,7 @@ class SceneMember:
     """
 
     id: str
-    kind: str  # "message" | "event" | "relation"
+    kind: MemberKind
     weight: float
 
 
@@ -337,8 +360,8 @@ class Scene:
     def size(self) -> int:
         return len(self.members)
 
-    def member_ids(self, kind: str | None = None) -> list[str]:
-        """Ids of the members (of one kind: "message", "event" or "relation"), strongest first."""
+    def member_ids(self, kind: MemberKind | None = None) -> list[str]:
+        """Ids of the members (of one kind, if given), strongest first."""
         return [m.id for m in self.members if kind is None or m.kind == kind]
 
 
@@ -352,7 +375,7 @@ class PersonaFact:
     """
 
     id: str  # the relation's or the event's id
-    kind: str  # "relation" | "event"
+    kind: MemberKind  # a relation or an event
     text: str
     message_id: str
     current: bool = True

@@ -210,7 +210,8 @@ def test_personas_hold_what_each_participant_said_about_themselves():
     assert any("pottery class" in label or "kiln" in label for label in by_label)
     for facet in ann.facets:  # every fact's message is evidence, and all of it is Ann's own turns
         assert {f.message_id for f in facet.facts} <= set(facet.evidence)
-        assert all(m.speaker_id == "ann" for m in records.messages if m.id in facet.evidence)
+        evidence = [m for m in records.messages if m.id in facet.evidence]
+        assert evidence and all(m.speaker_id == "ann" for m in evidence)
     scenes_showing_ann = [s for s in consolidate(GROUP, records).scenes if ann.id in s.persona_ids]
     assert len(scenes_showing_ann) == 4  # her two topics, twice each
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from graphmem.config import Config
 from graphmem.errors import GraphmemError
+from graphmem.models import MemberKind
 
 console = Console()
 err_console = Console(stderr=True)
@@ -283,7 +284,7 @@ def scenes(obj: _Context, as_json: bool) -> None:
         span = f"{scene.ts_start:%Y-%m-%d}"
         if scene.ts_end.date() != scene.ts_start.date():
             span += f" – {scene.ts_end:%Y-%m-%d}"
-        counts = [len(scene.member_ids(kind)) for kind in ("message", "event", "relation")]
+        counts = [len(scene.member_ids(kind)) for kind in MemberKind]
         table.add_row(span, scene.label, *map(str, counts), ", ".join(names.get(p, p) for p in scene.participants))
     console.print(table)
 

@@ -33,9 +33,9 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from graphmem.models import EventNode, Mention, MessageNode, RelationEdge
+from graphmem.models import EventNode, MemberKind, Mention, MessageNode, RelationEdge
 
-MESSAGE, EVENT, RELATION = "message", "event", "relation"
+MESSAGE, EVENT, RELATION = MemberKind.MESSAGE, MemberKind.EVENT, MemberKind.RELATION
 BLOCK_ROWS = 256
 _WORD = re.compile(r"[a-z]+")
 _STEMMER = Stemmer.Stemmer("english")
@@ -51,7 +51,7 @@ class Item:
     """A vertex of the fact-level graph: a message, an event or a relation, as plain data."""
 
     id: str
-    kind: str  # MESSAGE | EVENT | RELATION
+    kind: MemberKind
     message_id: str  # the source message (a message's own id)
     conversation_id: str
     session: int | None

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graphmem import Config, Memory, load_file
+from graphmem import Config, Memory, SearchSettings, load_file
 
 DIA_ID = re.compile(r"^D\d+:\d+$")
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
@@ -154,6 +154,7 @@ def _evaluate(memory: Memory, samples, conversations, ks, prefix, channels, inge
     latencies: list[float] = []
     questions = skipped = 0
     per_question: list[dict] = []
+    settings = SearchSettings(channels=channels) if channels else None
     all_questions = [(s, qa) for s in samples if s.get("sample_id") in conversations for qa in s.get("qa", [])]
     for number, (sample, qa) in enumerate(all_questions, start=1):
         questions += 1
@@ -163,7 +164,7 @@ def _evaluate(memory: Memory, samples, conversations, ks, prefix, channels, inge
             skipped += 1
             continue
         started = time.perf_counter()
-        hits = memory.search(str(qa["question"]), k=max(ks), group_id=prefix + conversation.id, channels=channels)
+        hits = memory.search(str(qa["question"]), k=max(ks), settings=settings, group_id=prefix + conversation.id)
         latencies.append((time.perf_counter() - started) * 1000)
         retrieved = [h.source_id for h in hits]
         category = str(qa.get("category", "?"))

@@ -23,6 +23,7 @@ from graphmem.models import (
     MessageExtraction,
     MessageNode,
     RelationEdge,
+    refined_type,
     stable_id,
 )
 
@@ -67,11 +68,10 @@ def build_graph_batch(
     for participant in conversation.participants:
         builder.entity(participant, EntityType.PERSON.value, participant)
     by_id = {e.message_id: e for e in extractions}
-    two_party = len(conversation.participants) == 2
     for message in messages:
         node_id = message_id(group_id, conversation.id, message.id)
         speaker_id = builder.entity(message.speaker, EntityType.PERSON.value, message.speaker)
-        addressee = next((p for p in conversation.participants if p != message.speaker), None) if two_party else None
+        addressee = conversation.addressee_of(message.speaker)
         batch.messages.append(
             MessageNode(
                 id=node_id,
@@ -118,7 +118,7 @@ class _BatchBuilder:
             aliases = known.aliases
             if alias and alias != known.name and alias not in aliases:
                 aliases = (*aliases, alias)
-            refined = entity_type if known.type == EntityType.THING.value else known.type
+            refined = refined_type(known.type, entity_type)
             if aliases != known.aliases or refined != known.type:
                 self.entities[node_id] = EntityNode(node_id, known.name, refined, aliases)
         return node_id

@@ -318,9 +318,8 @@ class _NameResolver:
     nouns scoped to their owner as spaCy's rules do ("my sister" -> "Ann's sister")."""
 
     def __init__(self, conversation: Conversation, message: Message):
-        others = [p for p in conversation.participants if p != message.speaker]
         self.speaker = message.speaker
-        self.addressee = others[0] if len(conversation.participants) == 2 and len(others) == 1 else None
+        self.addressee = conversation.addressee_of(message.speaker)
 
     def resolve(self, name: str) -> str | None:
         cleaned = clean_name(name)

@@ -9,14 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, get_args
 
 import numpy as np
 
+from graphmem.errors import ConfigError
 from graphmem.models import EntityNode, EventNode, Evidence, Fact, GraphBatch, MessageNode, RelationEdge, TimeRange
 from graphmem.search.dense import DenseIndex
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
 from graphmem.search.question import absolute_time_constraint
+from graphmem.search.scores import top_k
 from graphmem.search.projection import (
     EdgeWeights,
     GraphProjection,
@@ -29,7 +32,9 @@ from graphmem.search.projection import (
 )
 from graphmem.store.base import Store
 
-CHANNELS = ("bm25", "dense", "ppr", "activation")
+Channel = Literal["bm25", "dense", "ppr", "activation"]
+"""A ranking channel: BM25, embeddings, personalized PageRank or spreading activation."""
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class SearchSettings:
     """Ranking parameters; they make sense for any conversation and are tuned on the dev split."""
 
     # BM25 feeds PPR its seeds; fusing BM25's own ranking back in lowered recall on the dev split.
-    channels: tuple[str, ...] = ("ppr",)
+    channels: tuple[Channel, ...] = ("ppr",)
     channel_weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "ppr": 1.0})
     rrf_k: int = 60
     damping: float = 0.9  # probability of walking on rather than restarting at a seed
@@ -60,7 +65,7 @@ class SearchSettings:
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
         if unknown or not self.channels:
-            raise ValueError(f"unknown ranking channel(s) {unknown}; choose from {', '.join(CHANNELS)}")
+            raise ConfigError(f"unknown ranking channel(s) {unknown}; choose from {', '.join(CHANNELS)}")
 
 
 @dataclass
@@ -178,13 +183,13 @@ def search(
     k: int = 10,
     settings: SearchSettings = SearchSettings(),
     *,
-    as_of: datetime | None = None,
+    known_at: datetime | None = None,
     explain: bool = False,
 ) -> list[Evidence]:
     """Rank messages for a question by fusing the configured channels.
 
-    With `as_of`, only what the memory knew at that time is returned: messages said by then,
-    and the facts it held then (superseded later or not).
+    With `known_at` (memory time), only what the memory knew at that moment is returned:
+    messages said by then, and the facts it held then (superseded later or not).
     """
     if k <= 0 or not index.messages:
         return []
@@ -201,18 +206,18 @@ def search(
     prior = _prior(index, linked, absolute_time_constraint(query), settings)
     if "ppr" in settings.channels and seeds:
         scores = personalized_pagerank(projection, seeds, settings.damping)[projection.message_vertices]
-        rankings["ppr"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
+        rankings["ppr"] = top_k(scores if prior is None else scores * prior, settings.candidates)
     if "activation" in settings.channels and seeds:
         scores = spread_activation(
             projection, seeds, decay=settings.activation_decay, hops=settings.activation_hops,
             keep=settings.activation_keep, threshold=settings.activation_threshold,
         )[projection.message_vertices]
-        rankings["activation"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
+        rankings["activation"] = top_k(scores if prior is None else scores * prior, settings.candidates)
     fused = _reciprocal_rank_fusion(rankings, settings)
-    if as_of is not None:
-        fused = [(i, score) for i, score in fused if index.messages[i].ts <= as_of]
+    if known_at is not None:
+        fused = [(i, score) for i, score in fused if index.messages[i].ts <= known_at]
     why = _explanations(rankings, linked)
-    held = (lambda r: r.known_at(as_of)) if as_of is not None else (lambda r: r.current)
+    held = (lambda r: r.known_at(known_at)) if known_at is not None else (lambda r: r.current)
     return [
         _evidence(
             index.messages[i], score, why.get(i, ()),
@@ -262,12 +267,6 @@ def _seeds(
             weight = settings.entity_seed_weight * entity_specificity(projection, entity.id, len(index.messages))
             seeds[vertex] = seeds.get(vertex, 0.0) + weight
     return seeds
-
-
-def _top_messages(scores: np.ndarray, count: int) -> list[tuple[int, float]]:
-    count = min(count, len(scores))
-    top = np.argpartition(-scores, count - 1)[:count]
-    return sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda p: (-p[1], p[0]))
 
 
 def _prior(

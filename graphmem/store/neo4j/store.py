@@ -35,8 +35,8 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 
 from graphmem.errors import StoreError
 from graphmem.models import (
-    EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
-    SceneMember, WriteCounts,
+    EntityNode, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact, RelationEdge,
+    Scene, SceneMember, WriteCounts,
 )
 from graphmem.store.base import StoreCounts
 from graphmem.store.neo4j.cypher import load, names
@@ -327,17 +327,18 @@ def _event_row(event: EventNode) -> dict:
 
 
 def _scene_row(scene: Scene) -> dict:
-    relations = [m for m in scene.members if m.kind == "relation"]
+    relations = [m for m in scene.members if m.kind == MemberKind.RELATION]
     return {
         "id": scene.id, "label": scene.label, "ts_start": scene.ts_start, "ts_end": scene.ts_end, "size": scene.size,
         "relation_ids": [m.id for m in relations], "relation_weights": [m.weight for m in relations],
-        "members": [asdict(m) for m in scene.members if m.kind != "relation"],
+        "members": [asdict(m) for m in scene.members if m.kind != MemberKind.RELATION],
         "participants": list(scene.participants), "persona_ids": list(scene.persona_ids),
     }
 
 
 def _scene(record: Record) -> Scene:
-    members = sorted((SceneMember(**m) for m in record["members"]), key=lambda m: (-m.weight, m.id))
+    members = sorted((SceneMember(m["id"], MemberKind(m["kind"]), m["weight"]) for m in record["members"]),
+                     key=lambda m: (-m.weight, m.id))
     return Scene(
         id=record["id"], label=record["label"], ts_start=_native(record["ts_start"]), ts_end=_native(record["ts_end"]),
         members=tuple(members), participants=tuple(sorted(record["participants"])),
@@ -365,7 +366,7 @@ def _persona(record: Record) -> Persona:
         Facet(
             id=f["id"], label=f["label"], evidence=tuple(sorted(f["evidence"])),
             facts=tuple(
-                PersonaFact(*fact[:5], moved_from=fact[5] or None)
+                PersonaFact(fact[0], MemberKind(fact[1]), *fact[2:5], moved_from=fact[5] or None)
                 for fact in zip(f["fact_ids"], f["fact_kinds"], f["facts"], f["fact_message_ids"], f["fact_current"],
                                 f["fact_moved_from"])
             ),

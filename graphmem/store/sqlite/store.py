@@ -17,77 +17,15 @@ from pathlib import Path
 
 from graphmem.errors import StoreError
 from graphmem.models import (
-    EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
-    SceneMember, WriteCounts,
+    EntityNode, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact, RelationEdge,
+    Scene, SceneMember, WriteCounts, refined_type,
 )
 from graphmem.store.base import StoreCounts
 from graphmem.store.supersession import resolve_supersession, supersession_key
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, source_id TEXT NOT NULL, participants TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS messages (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, source_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
-    seq INTEGER NOT NULL, speaker TEXT NOT NULL, speaker_id TEXT NOT NULL, addressee_id TEXT,
-    text TEXT NOT NULL, caption TEXT, ts TEXT NOT NULL, session INTEGER, digest TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (group_id, conversation_id, seq);
-CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (group_id, ts);
-CREATE TABLE IF NOT EXISTS entities (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
-    aliases TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entities_by_name ON entities (group_id, name COLLATE NOCASE);
-CREATE TABLE IF NOT EXISTS mentions (
-    group_id TEXT NOT NULL, message_id TEXT NOT NULL, entity_id TEXT NOT NULL,
-    PRIMARY KEY (group_id, message_id, entity_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS mentions_by_entity ON mentions (group_id, entity_id);
-CREATE TABLE IF NOT EXISTS events (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, message_id TEXT NOT NULL, predicate TEXT NOT NULL,
-    summary TEXT NOT NULL, ts_start TEXT, ts_end TEXT, precision TEXT, place_id TEXT,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_by_message ON events (group_id, message_id);
-CREATE INDEX IF NOT EXISTS events_by_time ON events (group_id, ts_start);
-CREATE TABLE IF NOT EXISTS event_participants (
-    group_id TEXT NOT NULL, event_id TEXT NOT NULL, entity_id TEXT NOT NULL, role TEXT NOT NULL,
-    PRIMARY KEY (group_id, event_id, entity_id, role)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS participants_by_entity ON event_participants (group_id, entity_id);
-CREATE TABLE IF NOT EXISTS relations (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, subject_id TEXT NOT NULL, object_id TEXT NOT NULL,
-    predicate TEXT NOT NULL, fact TEXT NOT NULL, valid_from TEXT, valid_to TEXT, precision TEXT,
-    observed_at TEXT NOT NULL, expired_at TEXT, confidence REAL NOT NULL, superseded_by TEXT,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS relations_by_subject ON relations (group_id, subject_id);
-CREATE INDEX IF NOT EXISTS relations_by_object ON relations (group_id, object_id);
-CREATE TABLE IF NOT EXISTS relation_sources (
-    group_id TEXT NOT NULL, relation_id TEXT NOT NULL, message_id TEXT NOT NULL,
-    PRIMARY KEY (group_id, relation_id, message_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS relation_sources_by_message ON relation_sources (group_id, message_id);
-CREATE TABLE IF NOT EXISTS scenes (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, label TEXT NOT NULL, ts_start TEXT NOT NULL, ts_end TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS scene_members (
-    group_id TEXT NOT NULL, scene_id TEXT NOT NULL, member_id TEXT NOT NULL, kind TEXT NOT NULL, weight REAL NOT NULL,
-    PRIMARY KEY (group_id, scene_id, member_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS scene_members_by_member ON scene_members (group_id, member_id);
-CREATE TABLE IF NOT EXISTS scene_links (
-    group_id TEXT NOT NULL, scene_id TEXT NOT NULL, kind TEXT NOT NULL, target_id TEXT NOT NULL,
-    PRIMARY KEY (group_id, scene_id, kind, target_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS personas (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, entity_id TEXT NOT NULL, name TEXT NOT NULL, summary TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS facets (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, persona_id TEXT NOT NULL, position INTEGER NOT NULL,
-    label TEXT NOT NULL, evidence TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS facet_facts (
-    group_id TEXT NOT NULL, facet_id TEXT NOT NULL, position INTEGER NOT NULL, fact_id TEXT NOT NULL,
-    kind TEXT NOT NULL, text TEXT NOT NULL, message_id TEXT NOT NULL, current INTEGER NOT NULL, moved_from TEXT,
-    PRIMARY KEY (group_id, facet_id, position)) WITHOUT ROWID;
-"""
+SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
 CONSOLIDATION_TABLES = ("scenes", "scene_members", "scene_links", "personas", "facets", "facet_facts")
-MEMBER_TABLES = {"message": "messages", "event": "events", "relation": "relations"}
+MEMBER_TABLES = {MemberKind.MESSAGE: "messages", MemberKind.EVENT: "events", MemberKind.RELATION: "relations"}
 
 
 class SQLiteStore:
@@ -269,7 +207,7 @@ class SQLiteStore:
         for entity in entities:
             old_type, old_aliases = stored.get(entity.id, (None, []))
             aliases = list(dict.fromkeys([*old_aliases, *entity.aliases]))
-            entity_type = entity.type if old_type in (None, "thing") else old_type
+            entity_type = refined_type(old_type, entity.type)
             rows.append((group_id, entity.id, entity.name, entity_type, json.dumps(aliases)))
         db.executemany(
             """INSERT INTO entities VALUES (?, ?, ?, ?, ?)
@@ -398,16 +336,16 @@ class SQLiteStore:
 
     def scenes(self, group_id: str) -> list[Scene]:
         exists = " OR ".join(
-            f"""(sm.kind = '{kind}' AND EXISTS
+            f"""(sm.kind = ? AND EXISTS
                 (SELECT 1 FROM {table} t WHERE t.group_id = sm.group_id AND t.id = sm.member_id))"""
-            for kind, table in MEMBER_TABLES.items()
+            for table in MEMBER_TABLES.values()
         )
         members: dict[str, list[SceneMember]] = {}
         for scene_id, member_id, kind, weight in self._query(
             f"SELECT scene_id, member_id, kind, weight FROM scene_members sm WHERE group_id = ? AND ({exists})",
-            (group_id,),
+            (group_id, *MEMBER_TABLES),
         ):
-            members.setdefault(scene_id, []).append(SceneMember(member_id, kind, weight))
+            members.setdefault(scene_id, []).append(SceneMember(member_id, MemberKind(kind), weight))
         links: dict[tuple[str, str], list[str]] = {}
         for scene_id, kind, target in self._query(
             """SELECT l.scene_id, l.kind, l.target_id FROM scene_links l WHERE l.group_id = ? AND EXISTS (
@@ -462,7 +400,9 @@ class SQLiteStore:
                WHERE group_id = ? ORDER BY facet_id, position""",
             (group_id,),
         ):
-            facts.setdefault(facet_id, []).append(PersonaFact(*fact[:4], bool(fact[4]), fact[5]))
+            facts.setdefault(facet_id, []).append(
+                PersonaFact(fact[0], MemberKind(fact[1]), *fact[2:4], bool(fact[4]), fact[5])
+            )
         facets: dict[str, list[Facet]] = {}
         for persona_id, facet_id, label, evidence in self._query(
             "SELECT persona_id, id, label, evidence FROM facets WHERE group_id = ? ORDER BY persona_id, position",
