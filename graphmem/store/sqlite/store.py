@@ -27,6 +27,18 @@ SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
 CONSOLIDATION_TABLES = ("scenes", "scene_members", "scene_links", "personas", "facets", "facet_facts")
 MEMBER_TABLES = {MemberKind.MESSAGE: "messages", MemberKind.EVENT: "events", MemberKind.RELATION: "relations"}
 
+_RELATIONS = """SELECT r.id AS id, r.subject_id AS subject_id, r.object_id AS object_id, r.predicate AS predicate,
+       r.fact AS fact, (SELECT min(s.message_id) FROM relation_sources s
+                        WHERE s.group_id = r.group_id AND s.relation_id = r.id) AS message_id,
+       r.observed_at AS observed_at, r.valid_from AS valid_from, r.valid_to AS valid_to, r.precision AS precision,
+       r.confidence AS confidence, r.expired_at AS expired_at, r.superseded_by AS superseded_by
+FROM relations r WHERE r.group_id = ?"""
+RELATIONS = _RELATIONS + " ORDER BY r.observed_at, r.id"
+RELATIONS_OF_ENTITY = _RELATIONS + " AND (r.subject_id = ? OR r.object_id = ?) ORDER BY r.observed_at, r.id"
+RELATIONS_OF_BATCH_SUBJECTS = (
+    _RELATIONS + " AND r.subject_id IN (SELECT id FROM batch_subjects) ORDER BY r.observed_at, r.id"
+)
+
 
 class SQLiteStore:
     """A `Store` in one SQLite file (or `:memory:`); safe to share between threads."""
@@ -38,6 +50,7 @@ class SQLiteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout)
+            self._db.row_factory = sqlite3.Row  # rows are read by column name
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=OFF")
@@ -86,12 +99,14 @@ class SQLiteStore:
             new_relations = self._count_new(db, group_id, "relations", [r.id for r in batch.relations])
             subjects = self._forget_derived(db, group_id, [m.id for m in batch.messages])
             db.executemany(
-                "INSERT INTO conversations VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET participants = excluded.participants",
+                """INSERT INTO conversations (group_id, id, source_id, participants) VALUES (?, ?, ?, ?)
+                   ON CONFLICT DO UPDATE SET participants = excluded.participants""",
                 [(group_id, c.id, c.source_id, json.dumps(list(c.participants))) for c in batch.conversations],
             )
             self._upsert_entities(db, group_id, batch.entities)
             db.executemany(
-                "INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                """INSERT OR REPLACE INTO messages (group_id, id, source_id, conversation_id, seq, speaker, speaker_id,
+                   addressee_id, text, caption, ts, session, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (group_id, m.id, m.source_id, m.conversation_id, m.seq, m.speaker, m.speaker_id, m.addressee_id,
                      m.text, m.caption, m.ts.isoformat(), m.session, m.digest)
@@ -99,11 +114,12 @@ class SQLiteStore:
                 ],
             )
             db.executemany(
-                "INSERT OR IGNORE INTO mentions VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO mentions (group_id, message_id, entity_id) VALUES (?, ?, ?)",
                 [(group_id, m.message_id, m.entity_id) for m in batch.mentions],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                """INSERT OR REPLACE INTO events (group_id, id, message_id, predicate, summary, ts_start, ts_end,
+                   precision, place_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (group_id, e.id, e.message_id, e.predicate, e.summary, _iso(e.ts_start), _iso(e.ts_end),
                      e.precision, e.place_id)
@@ -111,11 +127,12 @@ class SQLiteStore:
                 ],
             )
             db.executemany(
-                "INSERT OR IGNORE INTO event_participants VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO event_participants (group_id, event_id, entity_id, role) VALUES (?, ?, ?, ?)",
                 [(group_id, e.id, entity, role) for e in batch.events for entity, role in e.participants],
             )
             db.executemany(
-                """INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)
+                """INSERT INTO relations (group_id, id, subject_id, object_id, predicate, fact, valid_from, valid_to,
+                   precision, observed_at, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT DO UPDATE SET observed_at = min(observed_at, excluded.observed_at)""",
                 [
                     (group_id, r.id, r.subject_id, r.object_id, r.predicate, r.fact, _iso(r.valid_from),
@@ -124,7 +141,7 @@ class SQLiteStore:
                 ],
             )
             db.executemany(
-                "INSERT OR IGNORE INTO relation_sources VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO relation_sources (group_id, relation_id, message_id) VALUES (?, ?, ?)",
                 [(group_id, r.id, r.message_id) for r in batch.relations],
             )
             subjects |= {r.subject_id for r in batch.relations if supersession_key(r) is not None}
@@ -135,8 +152,10 @@ class SQLiteStore:
         """Recompute which relations of these subjects supersede which (see graphmem.store.supersession)."""
         if not subjects:
             return
-        marks = ",".join("?" * len(subjects))
-        stored = self._relations_where(db, f"r.group_id = ? AND r.subject_id IN ({marks})", [group_id, *sorted(subjects)])
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_subjects (id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM batch_subjects")
+        db.executemany("INSERT INTO batch_subjects VALUES (?)", [(s,) for s in sorted(subjects)])
+        stored = [_relation(row) for row in db.execute(RELATIONS_OF_BATCH_SUBJECTS, (group_id,))]
         db.executemany(
             "UPDATE relations SET valid_to = ?, expired_at = ?, superseded_by = ? WHERE group_id = ? AND id = ?",
             [
@@ -197,7 +216,7 @@ class SQLiteStore:
         if not entities:
             return
         stored = {
-            row[0]: (row[1], json.loads(row[2]))
+            row["id"]: (row["type"], json.loads(row["aliases"]))
             for row in db.execute(
                 f"SELECT id, type, aliases FROM entities WHERE group_id = ? AND id IN ({','.join('?' * len(entities))})",
                 (group_id, *(e.id for e in entities)),
@@ -210,7 +229,7 @@ class SQLiteStore:
             entity_type = refined_type(old_type, entity.type)
             rows.append((group_id, entity.id, entity.name, entity_type, json.dumps(aliases)))
         db.executemany(
-            """INSERT INTO entities VALUES (?, ?, ?, ?, ?)
+            """INSERT INTO entities (group_id, id, name, type, aliases) VALUES (?, ?, ?, ?, ?)
                ON CONFLICT DO UPDATE SET type = excluded.type, aliases = excluded.aliases""",
             rows,
         )
@@ -237,14 +256,11 @@ class SQLiteStore:
             sql += " AND conversation_id = ?"
             params.append(conversation_id)
         rows = self._query(sql + " ORDER BY conversation_id, seq", params)
-        return [
-            MessageNode(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]), r[8], r[9], r[10], r[11])
-            for r in rows
-        ]
+        return [MessageNode(**{**dict(row), "ts": datetime.fromisoformat(row["ts"])}) for row in rows]
 
     def entities(self, group_id: str) -> list[EntityNode]:
         rows = self._query("SELECT id, name, type, aliases FROM entities WHERE group_id = ? ORDER BY name, id", (group_id,))
-        return [EntityNode(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows]
+        return [EntityNode(r["id"], r["name"], r["type"], tuple(json.loads(r["aliases"]))) for r in rows]
 
     def mentions(self, group_id: str) -> list[Mention]:
         rows = self._query(
@@ -268,33 +284,20 @@ class SQLiteStore:
         ):
             participants.setdefault(event_id, []).append((member, role))
         return [
-            EventNode(r[0], r[1], r[2], r[3], tuple(participants.get(r[0], ())), _date(r[4]), _date(r[5]), r[6], r[7])
+            EventNode(
+                id=r["id"], message_id=r["message_id"], predicate=r["predicate"], summary=r["summary"],
+                participants=tuple(participants.get(r["id"], ())), ts_start=_date(r["ts_start"]),
+                ts_end=_date(r["ts_end"]), precision=r["precision"], place_id=r["place_id"],
+            )
             for r in rows
         ]
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
-        where, params = "r.group_id = ?", [group_id]
-        if entity_id is not None:
-            where += " AND (r.subject_id = ? OR r.object_id = ?)"
-            params += [entity_id, entity_id]
-        with self._lock, self._store_errors():
-            return self._relations_where(self._db, where, params)
-
-    @staticmethod
-    def _relations_where(db: sqlite3.Connection, where: str, params: list) -> list[RelationEdge]:
-        rows = db.execute(
-            f"""SELECT r.id, r.subject_id, r.object_id, r.predicate, r.fact,
-                       (SELECT min(s.message_id) FROM relation_sources s
-                         WHERE s.group_id = r.group_id AND s.relation_id = r.id),
-                       r.observed_at, r.valid_from, r.valid_to, r.precision, r.confidence, r.expired_at, r.superseded_by
-                FROM relations r WHERE {where} ORDER BY r.observed_at, r.id""",
-            params,
-        ).fetchall()
-        return [
-            RelationEdge(r[0], r[1], r[2], r[3], r[4], r[5], datetime.fromisoformat(r[6]), _date(r[7]), _date(r[8]),
-                         r[9], r[10], datetime.fromisoformat(r[11]) if r[11] else None, r[12])
-            for r in rows
-        ]
+        if entity_id is None:
+            rows = self._query(RELATIONS, (group_id,))
+        else:
+            rows = self._query(RELATIONS_OF_ENTITY, (group_id, entity_id, entity_id))
+        return [_relation(row) for row in rows]
 
     def counts(self, group_id: str) -> StoreCounts:
         values = [
@@ -317,19 +320,19 @@ class SQLiteStore:
             for table in ("scenes", "scene_members", "scene_links"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
             db.executemany(
-                "INSERT INTO scenes VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO scenes (group_id, id, label, ts_start, ts_end) VALUES (?, ?, ?, ?, ?)",
                 [(group_id, s.id, s.label, s.ts_start.isoformat(), s.ts_end.isoformat()) for s in scenes],
             )
             db.executemany(
-                "INSERT INTO scene_members VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO scene_members (group_id, scene_id, member_id, kind, weight) VALUES (?, ?, ?, ?, ?)",
                 [(group_id, s.id, m.id, m.kind, m.weight) for s in scenes for m in s.members],
             )
             db.executemany(
-                "INSERT INTO scene_links VALUES (?, ?, 'participant', ?)",
+                "INSERT INTO scene_links (group_id, scene_id, kind, target_id) VALUES (?, ?, 'participant', ?)",
                 [(group_id, s.id, entity) for s in scenes for entity in s.participants],
             )
             db.executemany(
-                """INSERT INTO scene_links SELECT ?, ?, 'persona', ?
+                """INSERT INTO scene_links (group_id, scene_id, kind, target_id) SELECT ?, ?, 'persona', ?
                    WHERE EXISTS (SELECT 1 FROM personas WHERE group_id = ? AND id = ?)""",
                 [(group_id, s.id, persona, group_id, persona) for s in scenes for persona in s.persona_ids],
             )
@@ -375,18 +378,19 @@ class SQLiteStore:
             for table in ("personas", "facets", "facet_facts"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
             db.executemany(
-                "INSERT INTO personas VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO personas (group_id, id, entity_id, name, summary) VALUES (?, ?, ?, ?, ?)",
                 [(group_id, p.id, p.entity_id, p.name, p.summary) for p in personas],
             )
             db.executemany(
-                "INSERT INTO facets VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO facets (group_id, id, persona_id, position, label, evidence) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (group_id, f.id, p.id, position, f.label, json.dumps(list(f.evidence)))
                     for p in personas for position, f in enumerate(p.facets)
                 ],
             )
             db.executemany(
-                "INSERT INTO facet_facts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                """INSERT INTO facet_facts (group_id, facet_id, position, fact_id, kind, text, message_id, current,
+                   moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (group_id, f.id, position, x.id, x.kind, x.text, x.message_id, int(x.current), x.moved_from)
                     for p in personas for f in p.facets for position, x in enumerate(f.facts)
@@ -395,14 +399,15 @@ class SQLiteStore:
 
     def personas(self, group_id: str) -> list[Persona]:
         facts: dict[str, list[PersonaFact]] = {}
-        for facet_id, *fact in self._query(
+        for row in self._query(
             """SELECT facet_id, fact_id, kind, text, message_id, current, moved_from FROM facet_facts
                WHERE group_id = ? ORDER BY facet_id, position""",
             (group_id,),
         ):
-            facts.setdefault(facet_id, []).append(
-                PersonaFact(fact[0], MemberKind(fact[1]), *fact[2:4], bool(fact[4]), fact[5])
-            )
+            facts.setdefault(row["facet_id"], []).append(PersonaFact(
+                id=row["fact_id"], kind=MemberKind(row["kind"]), text=row["text"], message_id=row["message_id"],
+                current=bool(row["current"]), moved_from=row["moved_from"],
+            ))
         facets: dict[str, list[Facet]] = {}
         for persona_id, facet_id, label, evidence in self._query(
             "SELECT persona_id, id, label, evidence FROM facets WHERE group_id = ? ORDER BY persona_id, position",
@@ -414,7 +419,9 @@ class SQLiteStore:
         rows = self._query(
             "SELECT id, entity_id, name, summary FROM personas WHERE group_id = ? ORDER BY name, id", (group_id,)
         )
-        return [Persona(r[0], r[1], r[2], r[3], tuple(facets.get(r[0], ()))) for r in rows]
+        return [
+            Persona(r["id"], r["entity_id"], r["name"], r["summary"], tuple(facets.get(r["id"], ()))) for r in rows
+        ]
 
 
 def sqlite_store_error(path: str, exc: sqlite3.Error) -> StoreError:
@@ -422,6 +429,16 @@ def sqlite_store_error(path: str, exc: sqlite3.Error) -> StoreError:
     message = str(exc)
     transient = isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
     return StoreError(f"the memory file {path}: {message}", transient=transient)
+
+
+def _relation(row: sqlite3.Row) -> RelationEdge:
+    return RelationEdge(
+        id=row["id"], subject_id=row["subject_id"], object_id=row["object_id"], predicate=row["predicate"],
+        fact=row["fact"], message_id=row["message_id"], observed_at=datetime.fromisoformat(row["observed_at"]),
+        valid_from=_date(row["valid_from"]), valid_to=_date(row["valid_to"]), precision=row["precision"],
+        confidence=row["confidence"], superseded_by=row["superseded_by"],
+        expired_at=datetime.fromisoformat(row["expired_at"]) if row["expired_at"] else None,
+    )
 
 
 def _iso(value: date | None) -> str | None:
