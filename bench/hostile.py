@@ -17,7 +17,7 @@ from rich.table import Table
 
 from graphmem.extraction.canonical import clean_name
 from graphmem.extraction.spacy_pipeline import SpacyExtractor, load_spacy_model
-from graphmem.loaders import DEFAULT_MAX_MESSAGE_CHARS
+from graphmem.ingest.loaders import DEFAULT_MAX_MESSAGE_CHARS
 from graphmem.models import Conversation, Message
 
 TEXTS = {

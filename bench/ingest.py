@@ -18,9 +18,9 @@ from rich.table import Table
 
 from graphmem import Config, Memory
 from graphmem.extraction.spacy_pipeline import SpacyExtractor, load_spacy_model
-from graphmem.graph_builder import build_graph_batch
+from graphmem.ingest.graph_builder import build_graph_batch
+from graphmem.ingest.loaders import load_file
 from graphmem.memory import conversation_group
-from graphmem.loaders import load_file
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graphmem import Config, Memory
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from graphmem.memory import open_store
 from graphmem.models import GraphBatch, WriteCounts
 from graphmem.store.base import Store

@@ -3,8 +3,8 @@
     .venv/bin/python bench/names.py [--locomo PATH] [--realtalk DIR]
 
 For each dev conversation, the participants' entities are built as ingest builds them
-(graphmem.graph_builder, which adds the names each participant goes by in the chat as aliases,
-graphmem.resolution.names_people_go_by), and each question is linked by the query engine's
+(graphmem.ingest.graph_builder, which adds the names each participant goes by in the chat as aliases,
+graphmem.ingest.resolution.names_people_go_by), and each question is linked by the query engine's
 entity linker. A question names a participant when it contains their speaker name or a name
 the chat calls them by (`CALLED`, read off the chats and used only to score); it is linked
 right when every participant it names links to that speaker and no other participant links.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from graphmem.eval.locomo import EvalSet, locomo_set, realtalk_set
 from graphmem.extraction.canonical import entity_key
-from graphmem.graph_builder import build_graph_batch, entity_id
+from graphmem.ingest.graph_builder import build_graph_batch, entity_id
 from graphmem.models import EntityNode
 from graphmem.search.linking import EntityLinker
 

@@ -41,12 +41,12 @@ from threadpoolctl import ThreadpoolController
 import graphmem.search.engine as engine
 from graphmem import Config, Memory
 from graphmem.eval.locomo import percentile
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from graphmem.search.engine import SearchSettings
 from graphmem.search.projection import (
     GraphProjection, build_projection, exact_personalized_pagerank, personalized_pagerank,
 )
-from graphmem.store.sqlite import SQLiteStore
+from graphmem.store.sqlite.store import SQLiteStore
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 KS = (10, 50, 200)

@@ -33,12 +33,12 @@ from rich.console import Console
 from rich.table import Table
 
 from graphmem import Config, Memory
-from graphmem.consolidation import (
+from graphmem.consolidation.pipeline import (
     ConsolidationReport, ConsolidationSettings, TenantRecords, consolidate, tenant_features,
 )
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from graphmem.models import Conversation, Persona, Scene
-from graphmem.scenes import SceneSettings, median_span_days, scene_membership
+from graphmem.consolidation.scenes import SceneSettings, median_span_days, scene_membership
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 DIA_ID = re.compile(r"D:?(\d+):(\d+)")  # also reads the malformed "D:11:26"
@@ -90,14 +90,14 @@ def _bench(memory: Memory, group: str, conversation: Conversation, observation: 
     sessions = sorted({m.session for m in conversation.messages if m.session is not None})
     half = sessions[len(sessions) // 2 - 1]
     memory.ingest_conversations([_until(conversation, half)], group_id=group)
-    memory.consolidate(group, full=True)
+    memory.consolidate(group_id=group, full=True)
     incremental = []
     for session in (s for s in sessions if s > half):
         memory.ingest_conversations([_until(conversation, session)], group_id=group)
-        incremental.append(memory.consolidate(group))
-    incremental_scenes = memory.scenes(group)
-    full = memory.consolidate(group, full=True)
-    scenes, personas = memory.scenes(group), memory.store.personas(group)
+        incremental.append(memory.consolidate(group_id=group))
+    incremental_scenes = memory.scenes(group_id=group)
+    full = memory.consolidate(group_id=group, full=True)
+    scenes, personas = memory.scenes(group_id=group), memory.store.personas(group)
     records = _records(memory, group)
     features = tenant_features(records)
     graph, ids = features.graph(), [item.id for item in features.items]

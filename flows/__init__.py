@@ -1,6 +1,6 @@
 """Prefect flows for graphmem: scheduled ingest, consolidation and maintenance.
 
-Flows are thin: their tasks call the library (`graphmem.Memory`, `graphmem.ledger`) and hold no
+Flows are thin: their tasks call the library (`graphmem.Memory`) and hold no
 logic of their own. `python -m flows.serve` (or `graphmem serve`) serves them with schedules;
 `prefect.yaml` declares them for work pools. See flows/README.md.
 """
@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
-from graphmem.config import Config, load_config
+from graphmem.config import Config
+from graphmem.memory import load_config
 
 StoreKind = Literal["sqlite", "neo4j"]
 

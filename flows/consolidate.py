@@ -14,9 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import StoreKind, group_run_name, memory_config
 from flows.maintenance import IndexReport, reindex_group
-from graphmem.config import Config
-from graphmem.consolidation import ConsolidationReport
-from graphmem.memory import Memory
+from graphmem import Config, ConsolidationReport, Memory
 
 
 @dataclass(frozen=True)

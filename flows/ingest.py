@@ -5,7 +5,7 @@
     extract-and-write (per file)   spaCy extraction and an idempotent store write, then the
                                    ledger records the file; retried on transient store errors
 
-Unchanged files are skipped by content hash (graphmem.ledger), and within a changed file the
+Unchanged files are skipped by content hash (flows.ledger), and within a changed file the
 memory skips messages already stored unchanged, so a changed file writes only what changed.
 
 A file that cannot be read fails its own task with a message naming the file, record and field;
@@ -26,10 +26,8 @@ upsert transaction, so they meet in one node, never two.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-from neo4j.exceptions import DriverError, Neo4jError
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -40,13 +38,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from flows import StoreKind, artifact_key, memory_config
-from graphmem.config import Config
-from graphmem.errors import StoreError
-from graphmem.ledger import (
+from flows.ledger import (
     FailedFile, IngestPlan, IngestRun, Ledger, LedgerEntry, SourceFile, default_ledger_path, source_files,
 )
-from graphmem.loaders import LoadedFile, load_file
-from graphmem.memory import Memory
+from graphmem import Config, LoadedFile, Memory, StoreError, load_file
 
 INGEST_WORKERS = 2
 """Files extracted and written at once within a flow run (see the module docstring)."""
@@ -58,15 +53,10 @@ WRITE_RETRY_DELAYS = exponential_backoff(backoff_factor=2)(WRITE_RETRIES)  # 2, 
 def is_transient_store_error(exc: BaseException) -> bool:
     """Whether a failed write may succeed if tried again: the store was unreachable or busy.
 
-    Bad input is never retried: it fails the same way every time.
+    Every store raises `StoreError` and says whether it is transient; bad input is never retried:
+    it fails the same way every time.
     """
-    if isinstance(exc, StoreError):
-        return exc.transient
-    if isinstance(exc, sqlite3.OperationalError):
-        return "locked" in str(exc) or "busy" in str(exc)
-    if isinstance(exc, (Neo4jError, DriverError)):
-        return exc.is_retryable()
-    return False
+    return isinstance(exc, StoreError) and exc.transient
 
 
 def _retry_on_transient_store_error(task, task_run, state: State) -> bool:

@@ -18,11 +18,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows import StoreKind, artifact_key, group_run_name, memory_config
-from graphmem.config import Config
-from graphmem.ledger import Ledger, default_ledger_path
-from graphmem.memory import Memory
-from graphmem.search.engine import GroupIndex
-from graphmem.store.base import StoreCounts
+from flows.ledger import Ledger, default_ledger_path
+from graphmem import Config, Memory, StoreCounts
 
 
 @dataclass(frozen=True)
@@ -49,8 +46,8 @@ def build_search_index(config: Config) -> IndexReport:
     """Build the group's search index from the store, as a query process does on first search."""
     with Memory(config) as memory:
         started = time.perf_counter()
-        index = GroupIndex.build(memory.store, config.group_id)
-        report = IndexReport(config.group_id, len(index.messages), len(index.entities), time.perf_counter() - started)
+        size = memory.rebuild_index()
+        report = IndexReport(config.group_id, size.messages, size.entities, time.perf_counter() - started)
     get_run_logger().info(
         "search index of %s: %d messages, %d entities, built in %.2f s",
         report.group_id, report.messages, report.entities, report.seconds,

@@ -1,3 +1,3 @@
-from graphmem.cli import main
+from graphmem.cli.main import main
 
 main()

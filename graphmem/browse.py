@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from graphmem.config import Config
-from graphmem.store.cypher import CYPHER_DIR
+from graphmem.store.neo4j.cypher import CYPHER_DIR
 
 log = logging.getLogger(__name__)
 

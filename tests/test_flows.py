@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,11 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from neo4j.exceptions import ClientError, ServiceUnavailable, TransientError
 
 from flows import memory_config
 from graphmem.errors import InputError, RecordProblem, StoreError
-from graphmem.ledger import IngestRun, Ledger, default_ledger_path, source_files
+from flows.ledger import IngestRun, Ledger, default_ledger_path, source_files
 from graphmem.memory import IngestReport, Memory
 from graphmem.models import WriteCounts
 from tests.conftest import STORE_KINDS
@@ -49,7 +47,7 @@ def write_conversation(path: Path, turns=CONVERSATION, conversation_id: str = "c
     return path
 
 
-# -- the ledger (graphmem.ledger), without Prefect ---------------------------------------------
+# -- the ledger (flows.ledger), without Prefect ---------------------------------------------
 
 
 def test_source_files_are_the_visible_conversation_files(tmp_path):
@@ -231,11 +229,6 @@ def test_consolidate_finds_scenes_and_personas_then_rebuilds_the_search_index(me
     [
         (StoreError("cannot reach the store", transient=True), True),
         (StoreError("the server refused user 'neo4j'"), False),
-        (sqlite3.OperationalError("database is locked"), True),
-        (TransientError("deadlock detected"), True),
-        (ServiceUnavailable("no route"), True),
-        (sqlite3.OperationalError("no such table: messages"), False),
-        (ClientError("constraint violated"), False),
         (InputError(RecordProblem("a.json", "file", "malformed JSON")), False),
         (ValueError("bug"), False),
     ],

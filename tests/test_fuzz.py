@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from graphmem import Config, Memory
 from graphmem.errors import GroupIdError, InputError
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from tests.conftest import SAMPLE
 
 settings.register_profile(

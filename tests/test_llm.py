@@ -34,7 +34,7 @@ from graphmem.llm.cache import ExtractionCache
 from graphmem.llm.client import LLMClient, LLMSettings, backoff_delay, reply_text
 from graphmem.llm.extraction_prompt import extraction_prompt, extraction_schema, parse_extraction_reply, turn_ids
 from graphmem.llm.extractor import LLMExtractor
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from graphmem.models import Evidence
 from tests.conftest import SAMPLE
 

@@ -29,7 +29,7 @@ from graphmem.extraction.spacy_pipeline import SpacyExtractor
 from graphmem.llm.cache import ExtractionCache
 from graphmem.llm.client import LLMClient, LLMSettings
 from graphmem.llm.extractor import LLMExtractor
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from tests.conftest import ROOT, SAMPLE
 
 pytestmark = pytest.mark.llm

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from graphmem.errors import InputError
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from tests.conftest import LOCOMO_DEV, SAMPLE
 
 
@@ -119,7 +119,8 @@ def test_locomo_session_with_a_bad_date_rejects_its_turns_only(tmp_path):
     loaded = load_file(write(tmp_path, "l.json", [sample]))
     (problem,) = loaded.problems
     assert problem.field == "session_2_date_time" and "session_2" in problem.record
-    assert all(m.session != 2 for m in loaded.conversations[0].messages)
+    messages = loaded.conversations[0].messages
+    assert messages and all(m.session != 2 for m in messages)
     assert any(m.session == 3 for m in loaded.conversations[0].messages)
 
 

@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from graphmem import Config, ConfigError, InputError, Memory
-from graphmem.config import load_config
+from graphmem.memory import load_config
 from graphmem.errors import GroupIdError
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from tests.conftest import SAMPLE
 
 
@@ -122,7 +122,8 @@ def test_timeline_orders_events_in_world_time(memory):
     later = memory.timeline("Ana", after=date(2024, 4, 1))
     assert later and all(i.day > date(2024, 4, 1) for i in later)
     assert {i.message_id for i in later} <= {"s2-2", "s2-4", "s2-6"}
-    assert all(i.day < date(2024, 3, 15) for i in memory.timeline("Ana", before=date(2024, 3, 15)))
+    earlier = memory.timeline("Ana", before=date(2024, 3, 15))
+    assert earlier and all(i.day < date(2024, 3, 15) for i in earlier)
 
 
 def test_tenants_do_not_see_each_other(memory):
@@ -175,7 +176,7 @@ def test_contradicted_facts_are_closed_and_hidden_by_default(tmp_path, store):
         assert {h.source_id for h in hits} >= {"a", "c"}
         shown = [f for h in hits for f in h.facts]
         assert all(f.current for f in shown) and "Lisbon" not in {f.object for f in shown if f.predicate == "live in"}
-        earlier = memory.search("Where does Ana live?", k=3, as_of=datetime(2023, 2, 1))
+        earlier = memory.search("Where does Ana live?", k=3, known_at=datetime(2023, 2, 1))
         assert {h.source_id for h in earlier} <= {"a", "b"}
         assert "Lisbon" in {f.object for h in earlier for f in h.facts}
 
@@ -254,3 +255,13 @@ def test_a_fact_superseded_only_through_a_removed_message_is_current_again(tmp_p
         memory.ingest(path)
         lived = [f for f in memory.facts("Ana", include_superseded=True) if f.predicate == "live in"]
         assert [(f.object, f.current, f.valid_to) for f in lived] == [("Lisbon", True, None)]
+def test_messages_and_a_rebuilt_index_are_read_through_memory(memory):
+    memory.ingest(SAMPLE)
+    messages = memory.messages()
+    assert [m.source_id for m in messages][:3] == ["s1-1", "s1-2", "s1-3"] and len(messages) == 12
+    assert memory.messages(conversation_id=messages[0].conversation_id) == messages
+    assert memory.messages(conversation_id="no such conversation") == []
+    assert memory.messages(group_id="g2") == []
+    size = memory.rebuild_index()
+    assert (size.messages, size.entities) == (12, len(memory.entities()))
+    assert memory.search("When did Ana move to Porto?", k=1)[0].source_id == "s2-6"

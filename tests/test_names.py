@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphmem import Config, Memory
-from graphmem.resolution import names_people_go_by
+from graphmem.ingest.resolution import names_people_go_by
 from tests.conftest import ROOT
 
 PAIR = ("Emi", "elise")

@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from graphmem.errors import StoreError
-from graphmem.graph_builder import build_graph_batch
+from graphmem.ingest.graph_builder import build_graph_batch
 from graphmem.models import (
     EntityNode,
     EntityType,
@@ -25,9 +25,9 @@ from graphmem.models import (
     RelationEdge,
     stable_id,
 )
-from graphmem.store.cypher import load, names
-from graphmem.store.neo4j import Neo4jStore, RetryPolicy
-from graphmem.store.sqlite import SQLiteStore
+from graphmem.store.neo4j.cypher import load, names
+from graphmem.store.neo4j.store import Neo4jStore, RetryPolicy
+from graphmem.store.sqlite.store import SQLiteStore
 from tests.conftest import conversation, neo4j_settings, run_cypher
 from tests.test_store_contract import _batch
 

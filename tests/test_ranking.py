@@ -7,7 +7,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from graphmem import Config, Memory
+from graphmem import Config, ConfigError, Memory, SearchSettings
 from graphmem.models import EntityNode, Mention, MessageNode
 from graphmem.search.engine import search
 from graphmem.search.projection import (
@@ -98,9 +98,10 @@ def test_push_ppr_ranks_messages_like_exact_ppr(graph_seed):
 def test_every_channel_finds_the_obvious_answer(tmp_path, channels):
     with Memory(Config(path=tmp_path / "m.db")) as memory:
         memory.ingest(SAMPLE)
-        hits = memory.search("Who did Ana visit Kyoto with?", k=3, channels=channels)
+        hits = memory.search("Who did Ana visit Kyoto with?", k=3, settings=SearchSettings(channels=channels))
     assert hits[0].source_id == "s2-2"
-    assert all(reason.split()[0] in channels or reason.startswith("question") for h in hits for reason in h.why)
+    reasons = [reason for h in hits for reason in h.why]
+    assert reasons and all(reason.split()[0] in channels or reason.startswith("question") for reason in reasons)
 
 
 def test_explain_gives_the_path_from_a_seed_to_each_hit(tmp_path):
@@ -164,15 +165,17 @@ def test_optional_dense_channel_embeds_incrementally(tmp_path):
         assert index.dense is not None and index.dense.vectors.shape[0] == len(index.messages) == 12
         norms = np.linalg.norm(index.dense.vectors, axis=1)
         assert np.allclose(norms, 1.0, atol=1e-4)
-        hits = memory.search("a trip to Japan", k=3, channels=("dense",))
+        hits = memory.search("a trip to Japan", k=3, settings=SearchSettings(channels=("dense",)))
         assert "s2-2" in {h.source_id for h in hits}
-        assert all(reason.startswith("dense") or reason.startswith("question") for h in hits for reason in h.why)
+        reasons = [reason for h in hits for reason in h.why]
+        assert reasons and all(reason.startswith("dense") or reason.startswith("question") for reason in reasons)
 
 
 def test_an_unknown_channel_is_refused_by_name(tmp_path):
     with Memory(Config(path=tmp_path / "m.db")) as memory:
-        with pytest.raises(ValueError, match="'pagerank'.*bm25, dense, ppr, activation"):
-            memory.search("anything", channels=("pagerank",))
+        with pytest.raises(ConfigError, match="'pagerank'.*bm25, dense, ppr, activation"):
+            memory.search("anything", settings=SearchSettings(channels=("pagerank",)))
+
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -197,6 +200,8 @@ def test_a_query_runs_with_the_configured_native_threads(tmp_path, monkeypatch, 
     assert seen and {"openmp", "openblas"} <= set(seen[0])  # igraph's libgomp and numpy's OpenBLAS are loaded
     assert set(seen[0].values()) == {threads}
     assert {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()} == before
+
+
 def test_activation_enters_ppr_through_the_facts_and_scenes_it_reaches():
     from graphmem.models import RelationEdge, Scene, SceneMember
     from graphmem.search.engine import SearchSettings, with_activated

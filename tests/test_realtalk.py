@@ -11,7 +11,7 @@ import pytest
 
 from graphmem import Config, Memory
 from graphmem.eval.locomo import Variant, realtalk_set, run_variants, valid_evidence
-from graphmem.loaders import load_file
+from graphmem.ingest.loaders import load_file
 from tests.conftest import ROOT
 
 CHAT = ROOT / "tests" / "data" / "realtalk" / "Chat_9_Ann_Bo.json"

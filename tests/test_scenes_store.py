@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from graphmem.graph_builder import build_graph_batch, entity_id
+from graphmem.ingest.graph_builder import build_graph_batch, entity_id
 from graphmem.models import (
     EntityType,
     ExtractedEntity,

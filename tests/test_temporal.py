@@ -1,4 +1,4 @@
-"""Tests for graphmem.temporal: timestamps, and time expressions resolved against a message's time.
+"""Tests for graphmem.extraction.temporal: timestamps, and time expressions resolved against a message's time.
 
 Every expected value was worked out by hand from a calendar, not by running the code.
 Main reference: Monday 8 May 2023, 13:56 (its ISO week runs Monday 1 May .. Sunday 7 May
@@ -10,7 +10,7 @@ from datetime import date, datetime
 import pytest
 
 from graphmem.models import Precision, TimeRange
-from graphmem.temporal import (
+from graphmem.extraction.temporal import (
     TimeMention,
     TimestampError,
     find_time_expressions,

@@ -1,5 +1,5 @@
 // Every relation of a tenant whose subject is one of $subject_ids: what supersession is decided
-// over (graphmem.supersession). Same columns as read/relations.
+// over (graphmem.store.supersession). Same columns as read/relations.
 MATCH (subject:Entity)-[r:RELATES {group_id: $group_id}]->(object:Entity)
 WHERE subject.id IN $subject_ids
 RETURN r.id AS id, subject.id AS subject_id, object.id AS object_id, r.predicate AS predicate,

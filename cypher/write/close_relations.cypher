@@ -1,4 +1,4 @@
-// The supersession state of relations, as graphmem.supersession computed it: valid_to (world
+// The supersession state of relations, as graphmem.store.supersession computed it: valid_to (world
 // time), expired_at (memory time) and the id of the relation that superseded it (null: current).
 // $rows: [{id, valid_to, expired_at, superseded_by}], sorted by id.
 UNWIND $rows AS row

@@ -1,6 +1,6 @@
 // Entities of a batch, created or refined: a stored `thing` takes the new type, any other type
-// stays; aliases accumulate. The node is write-locked (`_lock`) before its old values are read,
-// so concurrent writers cannot lose each other's aliases.
+// stays (graphmem.models.refined_type); aliases accumulate. The node is write-locked (`_lock`)
+// before its old values are read, so concurrent writers cannot lose each other's aliases.
 // $rows: [{id, name, type, aliases}], sorted by id so that writers lock in the same order.
 UNWIND $rows AS row
 MERGE (e:Entity {group_id: $group_id, id: row.id})

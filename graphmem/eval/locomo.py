@@ -27,9 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graphmem.config import Config
-from graphmem.loaders import is_realtalk_chat, load_file, realtalk_conversation_id
-from graphmem.memory import Memory
+from graphmem import Config, Memory, SearchSettings, is_realtalk_chat, load_file, realtalk_conversation_id
 from graphmem.models import Conversation
 
 DIA_ID = re.compile(r"^D\d+:\d+$")
@@ -263,6 +261,7 @@ def _evaluate(memory: Memory, dataset: EvalSet, ks, prefix, channels, ingest_rat
     latencies: list[float] = []
     questions = skipped = dropped = 0
     per_question: list[dict] = []
+    settings = SearchSettings(channels=channels) if channels else None
     asked = [q for q in dataset.questions if q.conversation_id in conversations]
     for number, qa in enumerate(asked, start=1):
         questions += 1
@@ -272,7 +271,7 @@ def _evaluate(memory: Memory, dataset: EvalSet, ks, prefix, channels, ingest_rat
             skipped += 1
             continue
         started = time.perf_counter()
-        hits = memory.search(qa.question, k=max(ks), group_id=prefix + qa.conversation_id, channels=channels)
+        hits = memory.search(qa.question, k=max(ks), settings=settings, group_id=prefix + qa.conversation_id)
         latencies.append((time.perf_counter() - started) * 1000)
         retrieved = [h.source_id for h in hits]
         for group in ("all", qa.category):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from graphmem.models import stable_id
+
 _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
@@ -40,3 +42,13 @@ def _trim_edges(name: str) -> str:
 def entity_key(name: str) -> str:
     """The identity of an entity name: cleaned and case-folded."""
     return clean_name(name).casefold()
+
+
+def entity_id(group_id: str, name: str) -> str:
+    """The id of the entity `name` names in a tenant: from its canonical key, so spellings meet."""
+    return stable_id(group_id, "entity", entity_key(name))
+
+
+def message_id(group_id: str, conversation_id: str, source_id: str) -> str:
+    """The id of a conversation's message in a tenant, from the id its input gave it."""
+    return stable_id(group_id, "message", conversation_id, source_id)

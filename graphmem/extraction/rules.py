@@ -25,6 +25,7 @@ from datetime import datetime
 from spacy.tokens import Doc, Span, Token
 
 from graphmem.extraction.canonical import clean_name
+from graphmem.extraction.temporal import find_time_expressions, resolve_time_expression
 from graphmem.models import (
     EntityType,
     ExtractedEntity,
@@ -34,7 +35,7 @@ from graphmem.models import (
     Participant,
     TimeRange,
 )
-from graphmem.temporal import find_time_expressions, resolve_time_expression
+from graphmem.vocab import FIRST_PERSON, SECOND_PERSON
 
 # Words spaCy's NER takes for (part of) a name, mostly at the start of a turn ("Hey Caroline",
 # "Yep Jon", "Wanna"): stripped from the front of a PERSON entity.
@@ -60,9 +61,6 @@ NER_TYPES = {
 }
 TIME_LABELS = {"DATE", "TIME"}
 NON_ENTITY_LABELS = TIME_LABELS | {"CARDINAL", "ORDINAL", "MONEY", "QUANTITY", "PERCENT"}
-
-FIRST_PERSON = {"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"}
-SECOND_PERSON = {"you", "your", "yours", "yourself", "yourselves"}
 
 # Nouns too general to be worth a node of their own.
 GENERIC_NOUNS = frozenset(

@@ -111,6 +111,5 @@ def merge_extractions(parts: Sequence[MessageExtraction]) -> MessageExtraction:
 
 def speaker_context(conversation: Conversation, message: Message) -> SpeakerContext:
     """Speaker, addressee (the other one, in two-party talk) and time of a message."""
-    others = [p for p in conversation.participants if p != message.speaker]
-    addressee = others[0] if len(conversation.participants) == 2 and len(others) == 1 else None
-    return SpeakerContext(message.speaker, addressee, conversation.participants, message.ts)
+    return SpeakerContext(message.speaker, conversation.addressee_of(message.speaker), conversation.participants,
+                          message.ts)

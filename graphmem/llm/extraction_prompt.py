@@ -5,7 +5,7 @@ short id (`m1`, `m2`, ...), its time and its speaker, and the reply holds one it
 the same entities, events and relations the spaCy extractor produces (`MessageExtraction`).
 
 Dates are never computed by the model: it copies the time words as written ("yesterday",
-"last May") into `time_text`, and `graphmem.temporal` resolves them against the turn's own
+"last May") into `time_text`, and `graphmem.extraction.temporal` resolves them against the turn's own
 timestamp, exactly as for spaCy. Small models get date arithmetic wrong; the resolver does not.
 A `time_text` that does not occur in the turn is ignored (the model made it up).
 
@@ -26,7 +26,7 @@ from datetime import datetime
 from pydantic import BaseModel, ValidationError
 
 from graphmem.extraction.canonical import clean_name
-from graphmem.extraction.rules import FIRST_PERSON, SECOND_PERSON
+from graphmem.extraction.temporal import find_time_expressions, resolve_time_expression
 from graphmem.models import (
     Conversation,
     EntityType,
@@ -38,7 +38,7 @@ from graphmem.models import (
     Participant,
     TimeRange,
 )
-from graphmem.temporal import find_time_expressions, resolve_time_expression
+from graphmem.vocab import FIRST_PERSON, SECOND_PERSON
 
 SCHEMA_NAME = "conversation_extraction"
 MAX_ENTITIES_PER_MESSAGE = 8
@@ -318,9 +318,8 @@ class _NameResolver:
     nouns scoped to their owner as spaCy's rules do ("my sister" -> "Ann's sister")."""
 
     def __init__(self, conversation: Conversation, message: Message):
-        others = [p for p in conversation.participants if p != message.speaker]
         self.speaker = message.speaker
-        self.addressee = others[0] if len(conversation.participants) == 2 and len(others) == 1 else None
+        self.addressee = conversation.addressee_of(message.speaker)
 
     def resolve(self, name: str) -> str | None:
         cleaned = clean_name(name)

@@ -18,6 +18,7 @@ import numpy as np
 from graphmem.errors import ConfigError
 from graphmem.models import MessageNode
 from graphmem.search.lexical import message_document
+from graphmem.search.scores import top_k
 
 
 @cache
@@ -71,7 +72,4 @@ class DenseIndex:
     def search(self, question: str, k: int) -> list[tuple[int, float]]:
         if len(self.vectors) == 0 or k <= 0:
             return []
-        scores = self.vectors @ embed([question])[0]
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        return sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda p: (-p[1], p[0]))
+        return top_k(self.vectors @ embed([question])[0], k)

@@ -10,14 +10,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, get_args
 
 import numpy as np
 
+from graphmem.errors import ConfigError
 from graphmem.models import EntityNode, EventNode, Evidence, Fact, GraphBatch, MessageNode, RelationEdge, TimeRange
 from graphmem.search.dense import DenseIndex
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
 from graphmem.search.question import absolute_time_constraint, asked_entity_type
+from graphmem.search.scores import top_k
 from graphmem.search.projection import (
     EdgeWeights,
     GraphProjection,
@@ -30,7 +33,9 @@ from graphmem.search.projection import (
 )
 from graphmem.store.base import Store
 
-CHANNELS = ("bm25", "dense", "ppr", "activation")
+Channel = Literal["bm25", "dense", "ppr", "activation"]
+"""A ranking channel: BM25, embeddings, personalized PageRank or spreading activation."""
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class SearchSettings:
     # BM25 feeds PPR its seeds; fusing BM25's own ranking back in lowered recall on the dev split.
     # PPR alone is the default: adding activation (into PPR) or scenes helped LoCoMo dev and
     # lowered REALTALK dev (README, ablation).
-    channels: tuple[str, ...] = ("ppr",)
+    channels: tuple[Channel, ...] = ("ppr",)
     channel_weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "ppr": 1.0})
     rrf_k: int = 60
     damping: float = 0.9  # probability of walking on rather than restarting at a seed
@@ -75,7 +80,7 @@ class SearchSettings:
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
         if unknown or not self.channels:
-            raise ValueError(f"unknown ranking channel(s) {unknown}; choose from {', '.join(CHANNELS)}")
+            raise ConfigError(f"unknown ranking channel(s) {unknown}; choose from {', '.join(CHANNELS)}")
 
 
 @dataclass
@@ -193,13 +198,13 @@ def search(
     k: int = 10,
     settings: SearchSettings = SearchSettings(),
     *,
-    as_of: datetime | None = None,
+    known_at: datetime | None = None,
     explain: bool = False,
 ) -> list[Evidence]:
     """Rank messages for a question by fusing the configured channels.
 
-    With `as_of`, only what the memory knew at that time is returned: messages said by then,
-    and the facts it held then (superseded later or not).
+    With `known_at` (memory time), only what the memory knew at that moment is returned:
+    messages said by then, and the facts it held then (superseded later or not).
     """
     if k <= 0 or not index.messages:
         return []
@@ -226,15 +231,15 @@ def search(
         restart = with_activated(projection, seeds, activation, settings) if into_ppr else seeds
         scores = personalized_pagerank(projection, restart, settings.damping, settings.ppr_tolerance)
         scores = scores[projection.message_vertices]
-        rankings["ppr"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
+        rankings["ppr"] = top_k(scores if prior is None else scores * prior, settings.candidates)
     if activation is not None and not into_ppr:
         scores = activation[projection.message_vertices]
-        rankings["activation"] = _top_messages(scores if prior is None else scores * prior, settings.candidates)
+        rankings["activation"] = top_k(scores if prior is None else scores * prior, settings.candidates)
     fused = _reciprocal_rank_fusion(rankings, settings)
-    if as_of is not None:
-        fused = [(i, score) for i, score in fused if index.messages[i].ts <= as_of]
+    if known_at is not None:
+        fused = [(i, score) for i, score in fused if index.messages[i].ts <= known_at]
     why = _explanations(rankings, linked)
-    held = (lambda r: r.known_at(as_of)) if as_of is not None else (lambda r: r.current)
+    held = (lambda r: r.known_at(known_at)) if known_at is not None else (lambda r: r.current)
     return [
         _evidence(
             index.messages[i], score, why.get(i, ()),
@@ -295,16 +300,13 @@ def with_activated(
     structure[projection.message_vertices] = 0.0
     structure[list(projection.entity_vertices.values())] = 0.0
     structure[list(seeds)] = 0.0
-    count = min(settings.activation_seeds, len(structure))
-    top = np.argpartition(-structure, count - 1)[:count]
-    best = structure[top].max() if count else 0.0
-    if best <= 0:
+    top = top_k(structure, settings.activation_seeds)
+    if not top:
         return seeds
-    scale = max(seeds.values()) * settings.activation_seed_weight / best
+    scale = max(seeds.values()) * settings.activation_seed_weight / top[0][1]
     added = dict(seeds)
-    for vertex in top:
-        if structure[vertex] > 0:
-            added[int(vertex)] = added.get(int(vertex), 0.0) + scale * float(structure[vertex])
+    for vertex, value in top:
+        added[vertex] = added.get(vertex, 0.0) + scale * value
     return added
 
 
@@ -328,12 +330,6 @@ def _add_type_seeds(index: GroupIndex, seeds: dict[int, float], asked: str | Non
     for entity_id in typed:
         vertex = projection.entity_vertices[entity_id]
         seeds[vertex] = seeds.get(vertex, 0.0) + scale * entity_specificity(projection, entity_id, len(index.messages))
-
-
-def _top_messages(scores: np.ndarray, count: int) -> list[tuple[int, float]]:
-    count = min(count, len(scores))
-    top = np.argpartition(-scores, count - 1)[:count]
-    return sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda p: (-p[1], p[0]))
 
 
 def _prior(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import bm25s
-import numpy as np
 import Stemmer
 
 from graphmem.models import MessageNode
+from graphmem.search.scores import top_k
 
 _STEMMER = Stemmer.Stemmer("english")
 
@@ -37,8 +37,4 @@ class LexicalIndex:
         tokens = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)
         if not tokens[0]:
             return []
-        scores = self._bm25.get_scores(tokens[0])
-        k = min(k, self.size)
-        top = np.argpartition(-scores, k - 1)[:k]
-        ranked = sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda p: (-p[1], p[0]))
-        return ranked
+        return top_k(self._bm25.get_scores(tokens[0]), k)

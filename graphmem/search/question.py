@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 
 from graphmem.models import TimeRange
-from graphmem.temporal import find_time_expressions
+from graphmem.extraction.temporal import find_time_expressions
 
 # Two references far apart: an expression that resolves the same against both is absolute.
 _REFERENCES = (datetime(2001, 6, 15, 12), datetime(2042, 1, 20, 12))

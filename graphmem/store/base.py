@@ -79,7 +79,7 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
-    # -- consolidation: scenes and personas (graphmem.consolidation) ---------------------------
+    # -- consolidation: scenes and personas (graphmem.consolidation.pipeline) ---------------------------
 
     def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
         """Replace the tenant's scenes with `scenes`, in one transaction.

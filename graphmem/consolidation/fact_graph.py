@@ -39,9 +39,9 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 from scipy import sparse
 
-from graphmem.models import EventNode, Mention, MessageNode, RelationEdge
+from graphmem.models import EventNode, MemberKind, Mention, MessageNode, RelationEdge
 
-MESSAGE, EVENT, RELATION = "message", "event", "relation"
+MESSAGE, EVENT, RELATION = MemberKind.MESSAGE, MemberKind.EVENT, MemberKind.RELATION
 BLOCK_ROWS = 256  # rows of the first block; later blocks adapt to how many candidates they find
 MAX_BLOCK_ROWS = 4096
 LINK_BUDGET = 500_000  # candidate pairs a block may score at once: bounds its memory (~40 MB)
@@ -59,7 +59,7 @@ class Item:
     """A vertex of the fact-level graph: a message, an event or a relation, as plain data."""
 
     id: str
-    kind: str  # MESSAGE | EVENT | RELATION
+    kind: MemberKind
     message_id: str  # the source message (a message's own id)
     conversation_id: str
     session: int | None

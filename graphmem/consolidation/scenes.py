@@ -1,6 +1,6 @@
 """Scenes: thematic, time-bounded clusters of a tenant's messages, events and facts.
 
-Leiden over the fact-level graph (graphmem.fact_graph) with the constant Potts model (CPM): a
+Leiden over the fact-level graph (graphmem.consolidation.fact_graph) with the constant Potts model (CPM): a
 scene is a set of items whose links are, on average, denser than `resolution`. CPM is free of
 the resolution limit and locally consistent, so re-clustering only the part of the graph that
 new items touch finds the scenes a full re-clustering would find there; that is what makes the
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from graphmem.fact_graph import MESSAGE, AffinityWeights, Features, Vocabulary, inside_share, label, leiden
+from graphmem.consolidation.fact_graph import MESSAGE, AffinityWeights, Features, Vocabulary, inside_share, label, leiden
 from graphmem.models import Scene, SceneMember, stable_id
 
 

@@ -3,7 +3,7 @@
 A participant's self-statements are the relations and events of their own turns that are about
 them: they are the relation's subject or the event's agent, take part in it, or are named in it
 (the extractor writes a speaker's "I", "my", "me" as their name), plus the statements alignment
-moved to them (graphmem.alignment). "I love pottery", "I'm allergic to cats", "I work as a
+moved to them (graphmem.consolidation.alignment). "I love pottery", "I'm allergic to cats", "I work as a
 nurse" land here; what others say about them does not.
 
 The statements are grouped into facets by Leiden over the participant's own fact graph (shared
@@ -22,8 +22,8 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from graphmem.alignment import Misattribution, correct_text, in_first_person
-from graphmem.fact_graph import MESSAGE, AffinityWeights, Features, Item, Vocabulary, label, leiden
+from graphmem.consolidation.alignment import Misattribution, correct_text, in_first_person
+from graphmem.consolidation.fact_graph import MESSAGE, AffinityWeights, Features, Item, Vocabulary, label, leiden
 from graphmem.models import Facet, Persona, PersonaFact, stable_id
 
 

@@ -19,10 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphmem.fact_graph import MESSAGE, Features, Item
+from graphmem.consolidation.fact_graph import MESSAGE, Features, Item
+from graphmem.vocab import FIRST_PERSON_SINGULAR
+from graphmem.vocab import SECOND_PERSON as SECOND_PERSON_WORDS
 
-FIRST_PERSON = frozenset("i i'm im i've ive i'd i'll my me mine myself".split())
-SECOND_PERSON = frozenset("you your yours you're youre yourself you've you'll you'd ya u ur".split())
+# The pronoun sets (graphmem.vocab) as this module's regex tokens see them: contractions stay one
+# token, and chat spellings count. Only the singular "I": "we" may include the other speaker.
+FIRST_PERSON = FIRST_PERSON_SINGULAR | frozenset("i'm im i've ive i'd i'll".split())
+SECOND_PERSON = SECOND_PERSON_WORDS | frozenset("you're youre you've you'll you'd ya u ur".split())
 _TOKEN = re.compile(r"[a-z']+")
 
 

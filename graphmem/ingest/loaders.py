@@ -37,11 +37,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from graphmem.config import DEFAULT_MAX_MESSAGE_CHARS
 from graphmem.errors import InputError, RecordProblem
 from graphmem.models import Conversation, Message
-from graphmem.temporal import TimestampError, parse_timestamp
+from graphmem.extraction.temporal import TimestampError, parse_timestamp
 
-DEFAULT_MAX_MESSAGE_CHARS = 100_000
 MAX_FILE_BYTES = 512 * 2**20
 """Largest file read (LoCoMo's whole dataset is ~3 MB): a device or a runaway file is refused, not read."""
 MAX_NAME_CHARS = 256

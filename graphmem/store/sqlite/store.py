@@ -1,7 +1,8 @@
 """The embedded default store: one SQLite file in WAL mode, no server.
 
 Every table is keyed by (group_id, ...), every statement takes group_id as a parameter, and a
-whole `write` is one transaction: a failure leaves the file as it was.
+whole `write` is one transaction: a failure leaves the file as it was. Like every store it raises
+only `StoreError`, transient when the file was locked or busy (another writer held it too long).
 """
 
 from __future__ import annotations
@@ -16,89 +17,41 @@ from pathlib import Path
 
 from graphmem.errors import StoreError
 from graphmem.models import (
-    EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
-    SceneMember, WriteCounts, check_group_id,
+    EntityNode, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact, RelationEdge,
+    Scene, SceneMember, WriteCounts, check_group_id, refined_type,
 )
-from graphmem.graph_builder import entity_id
+from graphmem.extraction.canonical import entity_id
 from graphmem.store.base import StoreCounts
-from graphmem.supersession import resolve_supersession, supersession_key
+from graphmem.store.supersession import resolve_supersession, supersession_key
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, source_id TEXT NOT NULL, participants TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS messages (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, source_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
-    seq INTEGER NOT NULL, speaker TEXT NOT NULL, speaker_id TEXT NOT NULL, addressee_id TEXT,
-    text TEXT NOT NULL, caption TEXT, ts TEXT NOT NULL, session INTEGER, digest TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (group_id, conversation_id, seq);
-CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (group_id, ts);
-CREATE TABLE IF NOT EXISTS entities (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
-    aliases TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entities_by_name ON entities (group_id, name COLLATE NOCASE);
-CREATE TABLE IF NOT EXISTS mentions (
-    group_id TEXT NOT NULL, message_id TEXT NOT NULL, entity_id TEXT NOT NULL,
-    PRIMARY KEY (group_id, message_id, entity_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS mentions_by_entity ON mentions (group_id, entity_id);
-CREATE TABLE IF NOT EXISTS events (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, message_id TEXT NOT NULL, predicate TEXT NOT NULL,
-    summary TEXT NOT NULL, ts_start TEXT, ts_end TEXT, precision TEXT, place_id TEXT,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_by_message ON events (group_id, message_id);
-CREATE INDEX IF NOT EXISTS events_by_time ON events (group_id, ts_start);
-CREATE TABLE IF NOT EXISTS event_participants (
-    group_id TEXT NOT NULL, event_id TEXT NOT NULL, entity_id TEXT NOT NULL, role TEXT NOT NULL,
-    PRIMARY KEY (group_id, event_id, entity_id, role)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS participants_by_entity ON event_participants (group_id, entity_id);
-CREATE TABLE IF NOT EXISTS relations (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, subject_id TEXT NOT NULL, object_id TEXT NOT NULL,
-    predicate TEXT NOT NULL, fact TEXT NOT NULL, valid_from TEXT, valid_to TEXT, precision TEXT,
-    observed_at TEXT NOT NULL, expired_at TEXT, confidence REAL NOT NULL, superseded_by TEXT,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS relations_by_subject ON relations (group_id, subject_id);
-CREATE INDEX IF NOT EXISTS relations_by_object ON relations (group_id, object_id);
-CREATE TABLE IF NOT EXISTS relation_sources (
-    group_id TEXT NOT NULL, relation_id TEXT NOT NULL, message_id TEXT NOT NULL,
-    PRIMARY KEY (group_id, relation_id, message_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS relation_sources_by_message ON relation_sources (group_id, message_id);
-CREATE TABLE IF NOT EXISTS scenes (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, label TEXT NOT NULL, ts_start TEXT NOT NULL, ts_end TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS scene_members (
-    group_id TEXT NOT NULL, scene_id TEXT NOT NULL, member_id TEXT NOT NULL, kind TEXT NOT NULL, weight REAL NOT NULL,
-    PRIMARY KEY (group_id, scene_id, member_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS scene_members_by_member ON scene_members (group_id, member_id);
-CREATE TABLE IF NOT EXISTS scene_links (
-    group_id TEXT NOT NULL, scene_id TEXT NOT NULL, kind TEXT NOT NULL, target_id TEXT NOT NULL,
-    PRIMARY KEY (group_id, scene_id, kind, target_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS personas (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, entity_id TEXT NOT NULL, name TEXT NOT NULL, summary TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS facets (
-    group_id TEXT NOT NULL, id TEXT NOT NULL, persona_id TEXT NOT NULL, position INTEGER NOT NULL,
-    label TEXT NOT NULL, evidence TEXT NOT NULL,
-    PRIMARY KEY (group_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS facet_facts (
-    group_id TEXT NOT NULL, facet_id TEXT NOT NULL, position INTEGER NOT NULL, fact_id TEXT NOT NULL,
-    kind TEXT NOT NULL, text TEXT NOT NULL, message_id TEXT NOT NULL, current INTEGER NOT NULL, moved_from TEXT,
-    PRIMARY KEY (group_id, facet_id, position)) WITHOUT ROWID;
-"""
+SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
 CONSOLIDATION_TABLES = ("scenes", "scene_members", "scene_links", "personas", "facets", "facet_facts")
-MEMBER_TABLES = {"message": "messages", "event": "events", "relation": "relations"}
+MEMBER_TABLES = {MemberKind.MESSAGE: "messages", MemberKind.EVENT: "events", MemberKind.RELATION: "relations"}
+
+_RELATIONS = """SELECT r.id AS id, r.subject_id AS subject_id, r.object_id AS object_id, r.predicate AS predicate,
+       r.fact AS fact, (SELECT min(s.message_id) FROM relation_sources s
+                        WHERE s.group_id = r.group_id AND s.relation_id = r.id) AS message_id,
+       r.observed_at AS observed_at, r.valid_from AS valid_from, r.valid_to AS valid_to, r.precision AS precision,
+       r.confidence AS confidence, r.expired_at AS expired_at, r.superseded_by AS superseded_by
+FROM relations r WHERE r.group_id = ?"""
+RELATIONS = _RELATIONS + " ORDER BY r.observed_at, r.id"
+RELATIONS_OF_ENTITY = _RELATIONS + " AND (r.subject_id = ? OR r.object_id = ?) ORDER BY r.observed_at, r.id"
+RELATIONS_OF_BATCH_SUBJECTS = (
+    _RELATIONS + " AND r.subject_id IN (SELECT id FROM batch_subjects) ORDER BY r.observed_at, r.id"
+)
 
 
 class SQLiteStore:
     """A `Store` in one SQLite file (or `:memory:`); safe to share between threads."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30):
+        """`busy_timeout`: seconds a statement waits for another writer's lock before it fails (transient)."""
         self.path = str(path)
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout)
+            self._db.row_factory = sqlite3.Row  # rows are read by column name
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=OFF")
@@ -118,22 +71,26 @@ class SQLiteStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; SQLite's own errors (a read-only or full disk, a lock held past the
         timeout) surface as `StoreError`, transient when the database was only busy."""
-        with self._lock:
+        with self._lock, self._store_errors():
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                raise StoreError(f"cannot write the memory file {self.path}: {exc}", transient=busy) from exc
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._store_errors():
             return self._db.execute(sql, tuple(params)).fetchall()
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """SQLite's errors as `StoreError`s, so callers handle one kind of store failure."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise sqlite_store_error(self.path, exc) from exc
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -146,12 +103,14 @@ class SQLiteStore:
             new_relations = self._count_new(db, group_id, "relations", [r.id for r in batch.relations])
             subjects = self._forget_derived(db, group_id, [m.id for m in batch.messages])
             db.executemany(
-                "INSERT INTO conversations VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET participants = excluded.participants",
+                """INSERT INTO conversations (group_id, id, source_id, participants) VALUES (?, ?, ?, ?)
+                   ON CONFLICT DO UPDATE SET participants = excluded.participants""",
                 [(group_id, c.id, c.source_id, json.dumps(list(c.participants))) for c in batch.conversations],
             )
             self._upsert_entities(db, group_id, batch.entities)
             db.executemany(
-                "INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                """INSERT OR REPLACE INTO messages (group_id, id, source_id, conversation_id, seq, speaker, speaker_id,
+                   addressee_id, text, caption, ts, session, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (group_id, m.id, m.source_id, m.conversation_id, m.seq, m.speaker, m.speaker_id, m.addressee_id,
                      m.text, m.caption, m.ts.isoformat(), m.session, m.digest)
@@ -159,11 +118,12 @@ class SQLiteStore:
                 ],
             )
             db.executemany(
-                "INSERT OR IGNORE INTO mentions VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO mentions (group_id, message_id, entity_id) VALUES (?, ?, ?)",
                 [(group_id, m.message_id, m.entity_id) for m in batch.mentions],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                """INSERT OR REPLACE INTO events (group_id, id, message_id, predicate, summary, ts_start, ts_end,
+                   precision, place_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (group_id, e.id, e.message_id, e.predicate, e.summary, _iso(e.ts_start), _iso(e.ts_end),
                      e.precision, e.place_id)
@@ -171,11 +131,12 @@ class SQLiteStore:
                 ],
             )
             db.executemany(
-                "INSERT OR IGNORE INTO event_participants VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO event_participants (group_id, event_id, entity_id, role) VALUES (?, ?, ?, ?)",
                 [(group_id, e.id, entity, role) for e in batch.events for entity, role in e.participants],
             )
             db.executemany(
-                """INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)
+                """INSERT INTO relations (group_id, id, subject_id, object_id, predicate, fact, valid_from, valid_to,
+                   precision, observed_at, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT DO UPDATE SET observed_at = min(observed_at, excluded.observed_at)""",
                 [
                     (group_id, r.id, r.subject_id, r.object_id, r.predicate, r.fact, _iso(r.valid_from),
@@ -184,7 +145,7 @@ class SQLiteStore:
                 ],
             )
             db.executemany(
-                "INSERT OR IGNORE INTO relation_sources VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO relation_sources (group_id, relation_id, message_id) VALUES (?, ?, ?)",
                 [(group_id, r.id, r.message_id) for r in batch.relations],
             )
             subjects |= {r.subject_id for r in batch.relations if supersession_key(r) is not None}
@@ -239,11 +200,13 @@ class SQLiteStore:
         )
 
     def _apply_supersession(self, db: sqlite3.Connection, group_id: str, subjects: set[str]) -> None:
-        """Recompute which relations of these subjects supersede which (see graphmem.supersession)."""
+        """Recompute which relations of these subjects supersede which (see graphmem.store.supersession)."""
         if not subjects:
             return
-        marks = ",".join("?" * len(subjects))
-        stored = self._relations_where(db, f"r.group_id = ? AND r.subject_id IN ({marks})", [group_id, *sorted(subjects)])
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_subjects (id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM batch_subjects")
+        db.executemany("INSERT INTO batch_subjects VALUES (?)", [(s,) for s in sorted(subjects)])
+        stored = [_relation(row) for row in db.execute(RELATIONS_OF_BATCH_SUBJECTS, (group_id,))]
         db.executemany(
             "UPDATE relations SET valid_to = ?, expired_at = ?, superseded_by = ? WHERE group_id = ? AND id = ?",
             [
@@ -304,7 +267,7 @@ class SQLiteStore:
         if not entities:
             return
         stored = {
-            row[0]: (row[1], json.loads(row[2]))
+            row["id"]: (row["type"], json.loads(row["aliases"]))
             for row in db.execute(
                 f"SELECT id, type, aliases FROM entities WHERE group_id = ? AND id IN ({','.join('?' * len(entities))})",
                 (group_id, *(e.id for e in entities)),
@@ -314,10 +277,10 @@ class SQLiteStore:
         for entity in entities:
             old_type, old_aliases = stored.get(entity.id, (None, []))
             aliases = list(dict.fromkeys([*old_aliases, *entity.aliases]))
-            entity_type = entity.type if old_type in (None, "thing") else old_type
+            entity_type = refined_type(old_type, entity.type)
             rows.append((group_id, entity.id, entity.name, entity_type, json.dumps(aliases)))
         db.executemany(
-            """INSERT INTO entities VALUES (?, ?, ?, ?, ?)
+            """INSERT INTO entities (group_id, id, name, type, aliases) VALUES (?, ?, ?, ?, ?)
                ON CONFLICT DO UPDATE SET type = excluded.type, aliases = excluded.aliases""",
             rows,
         )
@@ -347,15 +310,12 @@ class SQLiteStore:
             sql += " AND conversation_id = ?"
             params.append(conversation_id)
         rows = self._query(sql + " ORDER BY conversation_id, seq", params)
-        return [
-            MessageNode(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]), r[8], r[9], r[10], r[11])
-            for r in rows
-        ]
+        return [MessageNode(**{**dict(row), "ts": datetime.fromisoformat(row["ts"])}) for row in rows]
 
     def entities(self, group_id: str) -> list[EntityNode]:
         check_group_id(group_id)
         rows = self._query("SELECT id, name, type, aliases FROM entities WHERE group_id = ? ORDER BY name, id", (group_id,))
-        return [EntityNode(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows]
+        return [EntityNode(r["id"], r["name"], r["type"], tuple(json.loads(r["aliases"]))) for r in rows]
 
     def mentions(self, group_id: str) -> list[Mention]:
         check_group_id(group_id)
@@ -381,34 +341,21 @@ class SQLiteStore:
         ):
             participants.setdefault(event_id, []).append((member, role))
         return [
-            EventNode(r[0], r[1], r[2], r[3], tuple(participants.get(r[0], ())), _date(r[4]), _date(r[5]), r[6], r[7])
+            EventNode(
+                id=r["id"], message_id=r["message_id"], predicate=r["predicate"], summary=r["summary"],
+                participants=tuple(participants.get(r["id"], ())), ts_start=_date(r["ts_start"]),
+                ts_end=_date(r["ts_end"]), precision=r["precision"], place_id=r["place_id"],
+            )
             for r in rows
         ]
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
         check_group_id(group_id)
-        where, params = "r.group_id = ?", [group_id]
-        if entity_id is not None:
-            where += " AND (r.subject_id = ? OR r.object_id = ?)"
-            params += [entity_id, entity_id]
-        with self._lock:
-            return self._relations_where(self._db, where, params)
-
-    @staticmethod
-    def _relations_where(db: sqlite3.Connection, where: str, params: list) -> list[RelationEdge]:
-        rows = db.execute(
-            f"""SELECT r.id, r.subject_id, r.object_id, r.predicate, r.fact,
-                       (SELECT min(s.message_id) FROM relation_sources s
-                         WHERE s.group_id = r.group_id AND s.relation_id = r.id),
-                       r.observed_at, r.valid_from, r.valid_to, r.precision, r.confidence, r.expired_at, r.superseded_by
-                FROM relations r WHERE {where} ORDER BY r.observed_at, r.id""",
-            params,
-        ).fetchall()
-        return [
-            RelationEdge(r[0], r[1], r[2], r[3], r[4], r[5], datetime.fromisoformat(r[6]), _date(r[7]), _date(r[8]),
-                         r[9], r[10], datetime.fromisoformat(r[11]) if r[11] else None, r[12])
-            for r in rows
-        ]
+        if entity_id is None:
+            rows = self._query(RELATIONS, (group_id,))
+        else:
+            rows = self._query(RELATIONS_OF_ENTITY, (group_id, entity_id, entity_id))
+        return [_relation(row) for row in rows]
 
     def counts(self, group_id: str) -> StoreCounts:
         check_group_id(group_id)
@@ -433,19 +380,19 @@ class SQLiteStore:
             for table in ("scenes", "scene_members", "scene_links"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
             db.executemany(
-                "INSERT INTO scenes VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO scenes (group_id, id, label, ts_start, ts_end) VALUES (?, ?, ?, ?, ?)",
                 [(group_id, s.id, s.label, s.ts_start.isoformat(), s.ts_end.isoformat()) for s in scenes],
             )
             db.executemany(
-                "INSERT INTO scene_members VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO scene_members (group_id, scene_id, member_id, kind, weight) VALUES (?, ?, ?, ?, ?)",
                 [(group_id, s.id, m.id, m.kind, m.weight) for s in scenes for m in s.members],
             )
             db.executemany(
-                "INSERT INTO scene_links VALUES (?, ?, 'participant', ?)",
+                "INSERT INTO scene_links (group_id, scene_id, kind, target_id) VALUES (?, ?, 'participant', ?)",
                 [(group_id, s.id, entity) for s in scenes for entity in s.participants],
             )
             db.executemany(
-                """INSERT INTO scene_links SELECT ?, ?, 'persona', ?
+                """INSERT INTO scene_links (group_id, scene_id, kind, target_id) SELECT ?, ?, 'persona', ?
                    WHERE EXISTS (SELECT 1 FROM personas WHERE group_id = ? AND id = ?)""",
                 [(group_id, s.id, persona, group_id, persona) for s in scenes for persona in s.persona_ids],
             )
@@ -453,16 +400,16 @@ class SQLiteStore:
     def scenes(self, group_id: str) -> list[Scene]:
         check_group_id(group_id)
         exists = " OR ".join(
-            f"""(sm.kind = '{kind}' AND EXISTS
+            f"""(sm.kind = ? AND EXISTS
                 (SELECT 1 FROM {table} t WHERE t.group_id = sm.group_id AND t.id = sm.member_id))"""
-            for kind, table in MEMBER_TABLES.items()
+            for table in MEMBER_TABLES.values()
         )
         members: dict[str, list[SceneMember]] = {}
         for scene_id, member_id, kind, weight in self._query(
             f"SELECT scene_id, member_id, kind, weight FROM scene_members sm WHERE group_id = ? AND ({exists})",
-            (group_id,),
+            (group_id, *MEMBER_TABLES),
         ):
-            members.setdefault(scene_id, []).append(SceneMember(member_id, kind, weight))
+            members.setdefault(scene_id, []).append(SceneMember(member_id, MemberKind(kind), weight))
         links: dict[tuple[str, str], list[str]] = {}
         for scene_id, kind, target in self._query(
             """SELECT l.scene_id, l.kind, l.target_id FROM scene_links l WHERE l.group_id = ? AND EXISTS (
@@ -493,18 +440,19 @@ class SQLiteStore:
             for table in ("personas", "facets", "facet_facts"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
             db.executemany(
-                "INSERT INTO personas VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO personas (group_id, id, entity_id, name, summary) VALUES (?, ?, ?, ?, ?)",
                 [(group_id, p.id, p.entity_id, p.name, p.summary) for p in personas],
             )
             db.executemany(
-                "INSERT INTO facets VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO facets (group_id, id, persona_id, position, label, evidence) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (group_id, f.id, p.id, position, f.label, json.dumps(list(f.evidence)))
                     for p in personas for position, f in enumerate(p.facets)
                 ],
             )
             db.executemany(
-                "INSERT INTO facet_facts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                """INSERT INTO facet_facts (group_id, facet_id, position, fact_id, kind, text, message_id, current,
+                   moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (group_id, f.id, position, x.id, x.kind, x.text, x.message_id, int(x.current), x.moved_from)
                     for p in personas for f in p.facets for position, x in enumerate(f.facts)
@@ -514,12 +462,15 @@ class SQLiteStore:
     def personas(self, group_id: str) -> list[Persona]:
         check_group_id(group_id)
         facts: dict[str, list[PersonaFact]] = {}
-        for facet_id, *fact in self._query(
+        for row in self._query(
             """SELECT facet_id, fact_id, kind, text, message_id, current, moved_from FROM facet_facts
                WHERE group_id = ? ORDER BY facet_id, position""",
             (group_id,),
         ):
-            facts.setdefault(facet_id, []).append(PersonaFact(*fact[:4], bool(fact[4]), fact[5]))
+            facts.setdefault(row["facet_id"], []).append(PersonaFact(
+                id=row["fact_id"], kind=MemberKind(row["kind"]), text=row["text"], message_id=row["message_id"],
+                current=bool(row["current"]), moved_from=row["moved_from"],
+            ))
         facets: dict[str, list[Facet]] = {}
         for persona_id, facet_id, label, evidence in self._query(
             "SELECT persona_id, id, label, evidence FROM facets WHERE group_id = ? ORDER BY persona_id, position",
@@ -531,7 +482,26 @@ class SQLiteStore:
         rows = self._query(
             "SELECT id, entity_id, name, summary FROM personas WHERE group_id = ? ORDER BY name, id", (group_id,)
         )
-        return [Persona(r[0], r[1], r[2], r[3], tuple(facets.get(r[0], ()))) for r in rows]
+        return [
+            Persona(r["id"], r["entity_id"], r["name"], r["summary"], tuple(facets.get(r["id"], ()))) for r in rows
+        ]
+
+
+def sqlite_store_error(path: str, exc: sqlite3.Error) -> StoreError:
+    """`exc` as a `StoreError`: transient when the file was locked or busy, which a retry may get past."""
+    message = str(exc)
+    transient = isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
+    return StoreError(f"the memory file {path}: {message}", transient=transient)
+
+
+def _relation(row: sqlite3.Row) -> RelationEdge:
+    return RelationEdge(
+        id=row["id"], subject_id=row["subject_id"], object_id=row["object_id"], predicate=row["predicate"],
+        fact=row["fact"], message_id=row["message_id"], observed_at=datetime.fromisoformat(row["observed_at"]),
+        valid_from=_date(row["valid_from"]), valid_to=_date(row["valid_to"]), precision=row["precision"],
+        confidence=row["confidence"], superseded_by=row["superseded_by"],
+        expired_at=datetime.fromisoformat(row["expired_at"]) if row["expired_at"] else None,
+    )
 
 
 def _iso(value: date | None) -> str | None:

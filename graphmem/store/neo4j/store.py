@@ -9,13 +9,13 @@ Graph model (every node and RELATES edge carries `group_id` and a deterministic 
     (:Event)-[:NEXT_EVENT {entity_id}]->(:Event)     each participant's events in time order
     (:Entity)-[:RELATES {predicate, fact, valid_from, valid_to, observed_at, message_ids, ...}]->(:Entity)
 
-Consolidation (graphmem.consolidation) adds scenes and personas:
+Consolidation (graphmem.consolidation.pipeline) adds scenes and personas:
 
     (:Scene {label, ts_start, ts_end, size, relation_ids})-[:HAS_MEMBER {weight}]->(:Message|Event)
     (:Scene)-[:INVOLVES]->(:Entity)            (:Scene)-[:SHOWS]->(:Persona)-[:PERSONA_OF]->(:Entity)
     (:Persona)-[:HAS_FACET {position}]->(:Facet {label, facts})-[:SUPPORTED_BY]->(:Message)
 
-Every statement is a named file under `cypher/` (see `graphmem.store.cypher`) and takes its
+Every statement is a named file under `cypher/` (see `graphmem.store.neo4j.cypher`) and takes its
 values as parameters. Uniqueness constraints on (group_id, id) make concurrent MERGEs safe; a
 whole `write` is one transaction, retried on transient failures (deadlocks, lost connections)
 with exponential backoff and jitter.
@@ -35,13 +35,13 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 
 from graphmem.errors import StoreError
 from graphmem.models import (
-    EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
-    SceneMember, WriteCounts, check_group_id,
+    EntityNode, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact, RelationEdge,
+    Scene, SceneMember, WriteCounts,
 )
-from graphmem.graph_builder import entity_id, message_id
+from graphmem.extraction.canonical import entity_id, message_id
 from graphmem.store.base import StoreCounts
-from graphmem.store.cypher import load, names
-from graphmem.supersession import resolve_supersession, supersession_key
+from graphmem.store.neo4j.cypher import load, names
+from graphmem.store.supersession import resolve_supersession, supersession_key
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ def _prune_entities(tx: ManagedTransaction, group_id: str) -> None:
 
 
 def _apply_supersession(tx: ManagedTransaction, group_id: str, subject_ids: list[str]) -> None:
-    """Recompute which relations of these subjects supersede which (see graphmem.supersession)."""
+    """Recompute which relations of these subjects supersede which (see graphmem.store.supersession)."""
     stored = [_relation(r) for r in _fetch(tx, "read/relations_of_subjects", group_id=group_id, subject_ids=subject_ids)]
     rows = [
         {"id": r.id, "valid_to": r.valid_to, "expired_at": r.expired_at, "superseded_by": r.superseded_by}
@@ -386,17 +386,18 @@ def _event_row(event: EventNode) -> dict:
 
 
 def _scene_row(scene: Scene) -> dict:
-    relations = [m for m in scene.members if m.kind == "relation"]
+    relations = [m for m in scene.members if m.kind == MemberKind.RELATION]
     return {
         "id": scene.id, "label": scene.label, "ts_start": scene.ts_start, "ts_end": scene.ts_end, "size": scene.size,
         "relation_ids": [m.id for m in relations], "relation_weights": [m.weight for m in relations],
-        "members": [asdict(m) for m in scene.members if m.kind != "relation"],
+        "members": [asdict(m) for m in scene.members if m.kind != MemberKind.RELATION],
         "participants": list(scene.participants), "persona_ids": list(scene.persona_ids),
     }
 
 
 def _scene(record: Record) -> Scene:
-    members = sorted((SceneMember(**m) for m in record["members"]), key=lambda m: (-m.weight, m.id))
+    members = sorted((SceneMember(m["id"], MemberKind(m["kind"]), m["weight"]) for m in record["members"]),
+                     key=lambda m: (-m.weight, m.id))
     return Scene(
         id=record["id"], label=record["label"], ts_start=_native(record["ts_start"]), ts_end=_native(record["ts_end"]),
         members=tuple(members), participants=tuple(sorted(record["participants"])),
@@ -424,7 +425,7 @@ def _persona(record: Record) -> Persona:
         Facet(
             id=f["id"], label=f["label"], evidence=tuple(sorted(f["evidence"])),
             facts=tuple(
-                PersonaFact(*fact[:5], moved_from=fact[5] or None)
+                PersonaFact(fact[0], MemberKind(fact[1]), *fact[2:5], moved_from=fact[5] or None)
                 for fact in zip(f["fact_ids"], f["fact_kinds"], f["facts"], f["fact_message_ids"], f["fact_current"],
                                 f["fact_moved_from"])
             ),

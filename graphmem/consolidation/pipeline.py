@@ -2,14 +2,14 @@
 
 One pass, pure (the caller reads the records and writes the result):
 
-1. the fact-level graph's items and features (graphmem.fact_graph);
+1. the fact-level graph's items and features (graphmem.consolidation.fact_graph);
 2. scenes: clustered from scratch (`full`, or when none exist yet), else updated incrementally
    from the previous scenes, whose members are the record of what was already clustered
-   (graphmem.scenes);
+   (graphmem.consolidation.scenes);
 3. alignment: statements attributed to the wrong participant are moved, and scenes mixing the
-   stories of different participants are split (graphmem.alignment);
+   stories of different participants are split (graphmem.consolidation.alignment);
 4. personas, one per participant, and each scene linked to the personas whose facts it holds
-   (graphmem.personas).
+   (graphmem.consolidation.personas).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import dataclass, field, replace
 
-from graphmem.alignment import AlignmentSettings, Misattribution, misattributions, split_mixed
-from graphmem.fact_graph import Features, Item, Vocabulary, items_of
+from graphmem.consolidation.alignment import AlignmentSettings, Misattribution, misattributions, split_mixed
+from graphmem.consolidation.fact_graph import Features, Item, Vocabulary, items_of
 from graphmem.models import EntityNode, EventNode, Mention, MessageNode, Persona, RelationEdge, Scene
-from graphmem.personas import PersonaSettings, build_persona, self_statements
-from graphmem.scenes import SceneSettings, SceneUpdate, cluster_scenes, describe_scene, ordered, update_scenes
+from graphmem.consolidation.personas import PersonaSettings, build_persona, self_statements
+from graphmem.consolidation.scenes import SceneSettings, SceneUpdate, cluster_scenes, describe_scene, ordered, update_scenes
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from graphmem.extraction.canonical import clean_name, entity_key
-from graphmem.resolution import names_people_go_by, short_form_targets
+from graphmem.extraction.canonical import clean_name, entity_id, entity_key, message_id
+from graphmem.ingest.resolution import names_people_go_by, short_form_targets
 from graphmem.models import (
     Conversation,
     ConversationNode,
@@ -24,16 +24,9 @@ from graphmem.models import (
     MessageExtraction,
     MessageNode,
     RelationEdge,
+    refined_type,
     stable_id,
 )
-
-
-def entity_id(group_id: str, name: str) -> str:
-    return stable_id(group_id, "entity", entity_key(name))
-
-
-def message_id(group_id: str, conversation_id: str, source_id: str) -> str:
-    return stable_id(group_id, "message", conversation_id, source_id)
 
 
 def message_digest(message: Message) -> str:
@@ -56,7 +49,7 @@ def build_graph_batch(
     """Graph records for `messages` (a subset of `conversation`) and their extractions.
 
     `known_people` are the names of person entities already stored for the tenant: short forms
-    of them ("Jen") resolve to the full name (graphmem.resolution). The names a participant goes
+    of them ("Jen") resolve to the full name (graphmem.ingest.resolution). The names a participant goes
     by in the conversation ("Kate" for the speaker "Emi") become aliases of the participant.
     """
     people_here = [e.name for x in extractions for e in x.entities if e.type is EntityType.PERSON]
@@ -77,11 +70,10 @@ def build_graph_batch(
         for name in goes_by.get(participant, ()):
             builder.entity(participant, EntityType.PERSON.value, name)
     by_id = {e.message_id: e for e in extractions}
-    two_party = len(conversation.participants) == 2
     for message in messages:
         node_id = message_id(group_id, conversation.id, message.id)
         speaker_id = builder.entity(message.speaker, EntityType.PERSON.value, message.speaker)
-        addressee = next((p for p in conversation.participants if p != message.speaker), None) if two_party else None
+        addressee = conversation.addressee_of(message.speaker)
         batch.messages.append(
             MessageNode(
                 id=node_id,
@@ -128,7 +120,7 @@ class _BatchBuilder:
             aliases = known.aliases
             if alias and alias != known.name and alias not in aliases:
                 aliases = (*aliases, alias)
-            refined = entity_type if known.type == EntityType.THING.value else known.type
+            refined = refined_type(known.type, entity_type)
             if aliases != known.aliases or refined != known.type:
                 self.entities[node_id] = EntityNode(node_id, known.name, refined, aliases)
         return node_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -13,9 +14,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from graphmem.config import Config, load_config
+from graphmem.config import Config
 from graphmem.errors import GraphmemError, GroupIdError
-from graphmem.models import check_group_id
+from graphmem.memory import load_config
+from graphmem.models import MemberKind, check_group_id
 
 console = Console()
 # Errors and rejections are one line each, never wrapped (greppable when stderr is a file or pipe).
@@ -304,7 +306,7 @@ def scenes(obj: _Context, as_json: bool) -> None:
         span = f"{scene.ts_start:%Y-%m-%d}"
         if scene.ts_end.date() != scene.ts_start.date():
             span += f" – {scene.ts_end:%Y-%m-%d}"
-        counts = [len(scene.member_ids(kind)) for kind in ("message", "event", "relation")]
+        counts = [len(scene.member_ids(kind)) for kind in MemberKind]
         table.add_row(span, scene.label, *map(str, counts), ", ".join(names.get(p, p) for p in scene.participants))
     console.print(table)
 
@@ -317,7 +319,7 @@ def persona(obj: _Context, name: str, as_json: bool) -> None:
     """NAME's persona: facets, their facts (past ones marked) and the messages behind them."""
     with obj.memory() as memory:
         found = memory.persona(name)
-        sources = {m.id: m.source_id for m in memory.store.messages(memory.config.group_id)}
+        sources = {m.id: m.source_id for m in memory.messages()}
         names = {e.id: e.name for e in memory.entities()}
     if found is None:
         err_console.print(f"no persona for {name!r} in group {obj.config().group_id!r}: "
@@ -429,10 +431,11 @@ def serve(ctx: click.Context) -> None:
 
     Serves the flows of flows/ (see flows/README.md); options: `graphmem serve --help`.
     """
-    from flows.serve import main as serve_flows  # imports Prefect: only this command pays for it
-
+    # The flows sit above the library (they call Memory), so the library does not import them:
+    # this process becomes `python -m flows.serve`, same pid, so signals reach the served flows.
     overrides = [arg for name, value in ctx.obj.overrides.items() for arg in (_SERVE_FLAGS[name], str(value))]
-    serve_flows.main([*overrides, *ctx.args], prog_name="graphmem serve", standalone_mode=False)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "flows.serve", *overrides, *ctx.args])
 
 
 def _print_baselines(results: dict) -> None:

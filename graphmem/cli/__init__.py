@@ -1,0 +1,1 @@
+"""The `graphmem` command line (`main`): a thin shell over `Memory`."""

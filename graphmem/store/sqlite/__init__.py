@@ -1,0 +1,1 @@
+"""The embedded default store (`store.SQLiteStore`): one SQLite file, no server."""
