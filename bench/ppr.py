@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -44,7 +44,7 @@ from graphmem.eval.locomo import percentile
 from graphmem.ingest.loaders import load_file
 from graphmem.search.engine import SearchSettings
 from graphmem.search.projection import (
-    GraphProjection, build_projection, exact_personalized_pagerank, personalized_pagerank,
+    build_projection, exact_personalized_pagerank, personalized_pagerank,
 )
 from graphmem.store.sqlite.store import SQLiteStore
 

@@ -32,6 +32,7 @@ from graphmem.ingest.graph_builder import build_graph_batch, entity_id, message_
 from graphmem.ingest.loaders import conversation_from_messages, load_file
 from graphmem.models import (
     Conversation, EntityNode, Evidence, Fact, MemberKind, Message, MessageNode, Persona, Scene, WriteCounts,
+    check_group_id,
 )
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.store.base import Store, StoreCounts

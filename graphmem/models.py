@@ -14,7 +14,6 @@ Nothing here does I/O.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import tempfile
 import time
 import uuid

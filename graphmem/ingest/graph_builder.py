@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from graphmem.extraction.canonical import clean_name, entity_id, entity_key, message_id
+from graphmem.extraction.canonical import clean_name, entity_id, message_id
 from graphmem.ingest.resolution import names_people_go_by, short_form_targets
 from graphmem.models import (
     Conversation,

@@ -36,7 +36,7 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 from graphmem.errors import StoreError
 from graphmem.models import (
     EntityNode, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact, RelationEdge,
-    Scene, SceneMember, WriteCounts,
+    Scene, SceneMember, WriteCounts, check_group_id,
 )
 from graphmem.extraction.canonical import entity_id, message_id
 from graphmem.store.base import StoreCounts
