@@ -294,7 +294,7 @@ def test_add_messages_ingests_or_rejects(store, tmp_path_factory, conversation_i
 @settings(FUZZ, max_examples=6)
 @given(generated=generated_files(max_conversations=2, max_messages=3))
 def test_cli_ingest_answers_in_one_line_per_problem(nlp, tmp_path_factory, capsys, monkeypatch, generated):
-    from graphmem import cli
+    from graphmem.cli import main as cli
 
     directory = tmp_path_factory.mktemp("fuzz-cli")
     path = write_generated(generated, directory, bom_per_line=False, crlf=False)
