@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from graphmem.models import (
     EntityNode, EventNode, Facet, GraphBatch, Mention, MessageNode, Persona, PersonaFact, RelationEdge, Scene,
     SceneMember, WriteCounts,
 )
-from graphmem.store.base import StoreCounts
+from graphmem.store.base import EVERYTHING, StoreCounts, TenantDelta, TenantVersion
 from graphmem.supersession import resolve_supersession, supersession_key
 
 SCHEMA = """
@@ -30,12 +31,13 @@ CREATE TABLE IF NOT EXISTS messages (
     group_id TEXT NOT NULL, id TEXT NOT NULL, source_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
     seq INTEGER NOT NULL, speaker TEXT NOT NULL, speaker_id TEXT NOT NULL, addressee_id TEXT,
     text TEXT NOT NULL, caption TEXT, ts TEXT NOT NULL, session INTEGER, digest TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (group_id, conversation_id, seq);
 CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (group_id, ts);
 CREATE TABLE IF NOT EXISTS entities (
     group_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
-    aliases TEXT NOT NULL DEFAULT '[]',
+    aliases TEXT NOT NULL DEFAULT '[]', version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entities_by_name ON entities (group_id, name COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS mentions (
@@ -56,6 +58,7 @@ CREATE TABLE IF NOT EXISTS relations (
     group_id TEXT NOT NULL, id TEXT NOT NULL, subject_id TEXT NOT NULL, object_id TEXT NOT NULL,
     predicate TEXT NOT NULL, fact TEXT NOT NULL, valid_from TEXT, valid_to TEXT, precision TEXT,
     observed_at TEXT NOT NULL, expired_at TEXT, confidence REAL NOT NULL, superseded_by TEXT,
+    version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS relations_by_subject ON relations (group_id, subject_id);
 CREATE INDEX IF NOT EXISTS relations_by_object ON relations (group_id, object_id);
@@ -84,9 +87,21 @@ CREATE TABLE IF NOT EXISTS facet_facts (
     group_id TEXT NOT NULL, facet_id TEXT NOT NULL, position INTEGER NOT NULL, fact_id TEXT NOT NULL,
     kind TEXT NOT NULL, text TEXT NOT NULL, message_id TEXT NOT NULL, current INTEGER NOT NULL, moved_from TEXT,
     PRIMARY KEY (group_id, facet_id, position)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tenant_versions (
+    group_id TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, reset INTEGER NOT NULL) WITHOUT ROWID;
 """
+VERSIONED_TABLES = ("messages", "entities", "relations")  # their rows carry the version that last wrote them
 CONSOLIDATION_TABLES = ("scenes", "scene_members", "scene_links", "personas", "facets", "facet_facts")
 MEMBER_TABLES = {"message": "messages", "event": "events", "relation": "relations"}
+
+
+@dataclass
+class _TenantWrite:
+    """The open write transaction of one tenant and the version it stamps."""
+
+    db: sqlite3.Connection
+    version: int
+    append: bool = False  # the writer found it only adds turns after the stored ones
 
 
 class SQLiteStore:
@@ -112,6 +127,10 @@ class SQLiteStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(relations)")}
         if "superseded_by" not in columns:
             self._db.execute("ALTER TABLE relations ADD COLUMN superseded_by TEXT")
+        for table in VERSIONED_TABLES:
+            if "version" not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+            self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_by_version ON {table} (group_id, version)")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -124,6 +143,23 @@ class SQLiteStore:
                 raise
             self._db.execute("COMMIT")
 
+    @contextmanager
+    def _versioned(self, group_id: str) -> Iterator[_TenantWrite]:
+        """A write transaction on one tenant that bumps its version first (see graphmem.store.base).
+
+        Every write goes through here. The change counts as an append only if the writer says
+        so (`append = True`); otherwise the version is also recorded as the tenant's reset.
+        """
+        with self._transaction() as db:
+            db.execute("INSERT INTO tenant_versions VALUES (?, 0, 0) ON CONFLICT DO NOTHING", (group_id,))
+            (version,) = db.execute(
+                "UPDATE tenant_versions SET version = version + 1 WHERE group_id = ? RETURNING version", (group_id,)
+            ).fetchone()
+            write = _TenantWrite(db, version)
+            yield write
+            if not write.append:
+                db.execute("UPDATE tenant_versions SET reset = version WHERE group_id = ?", (group_id,))
+
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
@@ -131,8 +167,12 @@ class SQLiteStore:
     # -- writes --------------------------------------------------------------------------------
 
     def write(self, group_id: str, batch: GraphBatch) -> WriteCounts:
-        with self._transaction() as db:
+        with self._versioned(group_id) as write:
+            db, version = write.db, write.version
             new_messages = self._count_new(db, group_id, "messages", [m.id for m in batch.messages])
+            write.append = new_messages == len({m.id for m in batch.messages}) and self._after_stored_turns(
+                db, group_id, batch.messages
+            )
             new_entities = self._count_new(db, group_id, "entities", [e.id for e in batch.entities])
             new_events = self._count_new(db, group_id, "events", [e.id for e in batch.events])
             new_relations = self._count_new(db, group_id, "relations", [r.id for r in batch.relations])
@@ -141,12 +181,12 @@ class SQLiteStore:
                 "INSERT INTO conversations VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET participants = excluded.participants",
                 [(group_id, c.id, c.source_id, json.dumps(list(c.participants))) for c in batch.conversations],
             )
-            self._upsert_entities(db, group_id, batch.entities)
+            self._upsert_entities(db, group_id, batch.entities, version)
             db.executemany(
-                "INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (group_id, m.id, m.source_id, m.conversation_id, m.seq, m.speaker, m.speaker_id, m.addressee_id,
-                     m.text, m.caption, m.ts.isoformat(), m.session, m.digest)
+                     m.text, m.caption, m.ts.isoformat(), m.session, m.digest, version)
                     for m in batch.messages
                 ],
             )
@@ -167,11 +207,12 @@ class SQLiteStore:
                 [(group_id, e.id, entity, role) for e in batch.events for entity, role in e.participants],
             )
             db.executemany(
-                """INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)
-                   ON CONFLICT DO UPDATE SET observed_at = min(observed_at, excluded.observed_at)""",
+                """INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)
+                   ON CONFLICT DO UPDATE SET observed_at = min(observed_at, excluded.observed_at),
+                                             version = excluded.version""",
                 [
                     (group_id, r.id, r.subject_id, r.object_id, r.predicate, r.fact, _iso(r.valid_from),
-                     _iso(r.valid_to), r.precision, r.observed_at.isoformat(), r.confidence)
+                     _iso(r.valid_to), r.precision, r.observed_at.isoformat(), r.confidence, version)
                     for r in batch.relations
                 ],
             )
@@ -180,22 +221,38 @@ class SQLiteStore:
                 [(group_id, r.id, r.message_id) for r in batch.relations],
             )
             subjects |= {r.subject_id for r in batch.relations if supersession_key(r) is not None}
-            self._apply_supersession(db, group_id, subjects)
+            self._apply_supersession(db, group_id, subjects, version)
         return WriteCounts(new_messages, new_entities, new_events, new_relations)
 
-    def _apply_supersession(self, db: sqlite3.Connection, group_id: str, subjects: set[str]) -> None:
+    def _apply_supersession(self, db: sqlite3.Connection, group_id: str, subjects: set[str], version: int) -> None:
         """Recompute which relations of these subjects supersede which (see graphmem.supersession)."""
         if not subjects:
             return
         marks = ",".join("?" * len(subjects))
         stored = self._relations_where(db, f"r.group_id = ? AND r.subject_id IN ({marks})", [group_id, *sorted(subjects)])
         db.executemany(
-            "UPDATE relations SET valid_to = ?, expired_at = ?, superseded_by = ? WHERE group_id = ? AND id = ?",
+            """UPDATE relations SET valid_to = ?, expired_at = ?, superseded_by = ?, version = ?
+               WHERE group_id = ? AND id = ?""",
             [
-                (_iso(r.valid_to), r.expired_at.isoformat() if r.expired_at else None, r.superseded_by, group_id, r.id)
+                (_iso(r.valid_to), r.expired_at.isoformat() if r.expired_at else None, r.superseded_by, version,
+                 group_id, r.id)
                 for r in resolve_supersession(stored)
             ],
         )
+
+    @staticmethod
+    def _after_stored_turns(db: sqlite3.Connection, group_id: str, messages: list[MessageNode]) -> bool:
+        """Whether every message comes after the stored turns of its conversation (an append)."""
+        first: dict[str, int] = {}
+        for message in messages:
+            first[message.conversation_id] = min(first.get(message.conversation_id, message.seq), message.seq)
+        for conversation_id, seq in first.items():
+            (last,) = db.execute(
+                "SELECT max(seq) FROM messages WHERE group_id = ? AND conversation_id = ?", (group_id, conversation_id)
+            ).fetchone()
+            if last is not None and seq <= last:
+                return False
+        return True
 
     @staticmethod
     def _count_new(db: sqlite3.Connection, group_id: str, table: str, ids: list[str]) -> int:
@@ -245,7 +302,7 @@ class SQLiteStore:
         return subjects
 
     @staticmethod
-    def _upsert_entities(db: sqlite3.Connection, group_id: str, entities: list[EntityNode]) -> None:
+    def _upsert_entities(db: sqlite3.Connection, group_id: str, entities: list[EntityNode], version: int) -> None:
         if not entities:
             return
         stored = {
@@ -260,15 +317,17 @@ class SQLiteStore:
             old_type, old_aliases = stored.get(entity.id, (None, []))
             aliases = list(dict.fromkeys([*old_aliases, *entity.aliases]))
             entity_type = entity.type if old_type in (None, "thing") else old_type
-            rows.append((group_id, entity.id, entity.name, entity_type, json.dumps(aliases)))
+            if (entity_type, aliases) != (old_type, old_aliases):  # unchanged entities keep their version
+                rows.append((group_id, entity.id, entity.name, entity_type, json.dumps(aliases), version))
         db.executemany(
-            """INSERT INTO entities VALUES (?, ?, ?, ?, ?)
-               ON CONFLICT DO UPDATE SET type = excluded.type, aliases = excluded.aliases""",
+            """INSERT INTO entities VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT DO UPDATE SET type = excluded.type, aliases = excluded.aliases, version = excluded.version""",
             rows,
         )
 
     def delete_group(self, group_id: str) -> None:
-        with self._transaction() as db:
+        with self._versioned(group_id) as write:
+            db = write.db
             for table in ("conversations", "messages", "entities", "mentions", "events", "event_participants",
                           "relations", "relation_sources", *CONSOLIDATION_TABLES):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
@@ -282,47 +341,20 @@ class SQLiteStore:
         return dict(rows)
 
     def messages(self, group_id: str, conversation_id: str | None = None) -> list[MessageNode]:
-        sql = """SELECT id, source_id, conversation_id, seq, speaker, speaker_id, text, ts, session, caption,
-                        addressee_id, digest FROM messages WHERE group_id = ?"""
-        params: list = [group_id]
-        if conversation_id is not None:
-            sql += " AND conversation_id = ?"
-            params.append(conversation_id)
-        rows = self._query(sql + " ORDER BY conversation_id, seq", params)
-        return [
-            MessageNode(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]), r[8], r[9], r[10], r[11])
-            for r in rows
-        ]
+        with self._lock:
+            return _messages(self._db, group_id, EVERYTHING, conversation_id)
 
     def entities(self, group_id: str) -> list[EntityNode]:
-        rows = self._query("SELECT id, name, type, aliases FROM entities WHERE group_id = ? ORDER BY name, id", (group_id,))
-        return [EntityNode(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows]
+        with self._lock:
+            return _entities(self._db, group_id, EVERYTHING)
 
     def mentions(self, group_id: str) -> list[Mention]:
-        rows = self._query(
-            "SELECT message_id, entity_id FROM mentions WHERE group_id = ? ORDER BY entity_id, message_id", (group_id,)
-        )
-        return [Mention(*r) for r in rows]
+        with self._lock:
+            return _mentions(self._db, group_id, EVERYTHING)
 
     def events(self, group_id: str, entity_id: str | None = None) -> list[EventNode]:
-        sql = """SELECT e.id, e.message_id, e.predicate, e.summary, e.ts_start, e.ts_end, e.precision, e.place_id
-                 FROM events e JOIN messages m ON m.group_id = e.group_id AND m.id = e.message_id
-                 WHERE e.group_id = ?"""
-        params: list = [group_id]
-        if entity_id is not None:
-            sql += " AND e.id IN (SELECT event_id FROM event_participants WHERE group_id = ? AND entity_id = ?)"
-            params += [group_id, entity_id]
-        rows = self._query(sql + " ORDER BY m.conversation_id, m.seq, e.id", params)
-        participants: dict[str, list[tuple[str, str]]] = {}
-        for event_id, member, role in self._query(
-            "SELECT event_id, entity_id, role FROM event_participants WHERE group_id = ? ORDER BY event_id, role, entity_id",
-            (group_id,),
-        ):
-            participants.setdefault(event_id, []).append((member, role))
-        return [
-            EventNode(r[0], r[1], r[2], r[3], tuple(participants.get(r[0], ())), _date(r[4]), _date(r[5]), r[6], r[7])
-            for r in rows
-        ]
+        with self._lock:
+            return _events(self._db, group_id, EVERYTHING, entity_id)
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
         where, params = "r.group_id = ?", [group_id]
@@ -331,6 +363,25 @@ class SQLiteStore:
             params += [entity_id, entity_id]
         with self._lock:
             return self._relations_where(self._db, where, params)
+
+    def version(self, group_id: str) -> TenantVersion:
+        with self._lock:
+            return _version(self._db, group_id)
+
+    def changes(self, group_id: str, since: int = EVERYTHING) -> TenantDelta:
+        with self._lock:
+            self._db.execute("BEGIN")  # one snapshot (WAL): the records and the version agree
+            try:
+                return TenantDelta(
+                    _version(self._db, group_id),
+                    _messages(self._db, group_id, since, None, in_write_order=True),
+                    _entities(self._db, group_id, since),
+                    _mentions(self._db, group_id, since),
+                    _events(self._db, group_id, since, None),
+                    self._relations_where(self._db, "r.group_id = ? AND r.version > ?", [group_id, since]),
+                )
+            finally:
+                self._db.execute("COMMIT")
 
     @staticmethod
     def _relations_where(db: sqlite3.Connection, where: str, params: list) -> list[RelationEdge]:
@@ -365,7 +416,8 @@ class SQLiteStore:
     # -- consolidation: scenes and personas ----------------------------------------------------
 
     def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
-        with self._transaction() as db:
+        with self._versioned(group_id) as write:
+            db = write.db
             for table in ("scenes", "scene_members", "scene_links"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
             db.executemany(
@@ -423,7 +475,8 @@ class SQLiteStore:
         ]
 
     def write_personas(self, group_id: str, personas: list[Persona]) -> None:
-        with self._transaction() as db:
+        with self._versioned(group_id) as write:
+            db = write.db
             for table in ("personas", "facets", "facet_facts"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
             db.executemany(
@@ -465,6 +518,80 @@ class SQLiteStore:
             "SELECT id, entity_id, name, summary FROM personas WHERE group_id = ? ORDER BY name, id", (group_id,)
         )
         return [Persona(r[0], r[1], r[2], r[3], tuple(facets.get(r[0], ()))) for r in rows]
+
+
+# -- reads of records stamped after a version (EVERYTHING: all of them) --------------------------
+
+
+def _version(db: sqlite3.Connection, group_id: str) -> TenantVersion:
+    row = db.execute("SELECT version, reset FROM tenant_versions WHERE group_id = ?", (group_id,)).fetchone()
+    return TenantVersion(*row) if row else TenantVersion()
+
+
+def _messages(
+    db: sqlite3.Connection, group_id: str, since: int, conversation_id: str | None, in_write_order: bool = False
+) -> list[MessageNode]:
+    sql = """SELECT id, source_id, conversation_id, seq, speaker, speaker_id, text, ts, session, caption,
+                    addressee_id, digest FROM messages WHERE group_id = ? AND version > ?"""
+    params: list = [group_id, since]
+    if conversation_id is not None:
+        sql += " AND conversation_id = ?"
+        params.append(conversation_id)
+    order = " ORDER BY version, conversation_id, seq" if in_write_order else " ORDER BY conversation_id, seq"
+    return [
+        MessageNode(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]), r[8], r[9], r[10], r[11])
+        for r in db.execute(sql + order, params)
+    ]
+
+
+def _entities(db: sqlite3.Connection, group_id: str, since: int) -> list[EntityNode]:
+    rows = db.execute(
+        "SELECT id, name, type, aliases FROM entities WHERE group_id = ? AND version > ? ORDER BY name, id",
+        (group_id, since),
+    )
+    return [EntityNode(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows]
+
+
+_MESSAGES_SINCE = "(SELECT id FROM messages WHERE group_id = ? AND version > ?)"
+
+
+def _mentions(db: sqlite3.Connection, group_id: str, since: int) -> list[Mention]:
+    where = "" if since == EVERYTHING else f" AND message_id IN {_MESSAGES_SINCE}"
+    params = (group_id,) if since == EVERYTHING else (group_id, group_id, since)
+    rows = db.execute(
+        f"SELECT message_id, entity_id FROM mentions WHERE group_id = ?{where} ORDER BY entity_id, message_id", params
+    )
+    return [Mention(*r) for r in rows]
+
+
+def _events(db: sqlite3.Connection, group_id: str, since: int, entity_id: str | None) -> list[EventNode]:
+    sql = """SELECT e.id, e.message_id, e.predicate, e.summary, e.ts_start, e.ts_end, e.precision, e.place_id
+             FROM events e JOIN messages m ON m.group_id = e.group_id AND m.id = e.message_id
+             WHERE e.group_id = ? AND m.version > ?"""
+    params: list = [group_id, since]
+    if entity_id is not None:
+        sql += " AND e.id IN (SELECT event_id FROM event_participants WHERE group_id = ? AND entity_id = ?)"
+        params += [group_id, entity_id]
+    rows = db.execute(sql + " ORDER BY m.conversation_id, m.seq, e.id", params).fetchall()
+    participants: dict[str, list[tuple[str, str]]] = {}
+    if since == EVERYTHING:
+        members = db.execute(
+            "SELECT event_id, entity_id, role FROM event_participants WHERE group_id = ? ORDER BY event_id, role, entity_id",
+            (group_id,),
+        )
+    else:
+        members = db.execute(
+            f"""SELECT event_id, entity_id, role FROM event_participants WHERE group_id = ? AND event_id IN
+                (SELECT id FROM events WHERE group_id = ? AND message_id IN {_MESSAGES_SINCE})
+                ORDER BY event_id, role, entity_id""",
+            (group_id, group_id, group_id, since),
+        )
+    for event_id, member, role in members:
+        participants.setdefault(event_id, []).append((member, role))
+    return [
+        EventNode(r[0], r[1], r[2], r[3], tuple(participants.get(r[0], ())), _date(r[4]), _date(r[5]), r[6], r[7])
+        for r in rows
+    ]
 
 
 def _iso(value: date | None) -> str | None:
