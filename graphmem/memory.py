@@ -428,7 +428,6 @@ class Memory:
             return None
         return next((p for p in self.store.personas(group) if p.entity_id == entity.id), None)
 
-
     def _group(self, group_id: str | None) -> str:
         return group_id or self.config.group_id
 
