@@ -1,10 +1,11 @@
 // Events of a tenant's messages written after version $since (-1: all), or only those
 // $entity_id took part in when not null; in message order, each with its participants as
 // [entity id, role] pairs.
-MATCH (e:Event {group_id: $group_id})-[:FROM]->(m:Message)
+MATCH (m:Message {group_id: $group_id})
 WHERE m.version > $since
-  AND ($entity_id IS NULL
-       OR EXISTS { (:Entity {group_id: $group_id, id: $entity_id})-[:PARTICIPATED_IN]->(e) })
+MATCH (e:Event {group_id: $group_id})-[:FROM]->(m)
+WHERE $entity_id IS NULL
+   OR EXISTS { (:Entity {group_id: $group_id, id: $entity_id})-[:PARTICIPATED_IN]->(e) }
 CALL (e) {
   MATCH (member:Entity)-[p:PARTICIPATED_IN]->(e)
   WITH member, p ORDER BY p.role, member.id

@@ -146,14 +146,13 @@ class GroupIndex:
         """
         new = [m for m in delta.messages if m.id not in self.positions]
         new_ids = {m.id for m in new}
-        held = self.positions.keys() | new_ids
         mentions = [x for x in delta.mentions if x.message_id in new_ids]
         events = [e for e in delta.events if e.message_id in new_ids]
         added: list[RelationEdge] = []
         for relation in delta.relations:
             if relation.id in self.relation_positions:
                 self._replace_relation(relation)
-            elif relation.message_id in held:
+            elif relation.message_id in new_ids or relation.message_id in self.positions:
                 added.append(relation)
         self.entities.update({e.id: e for e in delta.entities})
         self.linker.add(delta.entities)
