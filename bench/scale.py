@@ -213,6 +213,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             rows.append(measure(size, args.store, source, asked, args.batches, args.consolidate,
                                 args.reuse_extraction, Path(scratch)))
+            print({k: _cell(v) for k, v in rows[-1].items()}, flush=True)  # each size as soon as it is done
     table = Table(title=f"scale (store={args.store}, {len(asked)} questions, 20-turn batches x {args.batches})")
     for column in rows[0]:
         table.add_column(column, justify="right")
