@@ -70,6 +70,11 @@ class Config(BaseSettings):
     # Optional dense channel (graphmem[embeddings]); the default path needs no embeddings.
     embeddings: Literal["none", "wordllama"] = "none"
 
+    # The per-process cache of tenants' query indexes: least recently used tenants are dropped
+    # beyond either bound (an evicted tenant is rebuilt from the store on its next query).
+    index_cache_tenants: int = Field(256, ge=1)
+    index_cache_mb: float = Field(1024.0, gt=0)
+
     neo4j_uri: str = Field("bolt://127.0.0.1:7687", validation_alias=_env("neo4j_uri", "NEO4J_URI"))
     neo4j_user: str = Field("neo4j", validation_alias=_env("neo4j_user", "NEO4J_USER"))
     neo4j_password: str = Field("graphmem-dev", validation_alias=_env("neo4j_password", "NEO4J_PASSWORD"))

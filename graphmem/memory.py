@@ -14,8 +14,11 @@ used. A given id must be valid (`graphmem.models.check_group_id`): an empty or m
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -111,7 +114,9 @@ class Memory:
         self._owns_llm = llm is None
         self._extractor = extractor
         self._llm = llm
-        self._indexes: dict[str, GroupIndex] = {}
+        self._indexes = IndexCache(self.config.index_cache_tenants, int(self.config.index_cache_mb * 2**20))
+        self._tenant_locks: dict[str, threading.RLock] = {}
+        self._locks_lock = threading.Lock()
         self._thread_pools: ThreadpoolController | None = None  # made on the first query
 
     def __enter__(self) -> Memory:
@@ -251,8 +256,6 @@ class Memory:
             known_people = [e.name for e in self.store.entities(group) if e.type == "person"]
             batch = build_graph_batch(group, conversation, messages, extractions, known_people)
             report.written = report.written + self.store.write(group, batch)
-            if group in self._indexes:  # a query-ready tenant grows its index in place
-                self._indexes[group] = self._indexes[group].extended(self.store, batch)
         if progress:
             progress(done, total)
         if usage_before is not None:
@@ -270,17 +273,54 @@ class Memory:
     ) -> IngestReport:
         """Ingest messages given as dicts (`speaker`, `text`, `timestamp`, optional `id`).
 
-        The conversation's earlier messages must be passed again (or given ids) for turn order
-        to stay right: a message's position in `messages` is its sequence number.
+        The messages continue the conversation: they become its next turns, after those already
+        stored (an append, which a live index extends by these messages alone). A message without
+        an `id` is named by its place in the conversation (`<conversation_id>:<n>`). Passing the
+        whole conversation again, from its first message, still works: stored turns are
+        recognised and skipped, and only the new ones are written.
         """
-        conversation, problems = conversation_from_messages(
-            conversation_id, messages, participants=tuple(participants), max_message_chars=self.config.max_message_chars
-        )
-        report = self.ingest_conversations([conversation] if conversation else [], group_id=group_id)
+        group = self._group(group_id)
+        conversation, problems = self._continued_conversation(group, conversation_id, messages, tuple(participants))
+        report = self.ingest_conversations([conversation] if conversation else [], group_id=group)
         report.rejected = [*problems, *report.rejected]
         return report
 
+    def _continued_conversation(
+        self, group: str, conversation_id: str, messages: Sequence[dict], participants: tuple[str, ...]
+    ) -> tuple[Conversation | None, list[RecordProblem]]:
+        """`messages` as the conversation's next turns, or as given when they start it over.
+
+        They start it over when the first one is the stored first turn: given with the id of a
+        stored message, or without an id and saying what the stored `<conversation_id>:1` says.
+        """
+        limit = self.config.max_message_chars
+        conversation, problems = conversation_from_messages(
+            conversation_id, list(messages), participants=participants, max_message_chars=limit
+        )
+        stored = self.store.message_digests(group, conversation_id)
+        if conversation is None or not stored:
+            return conversation, problems
+        first, raw = conversation.messages[0], messages[0]
+        given_id = isinstance(raw, dict) and raw.get("id") is not None
+        if (first.id in stored) if given_id else (stored.get(first.id) == message_digest(first)):
+            return conversation, problems
+        offset = len(stored)
+        named = [
+            {**m, "id": f"{conversation_id}:{offset + i + 1}"} if isinstance(m, dict) and m.get("id") is None else m
+            for i, m in enumerate(messages)
+        ]
+        conversation, problems = conversation_from_messages(
+            conversation_id, named, participants=participants, max_message_chars=limit
+        )
+        if conversation is None:
+            return conversation, problems
+        turns = tuple(m.model_copy(update={"seq": m.seq + offset}) for m in conversation.messages)
+        return conversation.model_copy(update={"messages": turns}), problems
+
     # -- queries -------------------------------------------------------------------------------
+    # Every read catches the tenant's index up with the store first (`_reading`): one version
+    # read, then nothing, the delta since the index's version, or a rebuild. Reads that go to
+    # the store itself (`entities`, `stats`, `scenes`, `groups`) are current by construction.
 
     def search(
         self,
@@ -302,9 +342,8 @@ class Memory:
         if self._thread_pools is None:
             self._thread_pools = ThreadpoolController()
         with self._thread_pools.limit(limits=self.config.query_threads):  # config.query_threads says why
-            return search(
-                self._index(group_id), query, k, settings or SearchSettings(), known_at=known_at, explain=explain
-            )
+            with self._reading(group_id) as index:
+                return search(index, query, k, settings or SearchSettings(), known_at=known_at, explain=explain)
 
     def facts(
         self,
@@ -320,21 +359,21 @@ class Memory:
         By default only current ones: superseded facts are left out. `as_of` gives what was true
         in the world on that day; `known_at` what the memory held true at that moment.
         """
-        index = self._index(group_id)
-        relations = index.relations
-        if entity is not None:
-            found = self.entity(entity, group_id=group_id)
-            if found is None:
-                return []
-            relations = [r for r in relations if found.id in (r.subject_id, r.object_id)]
-        if as_of is not None:
-            relations = [r for r in relations if r.valid_at(as_of)]
-        if known_at is not None:
-            relations = [r for r in relations if r.known_at(known_at)]
-        if as_of is None and known_at is None and not include_superseded:
-            relations = [r for r in relations if r.current]
-        ordered = sorted(relations, key=lambda r: (r.valid_from or r.observed_at.date(), r.observed_at, r.id))
-        return [index.fact(r) for r in ordered]
+        with self._reading(group_id) as index:
+            relations = index.relations
+            if entity is not None:
+                found = self._entity(index, entity)
+                if found is None:
+                    return []
+                relations = [r for r in relations if found.id in (r.subject_id, r.object_id)]
+            if as_of is not None:
+                relations = [r for r in relations if r.valid_at(as_of)]
+            if known_at is not None:
+                relations = [r for r in relations if r.known_at(known_at)]
+            if as_of is None and known_at is None and not include_superseded:
+                relations = [r for r in relations if r.current]
+            ordered = sorted(relations, key=lambda r: (r.valid_from or r.observed_at.date(), r.observed_at, r.id))
+            return [index.fact(r) for r in ordered]
 
     def entities(self, *, group_id: str | None = None) -> list[EntityNode]:
         return self.store.entities(self._group(group_id))
@@ -345,9 +384,12 @@ class Memory:
 
     def entity(self, name: str, *, group_id: str | None = None) -> EntityNode | None:
         """The entity called `name` (or with `name` as an alias), if the memory knows one."""
-        group = self._group(group_id)
-        index = self._index(group)
-        wanted = entity_id(group, name)
+        with self._reading(group_id) as index:
+            return self._entity(index, name)
+
+    @staticmethod
+    def _entity(index: GroupIndex, name: str) -> EntityNode | None:
+        wanted = entity_id(index.group_id, name)
         if wanted in index.entities:
             return index.entities[wanted]
         linked = index.linker.link(name)
@@ -362,18 +404,21 @@ class Memory:
         only items strictly after / before a day ("what did Ana do after she moved?").
         """
         group = self._group(group_id)
-        entity = self.entity(name, group_id=group)
-        if entity is None:
-            return []
-        by_id = {m.id: m for m in self._index(group).messages}
+        with self._reading(group) as index:
+            entity = self._entity(index, name)
+            if entity is None:
+                return []
+            events, relations = self.store.events(group, entity.id), self.store.relations(group, entity.id)
         items: list[TimelineItem] = []
-        for event in self.store.events(group, entity.id):
-            message = by_id[event.message_id]
+        for event in events:
+            message = index.message(event.message_id)
+            if message is None:  # written after the version this read caught up to: the next read has it
+                continue
             items.append(TimelineItem(
                 MemberKind.EVENT, event.ts_start, message.ts, event.precision, event.summary, message.source_id,
             ))
-        for relation in self.store.relations(group, entity.id):
-            message = by_id.get(relation.message_id)
+        for relation in relations:
+            message = index.message(relation.message_id)
             items.append(
                 TimelineItem(
                     MemberKind.RELATION, relation.valid_from, relation.observed_at, relation.precision, relation.fact,
@@ -417,7 +462,7 @@ class Memory:
         """Delete everything stored for a tenant."""
         group = self._group(group_id)
         self.store.delete_group(group)
-        self._indexes.pop(group, None)
+        self._indexes.pop(group)
 
     # -- consolidation: scenes and personas ----------------------------------------------------
 
@@ -444,8 +489,7 @@ class Memory:
         del records
         with measured("write", timings, peaks):
             store.write_personas(group, result.personas)
-            store.write_scenes(group, result.scenes)
-        self._indexes.pop(group, None)  # scenes are part of the query graph
+            store.write_scenes(group, result.scenes)  # a new version, not an append: indexes rebuild
         report = result.report
         report.timings = {"read": timings["read"], **report.timings, "write": timings["write"]}
         report.peak_rss_mb = {"read": peaks["read"], **report.peak_rss_mb, "write": peaks["write"]}
@@ -469,11 +513,76 @@ class Memory:
         """The tenant a call works on: the given id (validated), or the configured one when None."""
         return self.config.group_id if group_id is None else check_group_id(group_id)
 
-    def _index(self, group_id: str | None) -> GroupIndex:
+    @contextmanager
+    def _reading(self, group_id: str | None) -> Iterator[GroupIndex]:
+        """The tenant's index, caught up with the store's last commit, held for one read.
+
+        Reads and catch-ups of one tenant take turns within this Memory (indexes grow in place);
+        other tenants are not held up.
+        """
         group = self._group(group_id)
-        if group not in self._indexes:
-            self._indexes[group] = GroupIndex.build(self.store, group, embeddings=self.config.embeddings)
-        return self._indexes[group]
+        with self._locks_lock:
+            lock = self._tenant_locks.setdefault(group, threading.RLock())
+        with lock:
+            yield self._caught_up(group)
+
+    def _caught_up(self, group: str) -> GroupIndex:
+        current = self.store.version(group)
+        index = self._indexes.get(group)
+        if index is not None and current.version != index.version:
+            if current.version < index.version or current.needs_rebuild(index.version):
+                index = None  # rewritten, deleted or consolidated since (or forgotten and written anew)
+            else:
+                index.apply(self.store.changes(group, index.version))
+        if index is None:
+            index = GroupIndex.build(self.store, group, embeddings=self.config.embeddings)
+        self._indexes.put(group, index)
+        return index
+
+    def _index(self, group_id: str | None) -> GroupIndex:
+        """The tenant's index, caught up with the store (for tests and tools that inspect it)."""
+        with self._reading(group_id) as index:
+            return index
+
+
+class IndexCache:
+    """Tenants' query indexes, least recently used dropped beyond `max_tenants` or `max_bytes`
+    (by `GroupIndex.estimated_bytes`). The index just used always stays."""
+
+    def __init__(self, max_tenants: int, max_bytes: int):
+        self.max_tenants = max_tenants
+        self.max_bytes = max_bytes
+        self._indexes: OrderedDict[str, tuple[GroupIndex, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, group: str) -> GroupIndex | None:
+        with self._lock:
+            held = self._indexes.get(group)
+            if held is None:
+                return None
+            self._indexes.move_to_end(group)
+            return held[0]
+
+    def put(self, group: str, index: GroupIndex) -> None:
+        with self._lock:
+            self._indexes[group] = (index, index.estimated_bytes())
+            self._indexes.move_to_end(group)
+            while len(self._indexes) > 1 and (len(self._indexes) > self.max_tenants or self.bytes > self.max_bytes):
+                self._indexes.popitem(last=False)
+
+    def pop(self, group: str) -> None:
+        with self._lock:
+            self._indexes.pop(group, None)
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _, size in self._indexes.values())
+
+    def __contains__(self, group: str) -> bool:
+        return group in self._indexes
+
+    def __len__(self) -> int:
+        return len(self._indexes)
 
 
 def conversation_group(parent: str, conversation_id: str) -> str:

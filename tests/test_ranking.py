@@ -125,28 +125,41 @@ def test_strongest_path_prefers_strong_links():
 
 
 def test_an_index_extended_by_ingest_ranks_like_one_built_from_scratch(tmp_path):
-    """Ingest grows a live tenant's index in place; it must agree with a fresh build."""
+    """A longer export of the same chat, then add_messages, are appends: the live index grows in
+    place (not rebuilt) and must agree with a fresh build, edge for edge and hit for hit."""
     import json
 
     from graphmem.search.engine import GroupIndex
 
     data = json.loads(SAMPLE.read_text())
-    first, second = dict(data, messages=data["messages"][:6]), dict(data, messages=data["messages"][6:])
-    (tmp_path / "first.json").write_text(json.dumps(first))
-    (tmp_path / "second.json").write_text(json.dumps(second))
+    (tmp_path / "first.json").write_text(json.dumps(dict(data, messages=data["messages"][:6])))
     with Memory(Config(path=tmp_path / "m.db")) as memory:
         memory.ingest(tmp_path / "first.json")
         before = memory._index(None)
-        memory.ingest(tmp_path / "second.json")
+        version = before.version
+        memory.ingest(SAMPLE)  # the longer export: its first six turns are stored unchanged
+        memory.add_messages(data["conversation_id"], [
+            {"speaker": "Ben", "text": "Did Pepper come with you to Kyoto?", "timestamp": "2024-05-20T10:00:00"},
+            {"speaker": "Ana", "text": "No, Pepper stayed with my sister Jane in Porto.", "timestamp": "2024-05-20T10:01:00"},
+        ])
         grown = memory._index(None)
         fresh = GroupIndex.build(memory.store, "default")
-        assert grown is not before
+        assert grown is before and grown.version == fresh.version > version
+        assert len(grown.messages) == len(fresh.messages) == 14
+        assert [m.id for m in grown.messages] == [m.id for m in fresh.messages]
         assert grown.projection.graph.vcount() == fresh.projection.graph.vcount()
         assert grown.projection.graph.ecount() == fresh.projection.graph.ecount() > 0
-        for question in ("Who did Ana visit Kyoto with?", "Where did Ana move?", "What is Pepper?"):
+        assert grown.lexical.postings == fresh.lexical.postings
+        for question in ("Who did Ana visit Kyoto with?", "Where did Ana move?", "What is Pepper?", "Where is Pepper?"):
             assert [h.source_id for h in memory.search(question, k=5)] == [
                 h.source_id for h in search(fresh, question, k=5)
             ]
+            assert [h.source_id for h in memory.search(question, k=5, channels=("bm25",))] == [
+                h.source_id for h in search(fresh, question, k=5, settings=SearchSettings(channels=("bm25",)))
+            ]
+        conversation = data["conversation_id"]
+        assert [m.source_id for m in grown.messages[-2:]] == [f"{conversation}:13", f"{conversation}:14"]
+        assert f"{conversation}:14" in {h.source_id for h in memory.search("Did Pepper stay with Jane?", k=3)}
 
 
 def test_optional_dense_channel_embeds_incrementally(tmp_path):

@@ -273,3 +273,57 @@ def test_mirror_conversation_removes_messages_and_what_only_they_supported(store
     assert "Lisbon" not in names and {"Ann", "Bob", "Rex"} <= names  # Ann stays a participant
     assert (store.messages("other"), store.entities("other"), store.relations("other"), store.events("other")) == other
     assert store.mirror_conversation("g1", "c1", {second.source_id: 0}) == 0
+
+
+
+def _later_turns(group_id: str):
+    """Turns 2 and 3 of the conversation `_batch` starts; Ann now lives in Porto."""
+    from graphmem.models import Message
+
+    first = conversation(("Ann", "I moved to Lisbon last month"), ("Bob", "Nice!"))
+    later = tuple(
+        Message(id=f"m{seq}", conversation_id="c1", seq=seq, speaker=speaker, text=text, ts=datetime(2023, 9, 1, 10))
+        for seq, speaker, text in ((2, "Ann", "I moved to Porto in August"), (3, "Bob", "Porto is lovely."))
+    )
+    talk = first.model_copy(update={"messages": later})
+    extraction = MessageExtraction(
+        message_id="m2",
+        entities=(ExtractedEntity(name="Porto", type=EntityType.PLACE, mention="Porto"),),
+        relations=(
+            ExtractedRelation(
+                subject="Ann", predicate="live in", object="Porto", fact="Ann lives in Porto",
+                valid=TimeRange(start=date(2023, 8, 1), end=date(2023, 8, 31), precision=Precision.MONTH),
+            ),
+        ),
+    )
+    return build_graph_batch(group_id, talk, later, [extraction])
+
+
+def test_every_write_bumps_the_tenant_version_and_says_whether_it_appended(store):
+    from graphmem.store.base import TenantVersion
+
+    assert store.version("g1") == TenantVersion(0, 0)
+    store.write("g1", _batch("g1"))
+    assert store.version("g1") == TenantVersion(1, 0)  # a first write only appends
+    everything = store.changes("g1")
+    assert [m.source_id for m in everything.messages] == ["m0", "m1"] and everything.version.version == 1
+    store.write("g1", _later_turns("g1"))
+    assert store.version("g1") == TenantVersion(2, 0)
+    delta = store.changes("g1", since=1)
+    assert [m.source_id for m in delta.messages] == ["m2", "m3"]
+    assert {e.name for e in delta.entities} >= {"Porto"} and "Lisbon" not in {e.name for e in delta.entities}
+    assert {m.message_id for m in delta.mentions} <= {m.id for m in delta.messages}
+    by_object = {r.fact: r for r in delta.relations}
+    assert set(by_object) == {"Ann lives in Lisbon", "Ann lives in Porto"}  # Lisbon was superseded by the append
+    assert not by_object["Ann lives in Lisbon"].current and by_object["Ann lives in Porto"].current
+    assert store.changes("g1", since=2).messages == [] and store.version("g2") == TenantVersion(0, 0)
+
+    store.write("g1", _batch("g1", text_suffix=" (edited)"))  # rewrites stored turns: not an append
+    assert store.version("g1") == TenantVersion(3, 3)
+    store.write_scenes("g1", [])
+    assert store.version("g1") == TenantVersion(4, 4)
+    store.delete_group("g1")
+    forgotten = store.version("g1")  # one bump, or one before and one after a deletion in batches
+    assert forgotten.version > 4 and forgotten.reset == forgotten.version and store.changes("g1").messages == []
+    store.write("g1", _batch("g1"))  # written anew: versions keep rising, so old readers rebuild
+    assert store.version("g1") == TenantVersion(forgotten.version + 1, forgotten.version)

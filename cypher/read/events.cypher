@@ -1,6 +1,9 @@
-// Events of a tenant (or those $entity_id took part in, when not null), in message order,
-// each with its participants as [entity id, role] pairs.
-MATCH (e:Event {group_id: $group_id})-[:FROM]->(m:Message)
+// Events of a tenant's messages written after version $since (-1: all), or only those
+// $entity_id took part in when not null; in message order, each with its participants as
+// [entity id, role] pairs.
+MATCH (m:Message {group_id: $group_id})
+WHERE m.version > $since
+MATCH (e:Event {group_id: $group_id})-[:FROM]->(m)
 WHERE $entity_id IS NULL
    OR EXISTS { (:Entity {group_id: $group_id, id: $entity_id})-[:PARTICIPATED_IN]->(e) }
 CALL (e) {

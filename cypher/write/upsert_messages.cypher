@@ -3,6 +3,7 @@
 // $rows: [{id, source_id, conversation_id, seq, speaker, speaker_id, addressee_id, text,
 //          caption, ts, session, digest, excerpt}], sorted by id. `excerpt` ("Ana (2024-05-02): I
 //          moved to…") is what Neo4j Browser shows as the message's caption (cypher/browser/).
+// $version: the write's tenant version (write/bump_version), stamped on every message.
 UNWIND $rows AS row
 MERGE (m:Message {group_id: $group_id, id: row.id})
 SET m.source_id = row.source_id,
@@ -16,7 +17,8 @@ SET m.source_id = row.source_id,
     m.ts = row.ts,
     m.session = row.session,
     m.digest = row.digest,
-    m.excerpt = row.excerpt
+    m.excerpt = row.excerpt,
+    m.version = $version
 WITH m
 CALL (m) {
   MATCH (m)-[old:IN|SPOKEN_BY|ADDRESSED_TO]->()

@@ -62,12 +62,12 @@ class DenseIndex:
     def build(cls, messages: Sequence[MessageNode]) -> DenseIndex:
         return cls(embed([message_document(m) for m in messages]))
 
-    def extended(self, old_order: Sequence[str], messages: Sequence[MessageNode]) -> DenseIndex:
-        """The index for `messages`, embedding only those not in `old_order` (ids of the old rows)."""
-        row = {message_id: i for i, message_id in enumerate(old_order)}
-        new = [m for m in messages if m.id not in row]
-        fresh = dict(zip((m.id for m in new), embed([message_document(m) for m in new]), strict=True))
-        return DenseIndex(np.stack([self.vectors[row[m.id]] if m.id in row else fresh[m.id] for m in messages]))
+    def appended(self, messages: Sequence[MessageNode]) -> DenseIndex:
+        """The index with `messages` embedded as the next rows (only they are embedded)."""
+        if not messages:
+            return self
+        fresh = embed([message_document(m) for m in messages])
+        return DenseIndex(np.concatenate([self.vectors, fresh]) if len(self.vectors) else fresh)
 
     def search(self, question: str, k: int) -> list[tuple[int, float]]:
         if len(self.vectors) == 0 or k <= 0:

@@ -1,16 +1,32 @@
-"""BM25 over message text: the lexical channel of search."""
+"""BM25 over message text: the lexical channel of search, grown by appends.
+
+Scores are bm25s's Lucene variant with its defaults (k1 1.5, b 0.75) and bm25s's tokenizer
+(English stopwords, Snowball stemming), computed at query time from postings rather than
+precomputed per document: adding documents changes the corpus size, the mean length and every
+term's idf, and computing them per query lets an append touch only the new documents' postings.
+
+Postings sit in two segments: a compact one (arrays sorted by term, CSC-like) and a tail of
+recent appends; the tail is merged into the compact segment once it holds a quarter as many
+postings, so an append costs time in proportion to its batch (amortised) and a query reads only
+its terms' postings plus the tail's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import bm25s
+import numpy as np
 import Stemmer
 
 from graphmem.models import MessageNode
 from graphmem.search.scores import top_k
 
 _STEMMER = Stemmer.Stemmer("english")
+K1 = 1.5
+B = 0.75
+TAIL_SHARE = 0.25  # merge the tail into the compact segment when it holds this share of postings
+TAIL_MIN = 4096  # ... but never for fewer postings than this
 
 
 def message_document(message: MessageNode) -> str:
@@ -19,22 +35,104 @@ def message_document(message: MessageNode) -> str:
     return f"{text} [image: {message.caption}]" if message.caption else text
 
 
+def _tokens(texts: list[str]) -> bm25s.tokenization.Tokenized:
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
+
+
 class LexicalIndex:
     """A BM25 index of messages; `search` returns (position in `messages`, score), best first."""
 
-    def __init__(self, messages: Sequence[MessageNode]):
-        self.size = len(messages)
-        self._bm25 = bm25s.BM25()
-        if messages:
-            corpus = bm25s.tokenize(
-                [message_document(m) for m in messages], stopwords="en", stemmer=_STEMMER, show_progress=False
-            )
-            self._bm25.index(corpus, show_progress=False)
+    def __init__(self, messages: Sequence[MessageNode] = ()):
+        self.vocab: dict[str, int] = {}
+        self._lengths = np.zeros(0, dtype=np.float64)  # tokens per document, in position order
+        self._indptr = np.zeros(1, dtype=np.int64)  # compact segment: postings of term t at [indptr[t], indptr[t+1])
+        self._docs = np.zeros(0, dtype=np.int64)
+        self._tfs = np.zeros(0, dtype=np.float64)
+        self._tail: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (terms, docs, tfs) per append
+        self._tail_size = 0
+        self.add(messages)
+
+    @property
+    def size(self) -> int:
+        return len(self._lengths)
+
+    @property
+    def postings(self) -> int:
+        return len(self._docs) + self._tail_size
+
+    def add(self, messages: Sequence[MessageNode]) -> None:
+        """Index `messages` as the next documents (positions `size`, `size + 1`, ...)."""
+        if not messages:
+            return
+        tokenized = _tokens([message_document(m) for m in messages])
+        local = sorted(tokenized.vocab.items(), key=lambda item: item[1])
+        mapping = np.array([self.vocab.setdefault(token, len(self.vocab)) for token, _ in local], dtype=np.int64)
+        lengths = np.array([len(ids) for ids in tokenized.ids], dtype=np.int64)
+        flat = np.fromiter((i for ids in tokenized.ids for i in ids), dtype=np.int64, count=int(lengths.sum()))
+        terms = mapping[flat] if len(flat) else flat
+        docs = np.repeat(np.arange(self.size, self.size + len(messages), dtype=np.int64), lengths)
+        width = len(messages)
+        keys, tfs = np.unique(terms * width + (docs - self.size), return_counts=True)  # one (term, doc) pair each
+        self._tail.append((keys // width, keys % width + self.size, tfs.astype(np.float64)))
+        self._lengths = np.concatenate([self._lengths, lengths.astype(np.float64)])
+        self._tail_size += len(keys)
+        if self._tail_size > max(TAIL_MIN, TAIL_SHARE * len(self._docs)):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Merge the tail into the compact segment (time in proportion to the whole index)."""
+        terms = np.repeat(np.arange(len(self._indptr) - 1, dtype=np.int64), np.diff(self._indptr))
+        terms = np.concatenate([terms, *(t for t, _, _ in self._tail)])
+        docs = np.concatenate([self._docs, *(d for _, d, _ in self._tail)])
+        tfs = np.concatenate([self._tfs, *(f for _, _, f in self._tail)])
+        order = np.lexsort((docs, terms))
+        self._docs, self._tfs = docs[order], tfs[order]
+        self._indptr = np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=len(self.vocab)))]).astype(np.int64)
+        self._tail, self._tail_size = [], 0
+
+    def _term_postings(self, term_ids: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Documents and term frequencies of each term, from both segments."""
+        found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        tail = self._tail
+        if tail:
+            terms = np.concatenate([t for t, _, _ in tail])
+            keep = np.isin(terms, term_ids)
+            tail_terms = terms[keep]
+            tail_docs = np.concatenate([d for _, d, _ in tail])[keep]
+            tail_tfs = np.concatenate([f for _, _, f in tail])[keep]
+        for term in term_ids.tolist():
+            docs, tfs = np.zeros(0, dtype=np.int64), np.zeros(0)
+            if term < len(self._indptr) - 1:
+                start, end = self._indptr[term], self._indptr[term + 1]
+                docs, tfs = self._docs[start:end], self._tfs[start:end]
+            if tail:
+                mine = tail_terms == term
+                docs, tfs = np.concatenate([docs, tail_docs[mine]]), np.concatenate([tfs, tail_tfs[mine]])
+            found[term] = (docs, tfs)
+        return found
+
+    def scores(self, query: str) -> np.ndarray | None:
+        """BM25 score of every document for `query`; None when no query term is indexed."""
+        words = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)[0]
+        ids = [self.vocab[w] for w in words if w in self.vocab]  # repeated terms count again, as in bm25s
+        if self.size == 0 or not ids:
+            return None
+        size = self.size
+        mean_length = self._lengths.sum() / size
+        postings = self._term_postings(np.unique(np.array(ids, dtype=np.int64)))
+        scores = np.zeros(size)
+        for term in ids:
+            docs, tfs = postings[term]
+            df = len(docs)
+            idf = np.log(1 + (size - df + 0.5) / (df + 0.5))
+            norm = K1 * ((1 - B) + B * self._lengths[docs] / mean_length) if mean_length > 0 else K1
+            scores[docs] += idf * tfs / (norm + tfs)
+        return scores
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        if self.size == 0 or k <= 0:
+        if k <= 0:
             return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)
-        if not tokens[0]:
+        scores = self.scores(query)
+        if scores is None:
             return []
-        return top_k(self._bm25.get_scores(tokens[0]), k)
+        return top_k(scores, k)

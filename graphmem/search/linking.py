@@ -33,13 +33,17 @@ def _singular(word: str) -> str:
 class EntityLinker:
     """Links question text to entities by exact canonical-key match of n-grams."""
 
-    def __init__(self, entities: Sequence[EntityNode]):
-        self._by_key: dict[str, list[EntityNode]] = {}
+    def __init__(self, entities: Sequence[EntityNode] = ()):
+        self._by_key: dict[str, dict[str, EntityNode]] = {}
+        self.add(entities)
+
+    def add(self, entities: Sequence[EntityNode]) -> None:
+        """Link to these entities too; an entity already known is replaced (its aliases only grow)."""
         for entity in entities:
             for name in (entity.name, *entity.aliases):
                 key = entity_key(name)
                 if key and key not in _STOP:
-                    self._by_key.setdefault(key, []).append(entity)
+                    self._by_key.setdefault(key, {})[entity.id] = entity
 
     def link(self, text: str) -> list[EntityNode]:
         words = [w.casefold().strip("'’") for w in _WORD.findall(text)]
@@ -62,4 +66,8 @@ class EntityLinker:
         return list(found.values())
 
     def _lookup(self, key: str) -> list[EntityNode]:
-        return self._by_key.get(key, [])
+        """Entities under `key`, by name then id (the order a fresh build from the store gives)."""
+        found = self._by_key.get(key)
+        if not found:
+            return []
+        return sorted(found.values(), key=lambda e: (e.name, e.id)) if len(found) > 1 else list(found.values())

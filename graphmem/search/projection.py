@@ -3,19 +3,18 @@
 One undirected weighted igraph graph per tenant: message, entity, event and fact vertices, with
 edges for mentions, speakers, addressees, turn adjacency, event participation, facts' subject /
 object / provenance, scene membership. It is built once from the store and extended in place as
-new messages are ingested (`extend_projection`); queries only read it.
+new messages are appended (`extend_projection`, in time proportional to the new records); queries
+only read it.
 
 Personalized PageRank runs on the graph's weighted adjacency in CSR form (`WalkMatrix`), built
-lazily on a projection's first query: a projection is immutable once built (`extend_projection`
-returns a new one), so the matrix is built once per projection, in O(edges).
+lazily on a projection's first query after a build or an extension, in O(edges).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import igraph
 import numpy as np
@@ -67,19 +66,56 @@ class GraphProjection:
     message_vertices: np.ndarray  # vertex of messages[i]
     entity_vertices: dict[str, int]
     entity_degree: dict[str, int]  # messages mentioning or spoken by each entity
-    sources: np.ndarray  # both directions of every edge, for activation spreading
-    targets: np.ndarray
-    fan_out_weights: np.ndarray  # edge weight / the source vertex's total weight
     keys: list[str]  # what each vertex stands for: a message or entity id, "event:<id>", "fact:<id>", "scene:<id>"
-    path_costs: list[float]  # per edge, 1 / weight: strong links are short in explanations
+    vertex: dict[str, int]  # the inverse of `keys`
+    last_turns: dict[tuple[str, int | None], str]  # (conversation, session) -> the id of its last message
+    _edge_arrays: tuple | None = field(default=None, repr=False)  # derived from `graph`, see `_edges`
+    _walk: WalkMatrix | None = field(default=None, repr=False)  # derived from the edge arrays, see `walk`
 
     @property
     def size(self) -> int:
         return self.graph.vcount()
 
-    @cached_property
+    @property
+    def sources(self) -> np.ndarray:
+        """Both directions of every edge (with `targets`), for activation spreading."""
+        return self._edges()[0]
+
+    @property
+    def targets(self) -> np.ndarray:
+        return self._edges()[1]
+
+    @property
+    def fan_out_weights(self) -> np.ndarray:
+        """Per directed edge, its weight over the source vertex's total weight."""
+        return self._edges()[2]
+
+    @property
+    def path_costs(self) -> list[float]:
+        """Per edge, 1 / weight: strong links are short in explanations."""
+        return self._edges()[3]
+
+    @property
     def walk(self) -> WalkMatrix:
-        return WalkMatrix.from_links(self.sources, self.targets, self.fan_out_weights, self.size)
+        """The walk matrix PPR pushes along, built on first use after a build or an extension."""
+        if self._walk is None:
+            self._walk = WalkMatrix.from_links(self.sources, self.targets, self.fan_out_weights, self.size)
+        return self._walk
+
+    def _edges(self) -> tuple:
+        """Edge arrays derived from the graph, computed on first use after a build or an extension
+        (only activation and explanations need them, so appends do not pay for them)."""
+        if self._edge_arrays is None:
+            graph = self.graph
+            pairs = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+            weight = np.asarray(graph.es["weight"] if graph.ecount() else [], dtype=float)
+            sources = np.concatenate([pairs[:, 0], pairs[:, 1]])
+            targets = np.concatenate([pairs[:, 1], pairs[:, 0]])
+            both = np.concatenate([weight, weight])
+            strength = np.bincount(sources, weights=both, minlength=graph.vcount())
+            fan_out = both / np.where(strength[sources] > 0, strength[sources], 1.0)
+            self._edge_arrays = (sources, targets, fan_out, [1.0 / w for w in weight])
+        return self._edge_arrays
 
 
 def build_projection(
@@ -105,46 +141,46 @@ def build_projection(
 
 def extend_projection(
     projection: GraphProjection,
-    all_messages: Sequence[MessageNode],
-    all_entity_ids: Sequence[str],
     new_messages: Sequence[MessageNode],
+    entity_ids: Sequence[str],
     mentions: Sequence[Mention],
     events: Sequence[EventNode],
     relations: Sequence[RelationEdge],
     weights: EdgeWeights = EdgeWeights(),
-) -> GraphProjection:
-    """The projection with new records added, without re-reading or re-linking the old ones.
+) -> None:
+    """Add new records to the projection in place, in time proportional to them.
 
-    `new_messages` must come after every stored message of their conversation (append-only);
-    each is linked to the turn before it, stored or new. `all_messages` is the tenant's message
-    list the new projection is aligned to.
+    `new_messages` must come after every stored message of their conversation (an append), so
+    each links to the turn before it and no old link changes; they take the next positions of
+    `message_vertices`. `entity_ids` are entities new or changed since (each gets a vertex).
+    Every new edge touches a new vertex (message, event or fact), so merging parallel edges
+    among the new ones gives the graph a fresh build would.
     """
     builder = _Builder(weights, projection)
-    new_ids = {m.id for m in new_messages}
-    for message in all_messages:
-        if message.id not in new_ids:
-            builder.last_turn[(message.conversation_id, message.session)] = message
-    for entity_id in all_entity_ids:
+    for entity_id in entity_ids:
         builder.vid(entity_id)
     builder.add(new_messages, mentions, events, relations, ())
-    return builder.finish(all_messages, all_entity_ids)
+    builder.grow(projection, new_messages, entity_ids)
 
 
 class _Builder:
-    """Collects vertices and weighted edges, starting empty or from an existing projection."""
+    """Collects vertices and weighted edges, for a new projection or to grow an existing one."""
 
     def __init__(self, weights: EdgeWeights, base: GraphProjection | None = None):
         self.weights = weights
-        self.vertex: dict[str, int] = {key: i for i, key in enumerate(base.keys)} if base else {}
-        self.edges: list[tuple[int, int]] = base.graph.get_edgelist() if base else []
-        self.edge_weights: list[float] = list(base.graph.es["weight"]) if base and base.graph.ecount() else []
-        self.degree: dict[str, int] = dict(base.entity_degree) if base else {}
-        self.last_turn: dict[tuple[str, int | None], MessageNode] = {}
+        # Growing a projection adds to its own maps; the edges are only the new ones.
+        self.vertex: dict[str, int] = base.vertex if base else {}
+        self.degree: dict[str, int] = base.entity_degree if base else {}
+        self.last_turn: dict[tuple[str, int | None], str] = base.last_turns if base else {}
+        self.edges: list[tuple[int, int]] = []
+        self.edge_weights: list[float] = []
+        self.added: list[str] = []  # keys of the vertices this builder created, in vertex order
 
     def vid(self, key: str) -> int:
         found = self.vertex.get(key)
         if found is None:
             found = self.vertex[key] = len(self.vertex)
+            self.added.append(key)
         return found
 
     def link(self, a: str, b: str, weight: float) -> None:
@@ -160,8 +196,8 @@ class _Builder:
                 self.link(message.id, message.addressee_id, w.addressee)
             turn = (message.conversation_id, message.session)
             if turn in self.last_turn:
-                self.link(self.last_turn[turn].id, message.id, w.next_turn)
-            self.last_turn[turn] = message
+                self.link(self.last_turn[turn], message.id, w.next_turn)
+            self.last_turn[turn] = message.id
         for mention in mentions:
             self.link(mention.message_id, mention.entity_id, w.mention)
             self.degree[mention.entity_id] = self.degree.get(mention.entity_id, 0) + 1
@@ -187,27 +223,34 @@ class _Builder:
         graph.es["weight"] = self.edge_weights
         if self.edges:
             graph = graph.simplify(combine_edges="sum")
-        pairs = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-        weight = np.asarray(graph.es["weight"] if self.edges else [], dtype=float)
-        sources = np.concatenate([pairs[:, 0], pairs[:, 1]])
-        targets = np.concatenate([pairs[:, 1], pairs[:, 0]])
-        both = np.concatenate([weight, weight])
-        strength = np.bincount(sources, weights=both, minlength=graph.vcount())
-        fan_out = both / np.where(strength[sources] > 0, strength[sources], 1.0)
-        keys = [""] * len(self.vertex)
-        for key, index in self.vertex.items():
-            keys[index] = key
         return GraphProjection(
             graph,
             np.array([self.vertex[m.id] for m in messages], dtype=np.int64),
             {e: self.vertex[e] for e in entity_ids},
             self.degree,
-            sources,
-            targets,
-            fan_out,
-            keys,
-            [1.0 / w for w in weight],
+            self.added,
+            self.vertex,
+            self.last_turn,
         )
+
+    def grow(self, projection: GraphProjection, messages: Sequence[MessageNode], entity_ids: Sequence[str]) -> None:
+        """Add the collected vertices and edges to `projection` (parallel new edges merged, summed)."""
+        graph = projection.graph
+        graph.add_vertices(len(self.added))
+        projection.keys.extend(self.added)
+        merged: dict[tuple[int, int], float] = {}
+        for (a, b), weight in zip(self.edges, self.edge_weights, strict=True):
+            if a != b:
+                pair = (a, b) if a < b else (b, a)
+                merged[pair] = merged.get(pair, 0.0) + weight
+        if merged:
+            graph.add_edges(list(merged), attributes={"weight": list(merged.values())})
+        projection.entity_vertices.update({e: self.vertex[e] for e in entity_ids})
+        projection.message_vertices = np.concatenate(
+            [projection.message_vertices, np.array([self.vertex[m.id] for m in messages], dtype=np.int64)]
+        )
+        projection._edge_arrays = None
+        projection._walk = None
 
 
 def entity_specificity(projection: GraphProjection, entity_id: str, messages: int) -> float:

@@ -5,6 +5,13 @@ outside the group it is given, and every method refuses an invalid group id
 (`graphmem.models.check_group_id`) with `GroupIdError` before touching the store. Writes are
 upserts keyed by deterministic ids, so writing the same batch twice leaves the store as it was.
 The contract suite in tests/ runs against every implementation.
+
+Every write transaction also bumps the tenant's version (`version`), and stamps what it writes
+with that version, so a process holding an in-memory index of the tenant can tell whether it is
+current and read just what changed since (`changes`). A write that only adds turns after the
+stored ones of their conversations is an *append*: an index can be extended by the delta. Any
+other change (a rewritten message, a deletion, new scenes or personas) sets the version's
+`reset`, and an index older than that is rebuilt.
 """
 
 from __future__ import annotations
@@ -24,6 +31,39 @@ class StoreCounts:
     entities: int = 0
     events: int = 0
     relations: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TenantVersion:
+    """Where a tenant's writes stand: the last committed version, and the last one that was not an append."""
+
+    version: int = 0
+    reset: int = 0
+
+    def needs_rebuild(self, since: int) -> bool:
+        """Whether an index at version `since` must be rebuilt rather than extended to this version."""
+        return self.reset > since
+
+
+@dataclass(frozen=True)
+class TenantDelta:
+    """What a tenant's writes after a version stamped: records written or changed since, at `version`.
+
+    Messages come in write order (version, then conversation and seq); mentions and events are
+    those of the messages listed; entities and relations include stored ones a later write
+    changed (merged aliases, a refined type, a relation superseded or given another source).
+    """
+
+    version: TenantVersion
+    messages: list[MessageNode]
+    entities: list[EntityNode]
+    mentions: list[Mention]
+    events: list[EventNode]
+    relations: list[RelationEdge]
+
+
+EVERYTHING = -1
+"""`since` that reads every record of a tenant (stamped versions start at 0 for records older than versions)."""
 
 
 @runtime_checkable
@@ -70,6 +110,15 @@ class Store(Protocol):
         ...
 
     def counts(self, group_id: str) -> StoreCounts: ...
+
+    def version(self, group_id: str) -> TenantVersion:
+        """The tenant's write version: one cheap read (0, 0 for a tenant never written)."""
+        ...
+
+    def changes(self, group_id: str, since: int = EVERYTHING) -> TenantDelta:
+        """Records written or changed after version `since` (all of them by default), with the
+        version they bring the reader to; read in one transaction."""
+        ...
 
     def groups(self) -> list[str]: ...
 

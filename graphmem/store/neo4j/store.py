@@ -39,7 +39,7 @@ from graphmem.models import (
     Scene, SceneMember, WriteCounts, check_group_id,
 )
 from graphmem.extraction.canonical import entity_id, message_id
-from graphmem.store.base import StoreCounts
+from graphmem.store.base import EVERYTHING, StoreCounts, TenantDelta, TenantVersion
 from graphmem.store.neo4j.cypher import load, names
 from graphmem.store.supersession import resolve_supersession, supersession_key
 
@@ -102,14 +102,34 @@ class Neo4jStore:
             raise self._store_error(error) from error
 
     def _create_schema(self) -> None:
-        """Constraints and indexes, each created only if missing (schema changes need their own transactions)."""
+        """Constraints and indexes, each created only if missing (schema changes need their own
+        transactions); then records written by an earlier graphmem are brought up to this one."""
         for name in names("schema"):
+            self._write(lambda tx, name=name: _execute(tx, name))
+        for name in names("migrate"):
             self._write(lambda tx, name=name: _execute(tx, name))
 
     # -- transactions --------------------------------------------------------------------------
 
     def _write(self, work: Callable[[ManagedTransaction], T]) -> T:
         return self._transact(lambda session: session.execute_write(work))
+
+    def _versioned(self, group_id: str, work: Callable[[ManagedTransaction, TenantWrite], T]) -> T:
+        """A write transaction on one tenant that bumps its version first (see graphmem.store.base).
+
+        Every write goes through here. The change counts as an append only if `work` says so
+        (`write.append = True`); otherwise the version is also recorded as the tenant's reset.
+        """
+
+        def transaction(tx: ManagedTransaction) -> T:
+            (record,) = _fetch(tx, "write/bump_version", group_id=group_id)
+            write = TenantWrite(record["version"])
+            result = work(tx, write)
+            if not write.append:
+                _execute(tx, "write/mark_reset", group_id=group_id)
+            return result
+
+        return self._write(transaction)
 
     def _read(self, work: Callable[[ManagedTransaction], T]) -> T:
         return self._transact(lambda session: session.execute_read(work))
@@ -153,18 +173,21 @@ class Neo4jStore:
 
     def write(self, group_id: str, batch: GraphBatch) -> WriteCounts:
         check_group_id(group_id)
-        return self._write(lambda tx: _write_batch(tx, group_id, batch))
+        return self._versioned(group_id, lambda tx, write: _write_batch(tx, group_id, batch, write))
 
     def mirror_conversation(self, group_id: str, conversation_id: str, seqs: dict[str, int]) -> int:
         check_group_id(group_id)
-        return self._write(lambda tx: _mirror_conversation(tx, group_id, conversation_id, seqs))
+        return self._versioned(group_id, lambda tx, write: _mirror_conversation(tx, group_id, conversation_id, seqs, write))
 
     def delete_group(self, group_id: str) -> None:
         """Delete the tenant in batches of 1,000 nodes, each its own transaction (cypher/delete/group):
         a large tenant never has to fit in one transaction. Interrupted, it leaves part of the
-        tenant deleted; running it again finishes the job."""
+        tenant deleted; running it again finishes the job. The tenant's version is bumped (as a
+        reset) before and after, so that no index outlives a batch that committed."""
         check_group_id(group_id)
+        self._versioned(group_id, lambda tx, write: None)
         self._transact(lambda session: session.run(load("delete/group"), {"group_id": group_id}).consume())
+        self._versioned(group_id, lambda tx, write: None)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -177,33 +200,45 @@ class Neo4jStore:
         return {r["source_id"]: r["digest"] for r in records}
 
     def messages(self, group_id: str, conversation_id: str | None = None) -> list[MessageNode]:
-        check_group_id(group_id)
-        records = self._fetch("read/messages", group_id=group_id, conversation_id=conversation_id)
-        return [MessageNode(**{**r.data(), "ts": _native(r["ts"])}) for r in records]
+        return self._read(lambda tx: _messages(tx, group_id, EVERYTHING, conversation_id))
 
     def entities(self, group_id: str) -> list[EntityNode]:
         check_group_id(group_id)
-        records = self._fetch("read/entities", group_id=group_id)
-        return [EntityNode(r["id"], r["name"], r["type"], tuple(r["aliases"])) for r in records]
+        return self._read(lambda tx: _entities(tx, group_id, EVERYTHING))
 
     def mentions(self, group_id: str) -> list[Mention]:
         check_group_id(group_id)
-        return [Mention(r["message_id"], r["entity_id"]) for r in self._fetch("read/mentions", group_id=group_id)]
+        return self._read(lambda tx: _mentions(tx, group_id, EVERYTHING))
 
     def events(self, group_id: str, entity_id: str | None = None) -> list[EventNode]:
         check_group_id(group_id)
-        records = self._fetch("read/events", group_id=group_id, entity_id=entity_id)
-        return [
-            EventNode(
-                **{**r.data(), "participants": tuple(tuple(p) for p in r["participants"]),
-                   "ts_start": _native(r["ts_start"]), "ts_end": _native(r["ts_end"])}
-            )
-            for r in records
-        ]
+        return self._read(lambda tx: _events(tx, group_id, EVERYTHING, entity_id))
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
         check_group_id(group_id)
-        return [_relation(r) for r in self._fetch("read/relations", group_id=group_id, entity_id=entity_id)]
+        return self._read(lambda tx: _relations(tx, group_id, EVERYTHING, entity_id))
+
+    def version(self, group_id: str) -> TenantVersion:
+        check_group_id(group_id)
+        return self._read(lambda tx: _version(tx, group_id))
+
+    def changes(self, group_id: str, since: int = EVERYTHING) -> TenantDelta:
+        """The delta in one read transaction. Neo4j reads committed data statement by statement,
+        so the version is read first and each later statement sees at least what it covers:
+        records of a write committed meanwhile may come too (an index applies them idempotently,
+        and reads them again from this version on), and entities come last, so that every
+        entity a listed record refers to is listed or already known."""
+        check_group_id(group_id)
+
+        def read(tx: ManagedTransaction) -> TenantDelta:
+            version = _version(tx, group_id)
+            messages = _messages(tx, group_id, since, None, in_write_order=True)
+            mentions = _mentions(tx, group_id, since)
+            events = _events(tx, group_id, since, None)
+            relations = _relations(tx, group_id, since, None)
+            return TenantDelta(version, messages, _entities(tx, group_id, since), mentions, events, relations)
+
+        return self._read(read)
 
     def counts(self, group_id: str) -> StoreCounts:
         check_group_id(group_id)
@@ -220,7 +255,7 @@ class Neo4jStore:
 
     def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
         check_group_id(group_id)
-        self._write(lambda tx: _write_scenes(tx, group_id, scenes))
+        self._versioned(group_id, lambda tx, write: _write_scenes(tx, group_id, scenes))
 
     def scenes(self, group_id: str) -> list[Scene]:
         check_group_id(group_id)
@@ -228,7 +263,7 @@ class Neo4jStore:
 
     def write_personas(self, group_id: str, personas: list[Persona]) -> None:
         check_group_id(group_id)
-        self._write(lambda tx: _write_personas(tx, group_id, personas))
+        self._versioned(group_id, lambda tx, write: _write_personas(tx, group_id, personas))
 
     def personas(self, group_id: str) -> list[Persona]:
         check_group_id(group_id)
@@ -248,18 +283,65 @@ def _fetch(tx: ManagedTransaction, name: str, **params: Any) -> list[Record]:
     return list(tx.run(load(name), params))
 
 
-def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> WriteCounts:
+@dataclass(slots=True)
+class TenantWrite:
+    """The version a tenant's write transaction stamps, and whether it only appended turns."""
+
+    version: int
+    append: bool = False
+
+
+def _version(tx: ManagedTransaction, group_id: str) -> TenantVersion:
+    records = _fetch(tx, "read/version", group_id=group_id)
+    return TenantVersion(records[0]["version"], records[0]["reset"]) if records else TenantVersion()
+
+
+def _messages(
+    tx: ManagedTransaction, group_id: str, since: int, conversation_id: str | None, in_write_order: bool = False
+) -> list[MessageNode]:
+    records = _fetch(tx, "read/messages", group_id=group_id, since=since, conversation_id=conversation_id,
+                     in_write_order=in_write_order)
+    return [MessageNode(**{**r.data(), "ts": _native(r["ts"])}) for r in records]
+
+
+def _entities(tx: ManagedTransaction, group_id: str, since: int) -> list[EntityNode]:
+    records = _fetch(tx, "read/entities", group_id=group_id, since=since)
+    return [EntityNode(r["id"], r["name"], r["type"], tuple(r["aliases"])) for r in records]
+
+
+def _mentions(tx: ManagedTransaction, group_id: str, since: int) -> list[Mention]:
+    return [Mention(r["message_id"], r["entity_id"]) for r in _fetch(tx, "read/mentions", group_id=group_id, since=since)]
+
+
+def _events(tx: ManagedTransaction, group_id: str, since: int, entity_id: str | None) -> list[EventNode]:
+    records = _fetch(tx, "read/events", group_id=group_id, since=since, entity_id=entity_id)
+    return [
+        EventNode(
+            **{**r.data(), "participants": tuple(tuple(p) for p in r["participants"]),
+               "ts_start": _native(r["ts_start"]), "ts_end": _native(r["ts_end"])}
+        )
+        for r in records
+    ]
+
+
+def _relations(tx: ManagedTransaction, group_id: str, since: int, entity_id: str | None) -> list[RelationEdge]:
+    return [_relation(r) for r in _fetch(tx, "read/relations", group_id=group_id, since=since, entity_id=entity_id)]
+
+
+def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch, write: TenantWrite) -> WriteCounts:
     """Everything a `write` does, in one transaction: forget, upsert, link, prune.
 
     Rows go in sorted by id, so concurrent writers lock shared nodes in the same order. The
     counts are what the MERGEs created, so a batch written twice (even concurrently) counts once.
+    It is an append when it rewrites no stored message and puts no turn before a stored one.
     """
     message_ids = sorted({m.id for m in batch.messages})
     rewritten = [r["id"] for r in _fetch(tx, "read/existing_messages", group_id=group_id, message_ids=message_ids)]
+    write.append = not rewritten and _after_stored_turns(tx, group_id, batch.messages)
     touched = _forget_derived(tx, group_id, rewritten, [e.id for e in batch.events]) if rewritten else {}
 
     def write_rows(name: str, rows: list[dict]):
-        return _execute(tx, name, group_id=group_id, rows=rows).counters
+        return _execute(tx, name, group_id=group_id, rows=rows, version=write.version).counters
 
     write_rows("write/upsert_conversations", [_conversation_row(c) for c in batch.conversations])
     entities = write_rows("write/upsert_entities", [_entity_row(e) for e in _by_id(batch.entities)]).nodes_created
@@ -276,13 +358,15 @@ def _write_batch(tx: ManagedTransaction, group_id: str, batch: GraphBatch) -> Wr
         _execute(tx, "delete/prune_relations", group_id=group_id, relation_ids=sorted(touched))
     subjects = set(touched.values()) | {r.subject_id for r in batch.relations if supersession_key(r) is not None}
     if subjects:
-        _apply_supersession(tx, group_id, sorted(subjects))
+        _apply_supersession(tx, group_id, sorted(subjects), write.version)
     if rewritten:
         _prune_entities(tx, group_id)
     return WriteCounts(messages, entities, events, relations)
 
 
-def _mirror_conversation(tx: ManagedTransaction, group_id: str, conversation_id: str, seqs: dict[str, int]) -> int:
+def _mirror_conversation(
+    tx: ManagedTransaction, group_id: str, conversation_id: str, seqs: dict[str, int], write: TenantWrite
+) -> int:
     """`Store.mirror_conversation` in one transaction: forget and remove the messages not in `seqs`,
     prune the relations and entities left without support, renumber and rechain the rest."""
     stored = {
@@ -295,7 +379,7 @@ def _mirror_conversation(tx: ManagedTransaction, group_id: str, conversation_id:
         _execute(tx, "delete/messages", group_id=group_id, message_ids=removed)
         if touched:
             _execute(tx, "delete/prune_relations", group_id=group_id, relation_ids=sorted(touched))
-            _apply_supersession(tx, group_id, sorted(set(touched.values())))
+            _apply_supersession(tx, group_id, sorted(set(touched.values())), write.version)
     rows = sorted(({"id": node, "seq": seqs[source]} for source, node in stored.items() if source in seqs),
                   key=lambda row: row["id"])
     _execute(tx, "write/renumber_messages", group_id=group_id, rows=rows)
@@ -313,7 +397,16 @@ def _prune_entities(tx: ManagedTransaction, group_id: str) -> None:
     _execute(tx, "delete/orphan_entities", group_id=group_id, kept_ids=sorted(participants))
 
 
-def _apply_supersession(tx: ManagedTransaction, group_id: str, subject_ids: list[str]) -> None:
+def _after_stored_turns(tx: ManagedTransaction, group_id: str, messages: list[MessageNode]) -> bool:
+    """Whether every message comes after the stored turns of its conversation (an append)."""
+    first: dict[str, int] = {}
+    for message in messages:
+        first[message.conversation_id] = min(first.get(message.conversation_id, message.seq), message.seq)
+    last = _fetch(tx, "read/last_turns", group_id=group_id, conversation_ids=sorted(first))
+    return all(r["last_seq"] is None or first[r["conversation_id"]] > r["last_seq"] for r in last)
+
+
+def _apply_supersession(tx: ManagedTransaction, group_id: str, subject_ids: list[str], version: int) -> None:
     """Recompute which relations of these subjects supersede which (see graphmem.store.supersession)."""
     stored = [_relation(r) for r in _fetch(tx, "read/relations_of_subjects", group_id=group_id, subject_ids=subject_ids)]
     rows = [
@@ -321,7 +414,7 @@ def _apply_supersession(tx: ManagedTransaction, group_id: str, subject_ids: list
         for r in _by_id(resolve_supersession(stored))
     ]
     if rows:
-        _execute(tx, "write/close_relations", group_id=group_id, rows=rows)
+        _execute(tx, "write/close_relations", group_id=group_id, rows=rows, version=version)
 
 
 def _write_scenes(tx: ManagedTransaction, group_id: str, scenes: list[Scene]) -> None:

@@ -8,12 +8,13 @@ CREATE TABLE IF NOT EXISTS messages (
     group_id TEXT NOT NULL, id TEXT NOT NULL, source_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
     seq INTEGER NOT NULL, speaker TEXT NOT NULL, speaker_id TEXT NOT NULL, addressee_id TEXT,
     text TEXT NOT NULL, caption TEXT, ts TEXT NOT NULL, session INTEGER, digest TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (group_id, conversation_id, seq);
 CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (group_id, ts);
 CREATE TABLE IF NOT EXISTS entities (
     group_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
-    aliases TEXT NOT NULL DEFAULT '[]',
+    aliases TEXT NOT NULL DEFAULT '[]', version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entities_by_name ON entities (group_id, name COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS mentions (
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS relations (
     group_id TEXT NOT NULL, id TEXT NOT NULL, subject_id TEXT NOT NULL, object_id TEXT NOT NULL,
     predicate TEXT NOT NULL, fact TEXT NOT NULL, valid_from TEXT, valid_to TEXT, precision TEXT,
     observed_at TEXT NOT NULL, expired_at TEXT, confidence REAL NOT NULL, superseded_by TEXT,
+    version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS relations_by_subject ON relations (group_id, subject_id);
 CREATE INDEX IF NOT EXISTS relations_by_object ON relations (group_id, object_id);
@@ -62,3 +64,5 @@ CREATE TABLE IF NOT EXISTS facet_facts (
     group_id TEXT NOT NULL, facet_id TEXT NOT NULL, position INTEGER NOT NULL, fact_id TEXT NOT NULL,
     kind TEXT NOT NULL, text TEXT NOT NULL, message_id TEXT NOT NULL, current INTEGER NOT NULL, moved_from TEXT,
     PRIMARY KEY (group_id, facet_id, position)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tenant_versions (
+    group_id TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, reset INTEGER NOT NULL) WITHOUT ROWID;

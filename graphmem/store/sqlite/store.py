@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -21,10 +22,11 @@ from graphmem.models import (
     Scene, SceneMember, WriteCounts, check_group_id, refined_type,
 )
 from graphmem.extraction.canonical import entity_id
-from graphmem.store.base import StoreCounts
+from graphmem.store.base import EVERYTHING, StoreCounts, TenantDelta, TenantVersion
 from graphmem.store.supersession import resolve_supersession, supersession_key
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
+VERSIONED_TABLES = ("messages", "entities", "relations")  # their rows carry the version that last wrote them
 CONSOLIDATION_TABLES = ("scenes", "scene_members", "scene_links", "personas", "facets", "facet_facts")
 MEMBER_TABLES = {MemberKind.MESSAGE: "messages", MemberKind.EVENT: "events", MemberKind.RELATION: "relations"}
 
@@ -36,9 +38,19 @@ _RELATIONS = """SELECT r.id AS id, r.subject_id AS subject_id, r.object_id AS ob
 FROM relations r WHERE r.group_id = ?"""
 RELATIONS = _RELATIONS + " ORDER BY r.observed_at, r.id"
 RELATIONS_OF_ENTITY = _RELATIONS + " AND (r.subject_id = ? OR r.object_id = ?) ORDER BY r.observed_at, r.id"
+RELATIONS_SINCE = _RELATIONS + " AND r.version > ? ORDER BY r.observed_at, r.id"
 RELATIONS_OF_BATCH_SUBJECTS = (
     _RELATIONS + " AND r.subject_id IN (SELECT id FROM batch_subjects) ORDER BY r.observed_at, r.id"
 )
+
+
+@dataclass
+class _TenantWrite:
+    """The open write transaction of one tenant and the version it stamps."""
+
+    db: sqlite3.Connection
+    version: int
+    append: bool = False  # the writer found it only adds turns after the stored ones
 
 
 class SQLiteStore:
@@ -66,6 +78,10 @@ class SQLiteStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(relations)")}
         if "superseded_by" not in columns:
             self._db.execute("ALTER TABLE relations ADD COLUMN superseded_by TEXT")
+        for table in VERSIONED_TABLES:
+            if "version" not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+            self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_by_version ON {table} (group_id, version)")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -79,6 +95,23 @@ class SQLiteStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def _versioned(self, group_id: str) -> Iterator[_TenantWrite]:
+        """A write transaction on one tenant that bumps its version first (see graphmem.store.base).
+
+        Every write goes through here. The change counts as an append only if the writer says
+        so (`append = True`); otherwise the version is also recorded as the tenant's reset.
+        """
+        with self._transaction() as db:
+            db.execute("INSERT INTO tenant_versions VALUES (?, 0, 0) ON CONFLICT DO NOTHING", (group_id,))
+            (version,) = db.execute(
+                "UPDATE tenant_versions SET version = version + 1 WHERE group_id = ? RETURNING version", (group_id,)
+            ).fetchone()
+            write = _TenantWrite(db, version)
+            yield write
+            if not write.append:
+                db.execute("UPDATE tenant_versions SET reset = version WHERE group_id = ?", (group_id,))
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock, self._store_errors():
@@ -96,8 +129,12 @@ class SQLiteStore:
 
     def write(self, group_id: str, batch: GraphBatch) -> WriteCounts:
         check_group_id(group_id)
-        with self._transaction() as db:
+        with self._versioned(group_id) as write:
+            db, version = write.db, write.version
             new_messages = self._count_new(db, group_id, "messages", [m.id for m in batch.messages])
+            write.append = new_messages == len({m.id for m in batch.messages}) and self._after_stored_turns(
+                db, group_id, batch.messages
+            )
             new_entities = self._count_new(db, group_id, "entities", [e.id for e in batch.entities])
             new_events = self._count_new(db, group_id, "events", [e.id for e in batch.events])
             new_relations = self._count_new(db, group_id, "relations", [r.id for r in batch.relations])
@@ -107,13 +144,14 @@ class SQLiteStore:
                    ON CONFLICT DO UPDATE SET participants = excluded.participants""",
                 [(group_id, c.id, c.source_id, json.dumps(list(c.participants))) for c in batch.conversations],
             )
-            self._upsert_entities(db, group_id, batch.entities)
+            self._upsert_entities(db, group_id, batch.entities, version)
             db.executemany(
                 """INSERT OR REPLACE INTO messages (group_id, id, source_id, conversation_id, seq, speaker, speaker_id,
-                   addressee_id, text, caption, ts, session, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   addressee_id, text, caption, ts, session, digest, version)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (group_id, m.id, m.source_id, m.conversation_id, m.seq, m.speaker, m.speaker_id, m.addressee_id,
-                     m.text, m.caption, m.ts.isoformat(), m.session, m.digest)
+                     m.text, m.caption, m.ts.isoformat(), m.session, m.digest, version)
                     for m in batch.messages
                 ],
             )
@@ -136,11 +174,12 @@ class SQLiteStore:
             )
             db.executemany(
                 """INSERT INTO relations (group_id, id, subject_id, object_id, predicate, fact, valid_from, valid_to,
-                   precision, observed_at, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT DO UPDATE SET observed_at = min(observed_at, excluded.observed_at)""",
+                   precision, observed_at, confidence, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT DO UPDATE SET observed_at = min(observed_at, excluded.observed_at),
+                                             version = excluded.version""",
                 [
                     (group_id, r.id, r.subject_id, r.object_id, r.predicate, r.fact, _iso(r.valid_from),
-                     _iso(r.valid_to), r.precision, r.observed_at.isoformat(), r.confidence)
+                     _iso(r.valid_to), r.precision, r.observed_at.isoformat(), r.confidence, version)
                     for r in batch.relations
                 ],
             )
@@ -149,14 +188,15 @@ class SQLiteStore:
                 [(group_id, r.id, r.message_id) for r in batch.relations],
             )
             subjects |= {r.subject_id for r in batch.relations if supersession_key(r) is not None}
-            self._apply_supersession(db, group_id, subjects)
+            self._apply_supersession(db, group_id, subjects, version)
             if new_messages < len({m.id for m in batch.messages}):  # rewritten messages may leave entities unused
                 self._prune_entities(db, group_id)
         return WriteCounts(new_messages, new_entities, new_events, new_relations)
 
     def mirror_conversation(self, group_id: str, conversation_id: str, seqs: dict[str, int]) -> int:
         check_group_id(group_id)
-        with self._transaction() as db:
+        with self._versioned(group_id) as write:  # removes and renumbers turns: not an append
+            db = write.db
             stored = dict(db.execute(
                 "SELECT source_id, id FROM messages WHERE group_id = ? AND conversation_id = ?", (group_id, conversation_id)
             ).fetchall())
@@ -169,7 +209,7 @@ class SQLiteStore:
                 "UPDATE messages SET seq = ? WHERE group_id = ? AND id = ? AND seq <> ?",
                 [(seqs[source], group_id, node, seqs[source]) for source, node in stored.items() if source in seqs],
             )
-            self._apply_supersession(db, group_id, subjects)
+            self._apply_supersession(db, group_id, subjects, write.version)
             if removed:
                 self._prune_entities(db, group_id)
         return len(removed)
@@ -199,7 +239,7 @@ class SQLiteStore:
             {"g": group_id},
         )
 
-    def _apply_supersession(self, db: sqlite3.Connection, group_id: str, subjects: set[str]) -> None:
+    def _apply_supersession(self, db: sqlite3.Connection, group_id: str, subjects: set[str], version: int) -> None:
         """Recompute which relations of these subjects supersede which (see graphmem.store.supersession)."""
         if not subjects:
             return
@@ -208,12 +248,28 @@ class SQLiteStore:
         db.executemany("INSERT INTO batch_subjects VALUES (?)", [(s,) for s in sorted(subjects)])
         stored = [_relation(row) for row in db.execute(RELATIONS_OF_BATCH_SUBJECTS, (group_id,))]
         db.executemany(
-            "UPDATE relations SET valid_to = ?, expired_at = ?, superseded_by = ? WHERE group_id = ? AND id = ?",
+            """UPDATE relations SET valid_to = ?, expired_at = ?, superseded_by = ?, version = ?
+               WHERE group_id = ? AND id = ?""",
             [
-                (_iso(r.valid_to), r.expired_at.isoformat() if r.expired_at else None, r.superseded_by, group_id, r.id)
+                (_iso(r.valid_to), r.expired_at.isoformat() if r.expired_at else None, r.superseded_by, version,
+                 group_id, r.id)
                 for r in resolve_supersession(stored)
             ],
         )
+
+    @staticmethod
+    def _after_stored_turns(db: sqlite3.Connection, group_id: str, messages: list[MessageNode]) -> bool:
+        """Whether every message comes after the stored turns of its conversation (an append)."""
+        first: dict[str, int] = {}
+        for message in messages:
+            first[message.conversation_id] = min(first.get(message.conversation_id, message.seq), message.seq)
+        for conversation_id, seq in first.items():
+            (last,) = db.execute(
+                "SELECT max(seq) FROM messages WHERE group_id = ? AND conversation_id = ?", (group_id, conversation_id)
+            ).fetchone()
+            if last is not None and seq <= last:
+                return False
+        return True
 
     @staticmethod
     def _count_new(db: sqlite3.Connection, group_id: str, table: str, ids: list[str]) -> int:
@@ -263,7 +319,7 @@ class SQLiteStore:
         return subjects
 
     @staticmethod
-    def _upsert_entities(db: sqlite3.Connection, group_id: str, entities: list[EntityNode]) -> None:
+    def _upsert_entities(db: sqlite3.Connection, group_id: str, entities: list[EntityNode], version: int) -> None:
         if not entities:
             return
         stored = {
@@ -278,16 +334,18 @@ class SQLiteStore:
             old_type, old_aliases = stored.get(entity.id, (None, []))
             aliases = list(dict.fromkeys([*old_aliases, *entity.aliases]))
             entity_type = refined_type(old_type, entity.type)
-            rows.append((group_id, entity.id, entity.name, entity_type, json.dumps(aliases)))
+            if (entity_type, aliases) != (old_type, old_aliases):  # unchanged entities keep their version
+                rows.append((group_id, entity.id, entity.name, entity_type, json.dumps(aliases), version))
         db.executemany(
-            """INSERT INTO entities (group_id, id, name, type, aliases) VALUES (?, ?, ?, ?, ?)
-               ON CONFLICT DO UPDATE SET type = excluded.type, aliases = excluded.aliases""",
+            """INSERT INTO entities (group_id, id, name, type, aliases, version) VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT DO UPDATE SET type = excluded.type, aliases = excluded.aliases, version = excluded.version""",
             rows,
         )
 
     def delete_group(self, group_id: str) -> None:
         check_group_id(group_id)
-        with self._transaction() as db:
+        with self._versioned(group_id) as write:
+            db = write.db
             for table in ("conversations", "messages", "entities", "mentions", "events", "event_participants",
                           "relations", "relation_sources", *CONSOLIDATION_TABLES):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
@@ -303,51 +361,23 @@ class SQLiteStore:
 
     def messages(self, group_id: str, conversation_id: str | None = None) -> list[MessageNode]:
         check_group_id(group_id)
-        sql = """SELECT id, source_id, conversation_id, seq, speaker, speaker_id, text, ts, session, caption,
-                        addressee_id, digest FROM messages WHERE group_id = ?"""
-        params: list = [group_id]
-        if conversation_id is not None:
-            sql += " AND conversation_id = ?"
-            params.append(conversation_id)
-        rows = self._query(sql + " ORDER BY conversation_id, seq", params)
-        return [MessageNode(**{**dict(row), "ts": datetime.fromisoformat(row["ts"])}) for row in rows]
+        with self._lock, self._store_errors():
+            return _messages(self._db, group_id, EVERYTHING, conversation_id)
 
     def entities(self, group_id: str) -> list[EntityNode]:
         check_group_id(group_id)
-        rows = self._query("SELECT id, name, type, aliases FROM entities WHERE group_id = ? ORDER BY name, id", (group_id,))
-        return [EntityNode(r["id"], r["name"], r["type"], tuple(json.loads(r["aliases"]))) for r in rows]
+        with self._lock, self._store_errors():
+            return _entities(self._db, group_id, EVERYTHING)
 
     def mentions(self, group_id: str) -> list[Mention]:
         check_group_id(group_id)
-        rows = self._query(
-            "SELECT message_id, entity_id FROM mentions WHERE group_id = ? ORDER BY entity_id, message_id", (group_id,)
-        )
-        return [Mention(*r) for r in rows]
+        with self._lock, self._store_errors():
+            return _mentions(self._db, group_id, EVERYTHING)
 
     def events(self, group_id: str, entity_id: str | None = None) -> list[EventNode]:
         check_group_id(group_id)
-        sql = """SELECT e.id, e.message_id, e.predicate, e.summary, e.ts_start, e.ts_end, e.precision, e.place_id
-                 FROM events e JOIN messages m ON m.group_id = e.group_id AND m.id = e.message_id
-                 WHERE e.group_id = ?"""
-        params: list = [group_id]
-        if entity_id is not None:
-            sql += " AND e.id IN (SELECT event_id FROM event_participants WHERE group_id = ? AND entity_id = ?)"
-            params += [group_id, entity_id]
-        rows = self._query(sql + " ORDER BY m.conversation_id, m.seq, e.id", params)
-        participants: dict[str, list[tuple[str, str]]] = {}
-        for event_id, member, role in self._query(
-            "SELECT event_id, entity_id, role FROM event_participants WHERE group_id = ? ORDER BY event_id, role, entity_id",
-            (group_id,),
-        ):
-            participants.setdefault(event_id, []).append((member, role))
-        return [
-            EventNode(
-                id=r["id"], message_id=r["message_id"], predicate=r["predicate"], summary=r["summary"],
-                participants=tuple(participants.get(r["id"], ())), ts_start=_date(r["ts_start"]),
-                ts_end=_date(r["ts_end"]), precision=r["precision"], place_id=r["place_id"],
-            )
-            for r in rows
-        ]
+        with self._lock, self._store_errors():
+            return _events(self._db, group_id, EVERYTHING, entity_id)
 
     def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
         check_group_id(group_id)
@@ -356,6 +386,27 @@ class SQLiteStore:
         else:
             rows = self._query(RELATIONS_OF_ENTITY, (group_id, entity_id, entity_id))
         return [_relation(row) for row in rows]
+
+    def version(self, group_id: str) -> TenantVersion:
+        check_group_id(group_id)
+        with self._lock, self._store_errors():
+            return _version(self._db, group_id)
+
+    def changes(self, group_id: str, since: int = EVERYTHING) -> TenantDelta:
+        check_group_id(group_id)
+        with self._lock, self._store_errors():
+            self._db.execute("BEGIN")  # one snapshot (WAL): the records and the version agree
+            try:
+                return TenantDelta(
+                    _version(self._db, group_id),
+                    _messages(self._db, group_id, since, None, in_write_order=True),
+                    _entities(self._db, group_id, since),
+                    _mentions(self._db, group_id, since),
+                    _events(self._db, group_id, since, None),
+                    [_relation(row) for row in self._db.execute(RELATIONS_SINCE, (group_id, since))],
+                )
+            finally:
+                self._db.execute("COMMIT")
 
     def counts(self, group_id: str) -> StoreCounts:
         check_group_id(group_id)
@@ -376,7 +427,8 @@ class SQLiteStore:
 
     def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
         check_group_id(group_id)
-        with self._transaction() as db:
+        with self._versioned(group_id) as write:
+            db = write.db
             for table in ("scenes", "scene_members", "scene_links"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
             db.executemany(
@@ -436,7 +488,8 @@ class SQLiteStore:
 
     def write_personas(self, group_id: str, personas: list[Persona]) -> None:
         check_group_id(group_id)
-        with self._transaction() as db:
+        with self._versioned(group_id) as write:
+            db = write.db
             for table in ("personas", "facets", "facet_facts"):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
             db.executemany(
@@ -502,6 +555,89 @@ def _relation(row: sqlite3.Row) -> RelationEdge:
         confidence=row["confidence"], superseded_by=row["superseded_by"],
         expired_at=datetime.fromisoformat(row["expired_at"]) if row["expired_at"] else None,
     )
+
+
+# -- reads of records stamped after a version (EVERYTHING: all of them) --------------------------
+
+
+def _version(db: sqlite3.Connection, group_id: str) -> TenantVersion:
+    row = db.execute("SELECT version, reset FROM tenant_versions WHERE group_id = ?", (group_id,)).fetchone()
+    return TenantVersion(*row) if row else TenantVersion()
+
+
+def _messages(
+    db: sqlite3.Connection, group_id: str, since: int, conversation_id: str | None, in_write_order: bool = False
+) -> list[MessageNode]:
+    sql = """SELECT id, source_id, conversation_id, seq, speaker, speaker_id, text, ts, session, caption,
+                    addressee_id, digest FROM messages WHERE group_id = ? AND version > ?"""
+    params: list = [group_id, since]
+    if conversation_id is not None:
+        sql += " AND conversation_id = ?"
+        params.append(conversation_id)
+    order = " ORDER BY version, conversation_id, seq" if in_write_order else " ORDER BY conversation_id, seq"
+    return [MessageNode(**{**dict(r), "ts": datetime.fromisoformat(r["ts"])}) for r in db.execute(sql + order, params)]
+
+
+def _entities(db: sqlite3.Connection, group_id: str, since: int) -> list[EntityNode]:
+    rows = db.execute(
+        "SELECT id, name, type, aliases FROM entities WHERE group_id = ? AND version > ? ORDER BY name, id",
+        (group_id, since),
+    )
+    return [EntityNode(r["id"], r["name"], r["type"], tuple(json.loads(r["aliases"]))) for r in rows]
+
+
+_MESSAGES_SINCE = "(SELECT id FROM messages WHERE group_id = ? AND version > ?)"
+
+
+def _mentions(db: sqlite3.Connection, group_id: str, since: int) -> list[Mention]:
+    if since == EVERYTHING:
+        rows = db.execute(
+            "SELECT message_id, entity_id FROM mentions WHERE group_id = ? ORDER BY entity_id, message_id", (group_id,)
+        )
+    else:  # from the messages written since (CROSS JOIN fixes that order): time in proportion to the delta
+        rows = db.execute(
+            """SELECT x.message_id, x.entity_id FROM messages m INDEXED BY messages_by_version CROSS JOIN mentions x
+               ON x.group_id = m.group_id AND x.message_id = m.id
+               WHERE m.group_id = ? AND m.version > ? ORDER BY x.entity_id, x.message_id""",
+            (group_id, since),
+        )
+    return [Mention(*r) for r in rows]
+
+
+def _events(db: sqlite3.Connection, group_id: str, since: int, entity_id: str | None) -> list[EventNode]:
+    # A delta is read from the messages written since, whatever the planner would guess.
+    join = "JOIN" if since == EVERYTHING else "INDEXED BY messages_by_version CROSS JOIN"
+    sql = f"""SELECT e.id, e.message_id, e.predicate, e.summary, e.ts_start, e.ts_end, e.precision, e.place_id
+              FROM messages m {join} events e ON e.group_id = m.group_id AND e.message_id = m.id
+              WHERE m.group_id = ? AND m.version > ?"""
+    params: list = [group_id, since]
+    if entity_id is not None:
+        sql += " AND e.id IN (SELECT event_id FROM event_participants WHERE group_id = ? AND entity_id = ?)"
+        params += [group_id, entity_id]
+    rows = db.execute(sql + " ORDER BY m.conversation_id, m.seq, e.id", params).fetchall()
+    participants: dict[str, list[tuple[str, str]]] = {}
+    if since == EVERYTHING:
+        members = db.execute(
+            "SELECT event_id, entity_id, role FROM event_participants WHERE group_id = ? ORDER BY event_id, role, entity_id",
+            (group_id,),
+        )
+    else:
+        members = db.execute(
+            f"""SELECT event_id, entity_id, role FROM event_participants WHERE group_id = ? AND event_id IN
+                (SELECT id FROM events WHERE group_id = ? AND message_id IN {_MESSAGES_SINCE})
+                ORDER BY event_id, role, entity_id""",
+            (group_id, group_id, group_id, since),
+        )
+    for event_id, member, role in members:
+        participants.setdefault(event_id, []).append((member, role))
+    return [
+        EventNode(
+            id=r["id"], message_id=r["message_id"], predicate=r["predicate"], summary=r["summary"],
+            participants=tuple(participants.get(r["id"], ())), ts_start=_date(r["ts_start"]),
+            ts_end=_date(r["ts_end"]), precision=r["precision"], place_id=r["place_id"],
+        )
+        for r in rows
+    ]
 
 
 def _iso(value: date | None) -> str | None:

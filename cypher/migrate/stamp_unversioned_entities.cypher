@@ -1,0 +1,3 @@
+// Entities written before graphmem stamped versions get version 0, so reads with $since see them.
+MATCH (n:Entity) WHERE n.version IS NULL
+SET n.version = 0

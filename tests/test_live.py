@@ -1,0 +1,102 @@
+"""A long-lived Memory stays current while other processes write, and its index cache stays bounded.
+
+The writer is a real second process running graphmem (the CLI, or a short script using Memory);
+each read comes after that process exited, i.e. after its write committed, and must reflect it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from graphmem import Config, Memory
+from tests.conftest import SAMPLE, STORE_KINDS, make_store
+
+CELLO = {"speaker": "Ana", "text": "Big news: I started playing the cello yesterday!", "timestamp": "2024-05-20T10:00:00"}
+
+
+def _in_another_process(env: dict[str, str], *args: str) -> None:
+    """Run graphmem in a child process and wait for it to exit (its write has committed then)."""
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def _cli(env: dict[str, str], *args: str) -> None:
+    _in_another_process(env, "-m", "graphmem", *args)
+
+
+def _script(env: dict[str, str], code: str) -> None:
+    """`code` run with `memory`, a Memory configured from the environment."""
+    _in_another_process(env, "-c", f"from graphmem import Memory\nwith Memory() as memory:\n    {code}")
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_a_long_lived_memory_sees_every_commit_of_another_process(kind, request, tmp_path):
+    path = tmp_path / "memory.db"
+    env = {**os.environ, "GRAPHMEM_STORE": kind, "GRAPHMEM_PATH": str(path), "GRAPHMEM_GROUP_ID": "live"}
+    data = json.loads(SAMPLE.read_text())
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(dict(data, messages=data["messages"][:6])))
+    store = make_store(kind, request, tmp_path)
+    with Memory(Config(path=path, group_id="live"), store=store) as memory:
+        assert memory.search("Who adopted a beagle?") == [] and memory.timeline("Ana") == []
+
+        _cli(env, "ingest", str(first))
+        assert "s1-4" in {h.source_id for h in memory.search("Who adopted a beagle?", k=3)}
+        assert memory.stats().messages == 6 and memory.entity("Maya") is not None
+        index = memory._index(None)
+
+        _cli(env, "ingest", str(SAMPLE))  # the longer export of the same chat: an append
+        assert memory.search("Who did Ana visit Kyoto with?", k=1)[0].source_id == "s2-2"
+        assert any("Kyoto" in item.text for item in memory.timeline("Ana"))
+        assert [f.object for f in memory.facts("Ana") if f.predicate == "live in"] == ["Porto"]
+        assert memory._index(None) is index and len(index.messages) == 12  # extended in place, not rebuilt
+
+        _script(env, f"memory.add_messages('sample-ana-ben', [{CELLO!r}])")
+        (hit,) = memory.search("When did Ana start the cello?", k=1)
+        assert (hit.source_id, hit.text) == ("sample-ana-ben:13", CELLO["text"])
+        assert memory._index(None) is index
+
+        _script(env, "memory.consolidate()")
+        assert memory.scenes() and memory.persona("Ana") is not None
+        assert any(key.startswith("scene:") for key in memory._index(None).projection.keys)  # rebuilt with scenes
+        assert memory.search("Who did Ana visit Kyoto with?", k=1)[0].source_id == "s2-2"
+
+        changed = tmp_path / "changed.json"
+        changed.write_text(json.dumps(dict(data, messages=[
+            dict(m, text="I visited Osaka with Maya in April.") if m["id"] == "s2-2" else m for m in data["messages"]
+        ])))
+        _cli(env, "ingest", str(changed))  # a rewritten turn: not an append
+        assert memory.search("Who did Ana visit Osaka with?", k=1)[0].source_id == "s2-2"
+        assert not any("Kyoto" in item.text for item in memory.timeline("Ana") if item.message_id == "s2-2")
+
+        _script(env, "memory.forget()")
+        assert memory.search("Who did Ana visit Kyoto with?") == [] and memory.timeline("Ana") == []
+        assert memory.entity("Ana") is None and memory.facts() == [] and memory.stats().messages == 0
+
+        _cli(env, "ingest", str(first))  # written anew after the forget
+        assert "s1-4" in {h.source_id for h in memory.search("Who adopted a beagle?", k=3)}
+        assert memory.stats().messages == 6
+        assert "sample-ana-ben:13" not in {h.source_id for h in memory.search("cello", k=10)}
+
+
+def test_the_index_cache_stays_within_its_budget_and_evicted_tenants_still_answer(tmp_path):
+    tenants = [f"t{i}" for i in range(5)]
+    with Memory(Config(path=tmp_path / "memory.db", index_cache_tenants=2)) as memory:
+        for tenant in tenants:
+            memory.ingest(SAMPLE, group_id=tenant)
+        for _round in range(2):
+            for tenant in tenants:
+                assert memory.search("Who did Ana visit Kyoto with?", k=1, group_id=tenant)[0].source_id == "s2-2"
+                assert len(memory._indexes) <= 2 and tenant in memory._indexes
+        one_tenant = memory._index("t0").estimated_bytes()
+    budget_mb = 2.5 * one_tenant / 2**20  # room for two tenants' indexes, not three
+    with Memory(Config(path=tmp_path / "memory.db", index_cache_mb=budget_mb)) as memory:
+        for tenant in tenants * 2:
+            assert memory.timeline("Ana", group_id=tenant) and memory.entity("Maya", group_id=tenant) is not None
+            assert 1 <= len(memory._indexes) <= 2 and memory._indexes.bytes <= budget_mb * 2**20
+        assert len(memory._indexes) == 2
