@@ -233,8 +233,8 @@ class Memory:
             ]
             kept = {m.id: m.seq for m in conversation.messages}
             if mirror and any(source not in kept or kept[source] != m.seq for source, m in stored.items()):
+                # turns removed or renumbered: a reset of the tenant's version, so indexes rebuild
                 report.messages_removed += self.store.mirror_conversation(group, conversation.id, kept)
-                self._indexes.pop(group, None)  # turns were removed or renumbered: rebuilt on the next query
             report.messages_read += len(conversation.messages)
             report.messages_skipped += len(conversation.messages) - len(changed)
             report.messages_added += sum(1 for m in changed if m.id not in stored)
@@ -454,15 +454,14 @@ class Memory:
         Proves every stored message and entity reads back and indexes; the size says what it holds.
         """
         group = self._group(group_id)
-        self._indexes.pop(group, None)
+        self._indexes.pop(group)
         index = self._index(group)
         return IndexSize(messages=len(index.messages), entities=len(index.entities))
 
     def forget(self, *, group_id: str | None = None) -> None:
         """Delete everything stored for a tenant."""
         group = self._group(group_id)
-        self.store.delete_group(group)
-        self._indexes.pop(group)
+        self.store.delete_group(group)  # a reset of the tenant's version: indexes of it rebuild
 
     # -- consolidation: scenes and personas ----------------------------------------------------
 
