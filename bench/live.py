@@ -25,8 +25,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from graphmem import Config, Memory
-from graphmem.loaders import load_file
+from graphmem import Config, Memory, SearchSettings
+from graphmem.ingest.loaders import load_file
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 CONVERSATION = "live-bench"
@@ -65,7 +65,7 @@ def client(config: Config, questions: list[str], writes: int, deadline: float, r
                 begun = time.perf_counter()
                 # The marker probe ranks by BM25 alone: it asks whether the turn is indexed, not how
                 # the graph ranks near-identical turns. Latencies are those of the dev questions.
-                hits = memory.search(question, k=5, channels=("bm25",) if asks_marker else None)
+                hits = memory.search(question, k=5, settings=SearchSettings(channels=("bm25",)) if asks_marker else None)
                 if not asks_marker:
                     latencies.append(1000 * (time.perf_counter() - begun))
             except Exception:  # noqa: BLE001 -- a failed read is what this measures: count it, keep going

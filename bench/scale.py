@@ -40,8 +40,8 @@ from rich.console import Console
 from rich.table import Table
 
 from graphmem import Config, Memory
-from graphmem.graph_builder import build_graph_batch
-from graphmem.loaders import load_file
+from graphmem.ingest.graph_builder import build_graph_batch
+from graphmem.ingest.loaders import load_file
 from graphmem.models import Conversation, MessageExtraction
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"

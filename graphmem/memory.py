@@ -297,8 +297,10 @@ class Memory:
         conversation, problems = conversation_from_messages(
             conversation_id, list(messages), participants=participants, max_message_chars=limit
         )
-        stored = self.store.message_digests(group, conversation_id)
-        if conversation is None or not stored:
+        if conversation is None:  # nothing valid, or no valid conversation id: nothing to look up
+            return conversation, problems
+        stored = self.store.message_digests(group, conversation.id)
+        if not stored:
             return conversation, problems
         first, raw = conversation.messages[0], messages[0]
         given_id = isinstance(raw, dict) and raw.get("id") is not None

@@ -154,7 +154,7 @@ def test_an_index_extended_by_ingest_ranks_like_one_built_from_scratch(tmp_path)
             assert [h.source_id for h in memory.search(question, k=5)] == [
                 h.source_id for h in search(fresh, question, k=5)
             ]
-            assert [h.source_id for h in memory.search(question, k=5, channels=("bm25",))] == [
+            assert [h.source_id for h in memory.search(question, k=5, settings=SearchSettings(channels=("bm25",)))] == [
                 h.source_id for h in search(fresh, question, k=5, settings=SearchSettings(channels=("bm25",)))
             ]
         conversation = data["conversation_id"]
