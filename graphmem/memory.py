@@ -473,8 +473,8 @@ class Memory:
         Incremental: items (messages, events, facts) in no stored scene join the scene they are
         most strongly linked to, or are re-clustered with the scenes around them; `full`
         re-clusters everything. Personas are rebuilt where what they rest on changed (all of them
-        when `full`). The report says what changed, with the
-        seconds each step took and the process's peak resident memory during it.
+        when `full`). The report says what changed, with the seconds each step took and the
+        process's peak resident memory during it.
         """
         group = self._group(group_id)
         store = self.store

@@ -20,8 +20,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from graphmem.consolidation.alignment import AlignmentSettings, Misattribution, misattributions, split_mixed
 from graphmem.consolidation.fact_graph import Features, Item, Vocabulary, items_of
