@@ -18,6 +18,7 @@ from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
 from graphmem.search.question import absolute_time_constraint
 from graphmem.search.projection import (
+    PPR_TOLERANCE,
     EdgeWeights,
     GraphProjection,
     build_projection,
@@ -41,9 +42,8 @@ class SearchSettings:
     channel_weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "ppr": 1.0})
     rrf_k: int = 60
     damping: float = 0.9  # probability of walking on rather than restarting at a seed
-    # PPR's push threshold per unit of degree: smaller is closer to exact PPR and slower (README,
-    # bench/ppr.py: top-200 agreement with exact PPR and time per query for several tenant sizes).
-    ppr_tolerance: float = 3e-6
+    # PPR's push threshold per unit of degree: smaller is closer to exact PPR and slower.
+    ppr_tolerance: float = PPR_TOLERANCE
     lexical_seeds: int = 40
     entity_seed_weight: float = 1.0
     candidates: int = 200
