@@ -24,6 +24,7 @@ from graphmem.search.linking import EntityLinker
 from graphmem.search.question import absolute_time_constraint, asked_entity_type
 from graphmem.search.scores import top_k
 from graphmem.search.projection import (
+    PPR_TOLERANCE,
     EdgeWeights,
     GraphProjection,
     build_projection,
@@ -58,9 +59,8 @@ class SearchSettings:
     channel_weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "ppr": 1.0})
     rrf_k: int = 60
     damping: float = 0.9  # probability of walking on rather than restarting at a seed
-    # PPR's push threshold per unit of degree: smaller is closer to exact PPR and slower (README,
-    # bench/ppr.py: top-200 agreement with exact PPR and time per query for several tenant sizes).
-    ppr_tolerance: float = 3e-6
+    # PPR's push threshold per unit of degree: smaller is closer to exact PPR and slower.
+    ppr_tolerance: float = PPR_TOLERANCE
     lexical_seeds: int = 80
     entity_seed_weight: float = 1.0
     candidates: int = 200

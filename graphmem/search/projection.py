@@ -7,7 +7,7 @@ new messages are appended (`extend_projection`, in time proportional to the new 
 only read it.
 
 Personalized PageRank runs on the graph's weighted adjacency in CSR form (`WalkMatrix`), built
-lazily on a projection's first query after a build or an extension, in O(edges).
+lazily on a projection's first query after a build or an extension (one sort of the edge list).
 """
 
 from __future__ import annotations
@@ -258,8 +258,13 @@ def entity_specificity(projection: GraphProjection, entity_id: str, messages: in
     return math.log(1 + messages / (1 + projection.entity_degree.get(entity_id, 0)))
 
 
+# Push threshold per unit of degree: on the dev sets, top-200 agreement with exact PPR 0.995 and
+# recall unchanged; at 100k messages top-200 agreement 0.97 (README, bench/ppr.py).
+PPR_TOLERANCE = 3e-6
+
+
 def personalized_pagerank(
-    projection: GraphProjection, seeds: Mapping[int, float], damping: float, tolerance: float = 1e-5
+    projection: GraphProjection, seeds: Mapping[int, float], damping: float, tolerance: float = PPR_TOLERANCE
 ) -> np.ndarray:
     """Approximate PPR scores of every vertex for a restart distribution over `seeds` (vertex -> weight).
 
