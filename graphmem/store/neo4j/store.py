@@ -200,6 +200,7 @@ class Neo4jStore:
         return {r["source_id"]: r["digest"] for r in records}
 
     def messages(self, group_id: str, conversation_id: str | None = None) -> list[MessageNode]:
+        check_group_id(group_id)
         return self._read(lambda tx: _messages(tx, group_id, EVERYTHING, conversation_id))
 
     def entities(self, group_id: str) -> list[EntityNode]:
