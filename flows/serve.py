@@ -68,11 +68,14 @@ def main(
 ) -> None:
     """Serve graphmem's flows (ingest, consolidate, forget-group, reindex-group) on schedules."""
     if os.environ.get(_CHILD):
+        sys.unraisablehook = _without_event_loop_finalizers(sys.unraisablehook)
         try:
             _serve(inbox, pattern, interval, cron, consolidate_cron, group_id, store, memory_path, ledger_path, name,
                    limit)
         except KeyboardInterrupt:
-            pass
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)  # stopped as asked; interpreter teardown would only finalise Prefect's abandoned loops
         return
     context = click.get_current_context()
     arguments = [
@@ -127,6 +130,20 @@ def _stop_child(child: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     child.wait()
+
+
+def _without_event_loop_finalizers(report):
+    """`sys.unraisablehook` for the child: reports as `report` does, except an asyncio event loop's
+    finalizer failing. Ctrl-C can land while Prefect builds an event loop, and the half-built loop's
+    `__del__` then fails when collected ("Exception ignored in: BaseEventLoop.__del__"): noise
+    about a loop that never ran, printed as a traceback in the middle of an orderly stop."""
+
+    def hook(unraisable) -> None:
+        if getattr(unraisable.object, "__qualname__", "").endswith("EventLoop.__del__"):
+            return
+        report(unraisable)
+
+    return hook
 
 
 def _say(what: str) -> None:
