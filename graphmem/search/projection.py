@@ -263,6 +263,15 @@ def entity_specificity(projection: GraphProjection, entity_id: str, messages: in
 PPR_TOLERANCE = 3e-6
 
 
+def seed_distribution(size: int, seeds: Mapping[int, float]) -> np.ndarray:
+    """The seeds' weights over `size` vertices, summing to 1 (all zero when no weight is positive)."""
+    weights = np.zeros(size)
+    for index, weight in seeds.items():
+        weights[index] += weight
+    total = weights.sum()
+    return weights / total if total > 0 else weights
+
+
 def personalized_pagerank(
     projection: GraphProjection, seeds: Mapping[int, float], damping: float, tolerance: float = PPR_TOLERANCE
 ) -> np.ndarray:
@@ -278,13 +287,9 @@ def personalized_pagerank(
     below the threshold); only their order and ratios matter.
     """
     size = projection.size
-    reset = np.zeros(size)
-    for index, weight in seeds.items():
-        reset[index] += weight
-    total = reset.sum()
-    if total <= 0:
+    reset = seed_distribution(size, seeds)
+    if not reset.any():
         return reset
-    reset /= total
     walk = projection.walk
     degree = walk.degree
     threshold = tolerance * np.maximum(degree, 1)
@@ -367,13 +372,9 @@ def spread_activation(
     only the `keep` most active vertices of a step, and activation under `threshold` dies out.
     """
     size = projection.size
-    active = np.zeros(size)
-    for index, weight in seeds.items():
-        active[index] += weight
-    total = active.sum()
-    if total <= 0:
+    active = seed_distribution(size, seeds)
+    if not active.any():
         return active
-    active /= total
     reached = active.copy()
     for _ in range(hops):
         flow = active[projection.sources] * projection.fan_out_weights
