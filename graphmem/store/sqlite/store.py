@@ -606,9 +606,12 @@ def _mentions(db: sqlite3.Connection, group_id: str, since: int) -> list[Mention
 
 def _events(db: sqlite3.Connection, group_id: str, since: int, entity_id: str | None) -> list[EventNode]:
     # A delta is read from the messages written since, whatever the planner would guess.
-    join = "JOIN" if since == EVERYTHING else "INDEXED BY messages_by_version CROSS JOIN"
+    # (and each message's events by events_by_message: left alone, the planner may scan the tenant's events)
+    join = "JOIN events e" if since == EVERYTHING else (
+        "INDEXED BY messages_by_version CROSS JOIN events e INDEXED BY events_by_message"
+    )
     sql = f"""SELECT e.id, e.message_id, e.predicate, e.summary, e.ts_start, e.ts_end, e.precision, e.place_id
-              FROM messages m {join} events e ON e.group_id = m.group_id AND e.message_id = m.id
+              FROM messages m {join} ON e.group_id = m.group_id AND e.message_id = m.id
               WHERE m.group_id = ? AND m.version > ?"""
     params: list = [group_id, since]
     if entity_id is not None:
@@ -622,11 +625,11 @@ def _events(db: sqlite3.Connection, group_id: str, since: int, entity_id: str | 
             (group_id,),
         )
     else:
-        members = db.execute(
-            f"""SELECT event_id, entity_id, role FROM event_participants WHERE group_id = ? AND event_id IN
-                (SELECT id FROM events WHERE group_id = ? AND message_id IN {_MESSAGES_SINCE})
-                ORDER BY event_id, role, entity_id""",
-            (group_id, group_id, group_id, since),
+        members = db.execute(  # looked up by the delta's own event ids: time in proportion to the delta
+            """SELECT event_id, entity_id, role FROM event_participants
+               WHERE group_id = ? AND event_id IN (SELECT value FROM json_each(?))
+               ORDER BY event_id, role, entity_id""",
+            (group_id, json.dumps([r["id"] for r in rows])),
         )
     for event_id, member, role in members:
         participants.setdefault(event_id, []).append((member, role))
