@@ -425,12 +425,18 @@ class SQLiteStore:
 
     # -- consolidation: scenes and personas ----------------------------------------------------
 
-    def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
+    @contextmanager
+    def _replacing(self, group_id: str, tables: tuple[str, ...]) -> Iterator[sqlite3.Connection]:
+        """One versioned write (a reset) that empties the tenant's rows of `tables` and lets the
+        caller insert their new set: consolidation replaces a tenant's scenes or personas whole."""
         check_group_id(group_id)
         with self._versioned(group_id) as write:
-            db = write.db
-            for table in ("scenes", "scene_members", "scene_links"):
-                db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
+            for table in tables:  # names from this module, never from input
+                write.db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
+            yield write.db
+
+    def write_scenes(self, group_id: str, scenes: list[Scene]) -> None:
+        with self._replacing(group_id, ("scenes", "scene_members", "scene_links")) as db:
             db.executemany(
                 "INSERT INTO scenes (group_id, id, label, ts_start, ts_end) VALUES (?, ?, ?, ?, ?)",
                 [(group_id, s.id, s.label, s.ts_start.isoformat(), s.ts_end.isoformat()) for s in scenes],
@@ -487,11 +493,7 @@ class SQLiteStore:
         ]
 
     def write_personas(self, group_id: str, personas: list[Persona]) -> None:
-        check_group_id(group_id)
-        with self._versioned(group_id) as write:
-            db = write.db
-            for table in ("personas", "facets", "facet_facts"):
-                db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
+        with self._replacing(group_id, ("personas", "facets", "facet_facts")) as db:
             db.executemany(
                 "INSERT INTO personas (group_id, id, entity_id, name, summary) VALUES (?, ?, ?, ?, ?)",
                 [(group_id, p.id, p.entity_id, p.name, p.summary) for p in personas],
