@@ -25,6 +25,7 @@ GRAPHMEM_* variables) themselves; --store, --memory-path and --group override it
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -72,7 +73,9 @@ def main(
         try:
             _serve(inbox, pattern, interval, cron, consolidate_cron, group_id, store, memory_path, ledger_path, name,
                    limit)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            # Ctrl-C reaches asyncio.run as a cancellation of Prefect's runner; when the runner was also
+            # cancelled from inside, asyncio.run re-raises CancelledError instead of KeyboardInterrupt
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)  # stopped as asked; interpreter teardown would only finalise Prefect's abandoned loops
