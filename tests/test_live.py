@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -82,6 +83,58 @@ def test_a_long_lived_memory_sees_every_commit_of_another_process(kind, request,
         assert "s1-4" in {h.source_id for h in memory.search("Who adopted a beagle?", k=3)}
         assert memory.stats().messages == 6
         assert "sample-ana-ben:13" not in {h.source_id for h in memory.search("cello", k=10)}
+
+
+APPENDS = 30
+_APPENDING_WRITER = f"""
+from graphmem import Memory
+with Memory() as memory:
+    for i in range({APPENDS}):
+        memory.add_messages("chat", [{{"speaker": "Ann", "text": f"note w{{i}}x here",
+                                       "timestamp": f"2024-01-02T09:{{i:02d}}:00"}}])
+        print(i, flush=True)  # printed once the append has committed
+"""
+
+
+def _found(memory: Memory, i: int) -> bool:
+    """Whether a search for append `i`'s one distinctive word returns that turn."""
+    return f"note w{i}x here" in {hit.text for hit in memory.search(f"w{i}x", k=3)}
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_reads_racing_another_processs_appends_reflect_every_commit_seen_before_them(kind, request, tmp_path):
+    """Another process appends turns back to back, one transaction each, while this one reads
+    without pause: every read reflects the last append known to have committed before the read
+    began, and once the writer is done, every append is in the long-lived index (none was
+    skipped by a catch-up that raced a commit)."""
+    env = {**os.environ, "GRAPHMEM_STORE": kind, "GRAPHMEM_PATH": str(tmp_path / "memory.db"),
+           "GRAPHMEM_GROUP_ID": "racing"}
+    store = make_store(kind, request, tmp_path)
+    with Memory(Config(path=tmp_path / "memory.db", group_id="racing"), store=store) as memory:
+        memory.add_messages("chat", [{"speaker": "Ann", "text": "hello there", "timestamp": "2024-01-01T10:00:00"}])
+        assert memory.search("hello", k=1)[0].text == "hello there"  # the index exists before the appends
+        committed = [-1]
+        writer = subprocess.Popen([sys.executable, "-c", _APPENDING_WRITER], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+
+        def follow() -> None:
+            for line in writer.stdout:
+                committed[0] = int(line)
+
+        follower = threading.Thread(target=follow)
+        follower.start()
+        stale, reads = [], 0
+        while follower.is_alive():
+            last = committed[0]
+            if last >= 0:
+                reads += 1
+                if not _found(memory, last):
+                    stale.append(last)
+        follower.join()
+        assert writer.wait(timeout=600) == 0, writer.stderr.read()
+        assert committed[0] == APPENDS - 1 and reads > 0
+        assert stale == [], f"reads missed appends committed before they began: {stale}"
+        assert [i for i in range(APPENDS) if not _found(memory, i)] == []
 
 
 def test_the_index_cache_stays_within_its_budget_and_evicted_tenants_still_answer(tmp_path):

@@ -224,22 +224,31 @@ class Neo4jStore:
         return self._read(lambda tx: _version(tx, group_id))
 
     def changes(self, group_id: str, since: int = EVERYTHING) -> TenantDelta:
-        """The delta in one read transaction. Neo4j reads committed data statement by statement,
-        so the version is read first and each later statement sees at least what it covers:
-        records of a write committed meanwhile may come too (an index applies them idempotently,
-        and reads them again from this version on), and entities come last, so that every
-        entity a listed record refers to is listed or already known."""
+        """The delta since `since`, read after a fence (cypher/write/fence_version): a short write
+        transaction that waits until every write up to the version it returns is fully applied.
+
+        Neo4j reads committed data statement by statement, and a commit becomes visible piece by
+        piece while it is applied: read directly, a tenant's version can show a write whose
+        messages the index lookup of the next statement does not see yet. After the fence, the
+        read (in the same session, so also causally after it in a cluster) sees all of that
+        version; records of writes committed meanwhile may come too, and an index applies them
+        idempotently and reads them again from the fenced version on. Entities come last, so that
+        every entity a listed record refers to is listed or already known.
+        """
         check_group_id(group_id)
 
-        def read(tx: ManagedTransaction) -> TenantDelta:
-            version = _version(tx, group_id)
+        def read(tx: ManagedTransaction, version: TenantVersion) -> TenantDelta:
             messages = _messages(tx, group_id, since, None, in_write_order=True)
             mentions = _mentions(tx, group_id, since)
             events = _events(tx, group_id, since, None)
             relations = _relations(tx, group_id, since, None)
             return TenantDelta(version, messages, _entities(tx, group_id, since), mentions, events, relations)
 
-        return self._read(read)
+        def fenced(session: Session) -> TenantDelta:
+            version = session.execute_write(lambda tx: _version(tx, group_id, "write/fence_version"))
+            return session.execute_read(read, version)
+
+        return self._transact(fenced)
 
     def counts(self, group_id: str) -> StoreCounts:
         check_group_id(group_id)
@@ -292,8 +301,8 @@ class TenantWrite:
     append: bool = False
 
 
-def _version(tx: ManagedTransaction, group_id: str) -> TenantVersion:
-    records = _fetch(tx, "read/version", group_id=group_id)
+def _version(tx: ManagedTransaction, group_id: str, statement: str = "read/version") -> TenantVersion:
+    records = _fetch(tx, statement, group_id=group_id)
     return TenantVersion(records[0]["version"], records[0]["reset"]) if records else TenantVersion()
 
 
