@@ -38,7 +38,7 @@ from graphmem.models import (
     check_group_id,
 )
 from graphmem.search.engine import GroupIndex, SearchSettings, search
-from graphmem.store.base import Store, StoreCounts
+from graphmem.store.base import Store, StoreCounts, TenantVersion
 
 if TYPE_CHECKING:
     from graphmem.llm.answering import Answer
@@ -531,13 +531,23 @@ class Memory:
         current = self.store.version(group)
         index = self._indexes.get(group)
         if index is not None and current.version != index.version:
-            if current.version < index.version or current.needs_rebuild(index.version):
-                index = None  # rewritten, deleted or consolidated since (or forgotten and written anew)
-            else:
-                index.apply(self.store.changes(group, index.version))
+            index = self._extended(index, current, group)
         if index is None:
             index = GroupIndex.build(self.store, group, embeddings=self.config.embeddings)
         self._indexes.put(group, index)
+        return index
+
+    def _extended(self, index: GroupIndex, current: TenantVersion, group: str) -> GroupIndex | None:
+        """`index` brought in place to the tenant's version if all written since was an append;
+        None if it must be rebuilt (rewritten, deleted or consolidated since, or forgotten and
+        written anew). The delta's own version is checked too: a write that was not an append
+        may commit between the version read and the delta read."""
+        if current.version < index.version or current.needs_rebuild(index.version):
+            return None
+        delta = self.store.changes(group, index.version)
+        if delta.version.version < index.version or delta.version.needs_rebuild(index.version):
+            return None
+        index.apply(delta)
         return index
 
     def _index(self, group_id: str | None) -> GroupIndex:

@@ -153,3 +153,42 @@ def test_the_index_cache_stays_within_its_budget_and_evicted_tenants_still_answe
             assert memory.timeline("Ana", group_id=tenant) and memory.entity("Maya", group_id=tenant) is not None
             assert 1 <= len(memory._indexes) <= 2 and memory._indexes.bytes <= budget_mb * 2**20
         assert len(memory._indexes) == 2
+
+
+def test_a_rewrite_committed_between_the_version_read_and_the_delta_read_rebuilds_the_index(tmp_path):
+    """The catch-up reads the tenant's version, then the delta: a write that is not an append
+    can commit in between, and the index must then be rebuilt, not extended past it."""
+    from graphmem.store.sqlite.store import SQLiteStore
+
+    path = tmp_path / "memory.db"
+    data = json.loads(SAMPLE.read_text())
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(dict(data, messages=[
+        dict(m, text="I visited Osaka with Maya in April.") if m["id"] == "s2-2" else m for m in data["messages"]
+    ])))
+
+    class RewrittenAfterVersionRead(SQLiteStore):
+        """A real SQLite store on which, once, another Memory rewrites a turn of the file right
+        after a version read (as another process's commit landing at that moment)."""
+
+        armed = False
+
+        def version(self, group_id):
+            current = super().version(group_id)
+            if self.armed:
+                self.armed = False
+                with Memory(Config(path=path, group_id="live")) as other:
+                    other.ingest(changed)
+            return current
+
+    store = RewrittenAfterVersionRead(path)
+    with Memory(Config(path=path, group_id="live"), store=store) as memory:
+        memory.ingest(SAMPLE)
+        memory.add_messages("later", [CELLO])
+        assert memory.search("Who did Ana visit Kyoto with?", k=1)[0].source_id == "s2-2"
+        with Memory(Config(path=path, group_id="live")) as other:
+            other.add_messages("later", [dict(CELLO, text="And a viola next month.")])  # an append: a delta to read
+        store.armed = True
+        (hit,) = memory.search("Who did Ana visit Osaka with?", k=1)
+        assert (hit.source_id, hit.text) == ("s2-2", "I visited Osaka with Maya in April.")
+        assert "And a viola next month." in {h.text for h in memory.search("viola", k=3)}
