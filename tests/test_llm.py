@@ -30,7 +30,7 @@ from graphmem.errors import LLMError
 from graphmem.extraction.spacy_pipeline import SpacyExtractor
 from graphmem.llm import client as client_module
 from graphmem.llm.answering import DONT_KNOW, answer_schema, parse_answer_reply
-from graphmem.llm.cache import ExtractionCache
+from graphmem.llm.cache import ExtractionCache, extraction_cache_key
 from graphmem.llm.client import LLMClient, LLMSettings, backoff_delay, reply_text
 from graphmem.llm.extraction_prompt import extraction_prompt, extraction_schema, parse_extraction_reply, turn_ids
 from graphmem.llm.extractor import LLMExtractor
@@ -259,6 +259,19 @@ def test_cache_hit_makes_no_call_and_keeps_message_ids(sample, first_turns, tmp_
     assert list(cached.extract(sample, first_turns)) == fresh
     assert silent.requests == [] and cached.usage.cached_messages == 3 and cached.usage.calls == 0
 
+
+
+def test_cache_keys_of_turns_differ_whatever_characters_their_text_holds(sample):
+    """Participants, speaker and text are hashed as distinct fields: no text can pass for another
+    split of them (a separator character inside a name or text makes no collision)."""
+    turn = sample.messages[0]
+    ann_bob = sample.model_copy(update={"participants": ("Ann", "Bob")})
+    merged = sample.model_copy(update={"participants": ("Ann\x1fBob",)})
+    assert extraction_cache_key("v", "m", ann_bob, turn) != extraction_cache_key("v", "m", merged, turn)
+    split = turn.model_copy(update={"speaker": "Ann\x1f" + turn.ts.isoformat(), "text": "x"})
+    joined = turn.model_copy(update={"speaker": "Ann", "text": turn.ts.isoformat() + "\x1fx"})
+    assert extraction_cache_key("v", "m", sample, split) != extraction_cache_key("v", "m", sample, joined)
+    assert extraction_cache_key("v", "m", sample, turn) == extraction_cache_key("v", "m", sample, turn.model_copy())
 
 def test_batches_come_back_in_turn_order(sample, tmp_path):
     def reply_for(request: dict) -> tuple[int, dict]:

@@ -9,6 +9,7 @@ stored; a turn that fell back to spaCy is asked again next time.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -26,11 +27,11 @@ CREATE TABLE IF NOT EXISTS extraction (
 
 def extraction_cache_key(prompt_version: str, model: str, conversation: Conversation, message: Message) -> str:
     """The cache key of one turn's extraction (see the module docstring for what it covers)."""
-    parts = (
-        prompt_version, model, *conversation.participants, "\x1e",
-        message.speaker, message.ts.isoformat(), message.text, message.caption or "",
-    )
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    parts = [
+        prompt_version, model, list(conversation.participants),
+        message.speaker, message.ts.isoformat(), message.text, message.caption,
+    ]  # as JSON: no text, whatever characters it holds, can pass for another split of the parts
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 class ExtractionCache:
