@@ -14,12 +14,14 @@ Nothing here does I/O.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum, StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from graphmem.config import group_id_problem
 from graphmem.errors import GroupIdError
@@ -93,27 +95,54 @@ def refined_type(stored: str | None, seen: str) -> str:
 
 # -- 1. conversations ------------------------------------------------------------------------
 
+MAX_NAME_CHARS = 256
+"""Longest speaker, participant, conversation id or message id: a name, not a document (and far
+inside Neo4j's index key limit)."""
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def lone_surrogate_problem(text: str) -> str | None:
+    """Why `text` cannot be stored, if it holds a lone surrogate (no store can encode one); else None."""
+    found = _LONE_SURROGATE.search(text)
+    if found is None:
+        return None
+    return f"lone surrogate \\u{ord(found.group()):04x} at character {found.start()} (not valid Unicode text)"
+
+
+def _storable_text(text: str) -> str:
+    if problem := lone_surrogate_problem(text):
+        raise ValueError(problem)
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable_text)]
+"""A message's text or caption: any length (ingest caps it by `Config.max_message_chars`), valid Unicode."""
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS), AfterValidator(_storable_text)]
+"""A speaker, participant, conversation id or message id: 1 to MAX_NAME_CHARS characters, valid Unicode."""
+
 
 class Message(BaseModel):
     """One turn of a conversation, as it was said."""
 
     model_config = ConfigDict(frozen=True)
 
-    id: str
-    conversation_id: str
+    id: Name
+    conversation_id: Name
     seq: int
-    speaker: str
-    text: str
+    speaker: Name
+    text: Text
     ts: datetime
     session: int | None = None
-    caption: str | None = Field(default=None, description="text standing for a shared image")
+    caption: Text | None = Field(default=None, description="text standing for a shared image")
 
 
 class Conversation(BaseModel):
+    """A conversation as read (or built in Python): the same limits hold as for files, checked when built."""
+
     model_config = ConfigDict(frozen=True)
 
-    id: str
-    participants: tuple[str, ...]
+    id: Name
+    participants: tuple[Name, ...]
     messages: tuple[Message, ...]
 
     def addressee_of(self, speaker: str) -> str | None:

@@ -265,3 +265,29 @@ def test_messages_and_a_rebuilt_index_are_read_through_memory(memory):
     size = memory.rebuild_index()
     assert (size.messages, size.entities) == (12, len(memory.entities()))
     assert memory.search("When did Ana move to Porto?", k=1)[0].source_id == "s2-6"
+
+
+def test_conversations_built_in_python_meet_the_limits_files_meet(tmp_path):
+    """A Conversation made in code is held to what a file's records are (name length, valid
+    Unicode), when it is built: nothing unstorable reaches a store through ingest_conversations."""
+    from pydantic import ValidationError
+
+    from graphmem import Conversation, Message
+    from graphmem.models import MAX_NAME_CHARS
+
+    turn = {"id": "t1", "conversation_id": "c1", "seq": 1, "speaker": "Ann", "text": "Hi Bob!",
+            "ts": "2024-01-01T10:00:00"}
+    with pytest.raises(ValidationError) as long_name:
+        Message(**dict(turn, speaker="A" * (MAX_NAME_CHARS + 1)))
+    assert long_name.value.errors()[0]["loc"] == ("speaker",)
+    with pytest.raises(ValidationError) as surrogate:
+        Message(**dict(turn, text="broken \ud800 text"))
+    assert surrogate.value.errors()[0]["loc"] == ("text",) and "lone surrogate \\ud800" in str(surrogate.value)
+    with pytest.raises(ValidationError) as empty:
+        Conversation(id="c1", participants=("Ann", ""), messages=())
+    assert empty.value.errors()[0]["loc"] == ("participants", 1)
+
+    conversation = Conversation(id="c1", participants=("Ann", "Bob"), messages=(Message(**turn),))
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        assert memory.ingest_conversations([conversation]).messages_added == 1
+        assert [m.text for m in memory.messages()] == ["Hi Bob!"]

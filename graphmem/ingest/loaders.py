@@ -39,17 +39,13 @@ from typing import Any
 
 from graphmem.config import DEFAULT_MAX_MESSAGE_CHARS
 from graphmem.errors import InputError, RecordProblem
-from graphmem.models import Conversation, Message
+from graphmem.models import MAX_NAME_CHARS, Conversation, Message, lone_surrogate_problem
 from graphmem.extraction.temporal import TimestampError, parse_timestamp
 
 MAX_FILE_BYTES = 512 * 2**20
 """Largest file read (LoCoMo's whole dataset is ~3 MB): a device or a runaway file is refused, not read."""
-MAX_NAME_CHARS = 256
-"""Longest speaker, participant, conversation id or message id: a name, not a document (and far
-inside Neo4j's index key limit)."""
 MAX_SESSION = 2**31 - 1
 _LOCOMO_SESSION = re.compile(r"^session_(\d+)$")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 BOM = "\ufeff"
 
 
@@ -385,11 +381,8 @@ def _storable(found: Any, field: str, max_chars: int) -> str:
     found = found.strip()
     if len(found) > max_chars:
         raise _Rejected(f"{len(found):,} characters; the limit is {max_chars:,}", field)
-    if surrogate := _SURROGATE.search(found):
-        raise _Rejected(
-            f"lone surrogate \\u{ord(surrogate.group()):04x} at character {surrogate.start()} (not valid Unicode text)",
-            field,
-        )
+    if problem := lone_surrogate_problem(found):
+        raise _Rejected(problem, field)
     return found
 
 
