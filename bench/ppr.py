@@ -82,7 +82,7 @@ def replicated_tenant(store: SQLiteStore, size: int):
     Returns the projection and, per copy, (source tenant, key in the copy of each source key).
     """
     tenants = [
-        (g, store.messages(g), store.entities(g), store.mentions(g), store.events(g), store.relations(g))
+        (g, store.messages(g), store.entities(g), store.mentions(g), store.events(g), store.facts(g))
         for g in store.groups()
     ]
     messages, entities, mentions, events, relations, copies = [], {}, [], [], [], []

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     group_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, ingested_at TEXT NOT NULL,
     conversations INTEGER NOT NULL, messages_read INTEGER NOT NULL, messages_unchanged INTEGER NOT NULL,
     messages_written INTEGER NOT NULL, messages_new INTEGER NOT NULL,
-    entities INTEGER NOT NULL, events INTEGER NOT NULL, relations INTEGER NOT NULL, rejected INTEGER NOT NULL,
+    entities INTEGER NOT NULL, events INTEGER NOT NULL, facts INTEGER NOT NULL, rejected INTEGER NOT NULL,
     PRIMARY KEY (group_id, path)) WITHOUT ROWID;
 """
 
@@ -118,7 +118,7 @@ class LedgerEntry:
     messages_new: int  # of those, how many the memory did not hold before
     entities: int  # created by this ingest, like the two counts after it
     events: int
-    relations: int
+    facts: int
     rejected: int  # records of the file the loader rejected (see RecordProblem)
 
     @classmethod
@@ -130,7 +130,7 @@ class LedgerEntry:
             conversations=report.conversations, messages_read=report.messages_read,
             messages_unchanged=report.messages_skipped, messages_written=report.messages_read - report.messages_skipped,
             messages_new=report.written.messages,
-            entities=report.written.entities, events=report.written.events, relations=report.written.relations,
+            entities=report.written.entities, events=report.written.events, facts=report.written.facts,
             rejected=len(report.rejected),
         )
 
@@ -138,7 +138,7 @@ class LedgerEntry:
         """The counts in one line, for logs."""
         return (
             f"{self.messages_read} messages read: {self.messages_unchanged} unchanged, {self.messages_written} written "
-            f"({self.messages_new} new); {self.entities} entities, {self.events} events, {self.relations} relations "
+            f"({self.messages_new} new); {self.entities} entities, {self.events} events, {self.facts} facts "
             f"created; {self.rejected} records rejected"
         )
 
@@ -205,7 +205,7 @@ class Ledger:
             entries.append(LedgerEntry(**values))
         return entries
 
-    def forget_group(self, group_id: str) -> int:
+    def forget(self, group_id: str) -> int:
         """Drop a group's records (as when its memory is deleted); returns how many there were."""
         return self._db.execute("DELETE FROM ingested_files WHERE group_id = ?", (group_id,)).rowcount
 
@@ -241,12 +241,12 @@ class IngestRun:
         lines = [f"# Ingest into `{self.group_id}` from `{self.source}`", "", self.headline(), ""]
         if self.ingested:
             lines += [
-                "| file | messages read | unchanged | written | new | entities | events | relations | rejected |",
+                "| file | messages read | unchanged | written | new | entities | events | facts | rejected |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             ]
             lines += [
                 f"| `{Path(e.path).name}` | {e.messages_read} | {e.messages_unchanged} | {e.messages_written} "
-                f"| {e.messages_new} | {e.entities} | {e.events} | {e.relations} | {e.rejected} |"
+                f"| {e.messages_new} | {e.entities} | {e.events} | {e.facts} | {e.rejected} |"
                 for e in self.ingested
             ]
             lines.append("")

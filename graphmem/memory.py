@@ -322,7 +322,7 @@ class Memory:
     # -- queries -------------------------------------------------------------------------------
     # Every read catches the tenant's index up with the store first (`_reading`): one version
     # read, then nothing, the delta since the index's version, or a rebuild. Reads that go to
-    # the store itself (`entities`, `stats`, `scenes`, `groups`) are current by construction.
+    # the store itself (`entities`, `counts`, `scenes`, `groups`) are current by construction.
 
     def search(
         self,
@@ -410,7 +410,7 @@ class Memory:
             entity = self._entity(index, name)
             if entity is None:
                 return []
-            events, relations = self.store.events(group, entity.id), self.store.relations(group, entity.id)
+            events, relations = self.store.events(group, entity.id), self.store.facts(group, entity.id)
         items: list[TimelineItem] = []
         for event in events:
             message = index.message(event.message_id)
@@ -444,7 +444,8 @@ class Memory:
         llm = self.llm
         return answer_question(llm, question, self.search(question, k=k, group_id=group_id))
 
-    def stats(self, *, group_id: str | None = None) -> StoreCounts:
+    def counts(self, *, group_id: str | None = None) -> StoreCounts:
+        """How many conversations, messages, entities, events and facts the tenant holds."""
         return self.store.counts(self._group(group_id))
 
     def groups(self) -> list[str]:
@@ -463,7 +464,7 @@ class Memory:
     def forget(self, *, group_id: str | None = None) -> None:
         """Delete everything stored for a tenant."""
         group = self._group(group_id)
-        self.store.delete_group(group)  # a reset of the tenant's version: indexes of it rebuild
+        self.store.forget(group)  # a reset of the tenant's version: indexes of it rebuild
 
     # -- consolidation: scenes and personas ----------------------------------------------------
 
@@ -483,7 +484,7 @@ class Memory:
         start_rss = resident_mb()
         with measured("read", timings, peaks):
             records = TenantRecords(store.messages(group), store.mentions(group), store.events(group),
-                                    store.relations(group), store.entities(group))
+                                    store.facts(group), store.entities(group))
             previous = store.scenes(group)
             personas = store.personas(group) if not full else []
         result = consolidate(group, records, previous, personas=personas, full=full)

@@ -285,14 +285,14 @@ class WriteCounts:
     messages: int = 0
     entities: int = 0
     events: int = 0
-    relations: int = 0
+    facts: int = 0
 
     def __add__(self, other: WriteCounts) -> WriteCounts:
         return WriteCounts(
             self.messages + other.messages,
             self.entities + other.entities,
             self.events + other.events,
-            self.relations + other.relations,
+            self.facts + other.facts,
         )
 
 

@@ -47,7 +47,7 @@ def test_a_long_lived_memory_sees_every_commit_of_another_process(kind, request,
 
         _cli(env, "ingest", str(first))
         assert "s1-4" in {h.source_id for h in memory.search("Who adopted a beagle?", k=3)}
-        assert memory.stats().messages == 6 and memory.entity("Maya") is not None
+        assert memory.counts().messages == 6 and memory.entity("Maya") is not None
         index = memory._index(None)
 
         _cli(env, "ingest", str(SAMPLE))  # the longer export of the same chat: an append
@@ -76,11 +76,11 @@ def test_a_long_lived_memory_sees_every_commit_of_another_process(kind, request,
 
         _script(env, "memory.forget()")
         assert memory.search("Who did Ana visit Kyoto with?") == [] and memory.timeline("Ana") == []
-        assert memory.entity("Ana") is None and memory.facts() == [] and memory.stats().messages == 0
+        assert memory.entity("Ana") is None and memory.facts() == [] and memory.counts().messages == 0
 
         _cli(env, "ingest", str(first))  # written anew after the forget
         assert "s1-4" in {h.source_id for h in memory.search("Who adopted a beagle?", k=3)}
-        assert memory.stats().messages == 6
+        assert memory.counts().messages == 6
         assert "sample-ana-ben:13" not in {h.source_id for h in memory.search("cello", k=10)}
 
 

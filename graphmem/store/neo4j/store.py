@@ -179,7 +179,7 @@ class Neo4jStore:
         check_group_id(group_id)
         return self._versioned(group_id, lambda tx, write: _mirror_conversation(tx, group_id, conversation_id, seqs, write))
 
-    def delete_group(self, group_id: str) -> None:
+    def forget(self, group_id: str) -> None:
         """Delete the tenant in batches of 1,000 nodes, each its own transaction (cypher/delete/group):
         a large tenant never has to fit in one transaction. Interrupted, it leaves part of the
         tenant deleted; running it again finishes the job. The tenant's version is bumped (as a
@@ -215,7 +215,7 @@ class Neo4jStore:
         check_group_id(group_id)
         return self._read(lambda tx: _events(tx, group_id, EVERYTHING, entity_id))
 
-    def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+    def facts(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
         check_group_id(group_id)
         return self._read(lambda tx: _relations(tx, group_id, EVERYTHING, entity_id))
 

@@ -342,7 +342,7 @@ class SQLiteStore:
             rows,
         )
 
-    def delete_group(self, group_id: str) -> None:
+    def forget(self, group_id: str) -> None:
         check_group_id(group_id)
         with self._versioned(group_id) as write:
             db = write.db
@@ -379,7 +379,7 @@ class SQLiteStore:
         with self._lock, self._store_errors():
             return _events(self._db, group_id, EVERYTHING, entity_id)
 
-    def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+    def facts(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
         check_group_id(group_id)
         if entity_id is None:
             rows = self._query(RELATIONS, (group_id,))
