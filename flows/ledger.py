@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -218,15 +218,15 @@ class FailedFile:
     error: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestRun:
     """What one ingest run did with each file of its source."""
 
     group_id: str
     source: str
-    ingested: list[LedgerEntry] = field(default_factory=list)
-    unchanged: list[SourceFile] = field(default_factory=list)
-    failed: list[FailedFile] = field(default_factory=list)
+    ingested: tuple[LedgerEntry, ...] = ()
+    unchanged: tuple[SourceFile, ...] = ()
+    failed: tuple[FailedFile, ...] = ()
 
     def headline(self) -> str:
         """E.g. `2 files ingested (14 messages written), 1 unchanged, 1 failed`."""

@@ -136,7 +136,7 @@ def test_a_new_file_is_ingested_once(memory_settings, tmp_path):
 
     state, second = run_ingest(inbox, memory_settings)
     assert state.is_completed(), state.message
-    assert second.ingested == [] and [f.path.name for f in second.unchanged] == ["a.json"]
+    assert second.ingested == () and [f.path.name for f in second.unchanged] == ["a.json"]
     with open_memory(memory_settings) as memory:
         assert memory.counts() == stored
     with Ledger(memory_settings["ledger_path"]) as ledger:

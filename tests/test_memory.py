@@ -23,7 +23,7 @@ def memory(tmp_path):
 def test_ingest_search_and_reingest(memory):
     first = memory.ingest(SAMPLE)
     assert (first.messages_read, first.written.messages, first.messages_skipped) == (12, 12, 0)
-    assert first.written.entities > 5 and first.written.events > 3 and first.rejected == []
+    assert first.written.entities > 5 and first.written.events > 3 and first.rejected == ()
     counts = memory.counts()
     hits = memory.search("When did Ana move to Porto?", k=3)
     assert hits[0].source_id == "s2-6" and hits[0].speaker == "Ana"
