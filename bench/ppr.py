@@ -65,7 +65,7 @@ def question_seeds(memory: Memory, samples: list[dict], settings: SearchSettings
     """Per dev question: its tenant and the engine's PPR seeds, by vertex key."""
     found = []
     for sample in samples:
-        index = memory._index(sample["sample_id"])
+        index = memory.index(group_id=sample["sample_id"])
         keys = index.projection.keys
         for qa in sample["qa"]:
             question = str(qa["question"])

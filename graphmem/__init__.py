@@ -10,12 +10,12 @@ from graphmem.errors import ConfigError, GraphmemError, GroupIdError, InputError
 from graphmem.ingest.loaders import LoadedFile, is_realtalk_chat, load_file, realtalk_conversation_id
 from graphmem.llm.answering import Answer
 from graphmem.llm.usage import LLMUsage
-from graphmem.memory import IndexSize, IngestReport, Memory, ProgressCallback, TimelineItem
+from graphmem.memory import IndexCache, IndexSize, IngestReport, Memory, ProgressCallback, TimelineItem
 from graphmem.models import (
     Conversation, EntityNode, Evidence, Facet, Fact, Message, MessageNode, Persona, PersonaFact, Scene, SceneMember,
     WriteCounts,
 )
-from graphmem.search.engine import SearchSettings
+from graphmem.search.engine import GroupIndex, SearchSettings
 from graphmem.store.base import Store, StoreCounts
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "Fact",
     "GraphmemError",
     "GroupIdError",
+    "GroupIndex",
+    "IndexCache",
     "IndexSize",
     "IngestReport",
     "InputError",

@@ -114,7 +114,7 @@ class Memory:
         self._owns_llm = llm is None
         self._extractor = extractor
         self._llm = llm
-        self._indexes = IndexCache(self.config.index_cache_tenants, int(self.config.index_cache_mb * 2**20))
+        self.index_cache = IndexCache(self.config.index_cache_tenants, int(self.config.index_cache_mb * 2**20))
         self._tenant_locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
         self._thread_pools: ThreadpoolController | None = None  # made on the first query
@@ -476,8 +476,8 @@ class Memory:
         Proves every stored message and entity reads back and indexes; the size says what it holds.
         """
         group = self._group(group_id)
-        self._indexes.pop(group)
-        index = self._index(group)
+        self.index_cache.pop(group)
+        index = self.index(group_id=group)
         return IndexSize(messages=len(index.messages), entities=len(index.entities))
 
     def forget(self, *, group_id: str | None = None) -> None:
@@ -544,7 +544,7 @@ class Memory:
 
     def _caught_up(self, group: str) -> GroupIndex:
         current = self.store.version(group)
-        index = self._indexes.get(group)
+        index = self.index_cache.get(group)
         if index is not None and current.version != index.version:
             if current.version < index.version or current.needs_rebuild(index.version):
                 index = None  # rewritten, deleted or consolidated since (or forgotten and written anew)
@@ -552,11 +552,12 @@ class Memory:
                 index.apply(self.store.changes(group, index.version))
         if index is None:
             index = GroupIndex.build(self.store, group, embeddings=self.config.embeddings)
-        self._indexes.put(group, index)
+        self.index_cache.put(group, index)
         return index
 
-    def _index(self, group_id: str | None) -> GroupIndex:
-        """The tenant's index, caught up with the store (for tests and tools that inspect it)."""
+    def index(self, *, group_id: str | None = None) -> GroupIndex:
+        """The tenant's search index, caught up with the store: what `search` reads, for tools that
+        inspect it (its messages, entities, graph projection and size)."""
         with self._reading(group_id) as index:
             return index
 

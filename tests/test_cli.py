@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from graphmem import Config, Memory
 from tests.conftest import SAMPLE
 
 
@@ -15,15 +16,29 @@ def graphmem(tmp_path, *args: str, env: dict[str, str] | None = None) -> subproc
     return subprocess.run([sys.executable, "-m", "graphmem", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of each body row of a table the CLI printed."""
+    return [[cell.strip() for cell in line.strip("│").split("│")] for line in text.splitlines() if line.startswith("│")]
+
+
 def test_ingest_search_counts(tmp_path):
     ingest = graphmem(tmp_path, "ingest", str(SAMPLE))
     assert ingest.returncode == 0, ingest.stderr
-    assert "messages added" in ingest.stdout and "12" in ingest.stdout
+    with Memory(Config(path=tmp_path / "memory.db")) as memory:
+        held = memory.counts()
+    assert held.messages == 12
+    rows = dict(table_rows(ingest.stdout))
+    assert [rows[name] for name in ("files", "messages read", "messages added", "records rejected")] == ["1", "12", "12", "0"]
+    assert [rows[f"{kind} created"] for kind in ("entities", "events", "facts")] == [
+        str(held.entities), str(held.events), str(held.facts)
+    ]
     query = graphmem(tmp_path, "search", "When did Ana move to Porto?", "--json", "-k", "2")
     hits = [json.loads(line) for line in query.stdout.splitlines()]
     assert hits[0]["source_id"] == "s2-6" and set(hits[0]) >= {"text", "speaker", "ts", "score", "why"}
     counts = graphmem(tmp_path, "counts")
-    assert "default" in counts.stdout and "12" in counts.stdout
+    assert table_rows(counts.stdout) == [
+        ["default", "1", "12", str(held.entities), str(held.events), str(held.facts)]
+    ]
 
 
 def test_bad_file_gives_one_clear_line(tmp_path):
@@ -90,4 +105,4 @@ def test_group_per_conversation_is_scoped_under_the_group(tmp_path):
     result = graphmem(tmp_path, "--group", "mine", "ingest", "--group-per-conversation", str(path))
     assert result.returncode == 0, result.stderr
     counts = graphmem(tmp_path, "counts")
-    assert "mine/victim" in counts.stdout and "│ victim" not in counts.stdout
+    assert [row[0] for row in table_rows(counts.stdout)] == ["mine/victim"]

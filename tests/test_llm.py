@@ -461,7 +461,7 @@ def test_closing_memory_closes_the_llm_client_and_cache_it_made(tmp_path):
     memory.close()
     with pytest.raises(sqlite3.ProgrammingError):
         extractor.cache.get_many(["anything"])
-    assert memory.llm._openai.is_closed()
+    assert memory.llm.closed
 
 
 @pytest.mark.parametrize(
