@@ -14,13 +14,13 @@ unchanged messages, so that costs a re-parse, never a duplicate.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from graphmem import open_sqlite
 from graphmem.errors import InputError, RecordProblem
 
 if TYPE_CHECKING:
@@ -151,10 +151,7 @@ class Ledger:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_sqlite(self.path, _SCHEMA)
 
     def __enter__(self) -> Ledger:
         return self

@@ -17,6 +17,7 @@ from graphmem.models import (
 )
 from graphmem.search.engine import GroupIndex, SearchSettings
 from graphmem.store.base import Store, StoreCounts
+from graphmem.store.sqlite.connection import open_sqlite  # the flows' ledger opens its file the same way
 
 __all__ = [
     "Answer",
@@ -55,5 +56,6 @@ __all__ = [
     "WriteCounts",
     "is_realtalk_chat",
     "load_file",
+    "open_sqlite",
     "realtalk_conversation_id",
 ]

@@ -23,6 +23,7 @@ from graphmem.models import (
 )
 from graphmem.extraction.canonical import entity_id
 from graphmem.store.base import EVERYTHING, StoreCounts, TenantDelta, TenantVersion
+from graphmem.store.sqlite.connection import open_sqlite
 from graphmem.store.supersession import resolve_supersession, supersession_key
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
@@ -60,14 +61,8 @@ class SQLiteStore:
         """`busy_timeout`: seconds a statement waits for another writer's lock before it fails (transient)."""
         self.path = str(path)
         try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout)
+            self._db = open_sqlite(self.path, SCHEMA, timeout=busy_timeout)
             self._db.row_factory = sqlite3.Row  # rows are read by column name
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=OFF")
-            self._db.executescript(SCHEMA)
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(f"cannot open the memory file {self.path}: {exc}") from exc
