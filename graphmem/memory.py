@@ -34,7 +34,7 @@ from graphmem.extraction import Extractor
 from graphmem.ingest.graph_builder import build_graph_batch, entity_id, message_digest
 from graphmem.ingest.loaders import LoadedFile, conversation_from_messages, load_file
 from graphmem.models import (
-    Conversation, EntityNode, Evidence, Fact, MemberKind, Message, MessageNode, Persona, Scene, WriteCounts,
+    Conversation, EntityNode, Evidence, Fact, MemberKind, Message, MessageNode, Persona, Precision, Scene, WriteCounts,
     check_group_id,
 )
 from graphmem.search.engine import GroupIndex, SearchSettings, search
@@ -85,7 +85,7 @@ class TimelineItem:
     kind: MemberKind  # an event or a relation
     when: date | None
     observed_at: datetime
-    precision: str | None
+    precision: Precision | None
     text: str
     message_id: str
 

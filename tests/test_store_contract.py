@@ -73,12 +73,14 @@ def test_write_then_read_back(store):
     assert messages[0].addressee_id == messages[1].speaker_id
     names = {e.name: e.type for e in store.entities("g1")}
     assert names == {"Ann": "person", "Bob": "person", "Lisbon": "place", "Rex": "person"}
+    assert {type(t) for t in names.values()} == {EntityType}  # read back as the vocabulary's type, not bare str
     events = store.events("g1")
     assert [e.predicate for e in events] == ["move", "adopt"]
-    assert events[0].ts_start == date(2023, 4, 1) and events[0].precision == "month"
+    assert events[0].ts_start == date(2023, 4, 1) and events[0].precision is Precision.MONTH
     assert events[0].place_id is not None
     (relation,) = store.facts("g1")
     assert (relation.predicate, relation.valid_from, relation.valid_to) == ("live in", date(2023, 4, 1), None)
+    assert relation.precision is Precision.MONTH
     assert relation.current and relation.expired_at is None
     assert relation.message_id == messages[0].id
     assert store.counts("g1").messages == 2

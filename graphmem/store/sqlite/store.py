@@ -18,8 +18,8 @@ from pathlib import Path
 
 from graphmem.errors import StoreError
 from graphmem.models import (
-    EntityNode, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact, RelationEdge,
-    Scene, SceneMember, WriteCounts, check_group_id, refined_type,
+    EntityNode, EntityType, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact,
+    Precision, RelationEdge, Scene, SceneMember, WriteCounts, check_group_id, refined_type,
 )
 from graphmem.extraction.canonical import entity_id
 from graphmem.store.base import EVERYTHING, StoreCounts, TenantDelta, TenantVersion
@@ -548,7 +548,8 @@ def _relation(row: sqlite3.Row) -> RelationEdge:
     return RelationEdge(
         id=row["id"], subject_id=row["subject_id"], object_id=row["object_id"], predicate=row["predicate"],
         fact=row["fact"], message_id=row["message_id"], observed_at=datetime.fromisoformat(row["observed_at"]),
-        valid_from=_date(row["valid_from"]), valid_to=_date(row["valid_to"]), precision=row["precision"],
+        valid_from=_date(row["valid_from"]), valid_to=_date(row["valid_to"]),
+        precision=Precision(row["precision"]) if row["precision"] else None,
         confidence=row["confidence"], superseded_by=row["superseded_by"],
         expired_at=datetime.fromisoformat(row["expired_at"]) if row["expired_at"] else None,
     )
@@ -580,7 +581,7 @@ def _entities(db: sqlite3.Connection, group_id: str, since: int) -> list[EntityN
         "SELECT id, name, type, aliases FROM entities WHERE group_id = ? AND version > ? ORDER BY name, id",
         (group_id, since),
     )
-    return [EntityNode(r["id"], r["name"], r["type"], tuple(json.loads(r["aliases"]))) for r in rows]
+    return [EntityNode(r["id"], r["name"], EntityType(r["type"]), tuple(json.loads(r["aliases"]))) for r in rows]
 
 
 _MESSAGES_SINCE = "(SELECT id FROM messages WHERE group_id = ? AND version > ?)"
@@ -634,7 +635,8 @@ def _events(db: sqlite3.Connection, group_id: str, since: int, entity_id: str | 
         EventNode(
             id=r["id"], message_id=r["message_id"], predicate=r["predicate"], summary=r["summary"],
             participants=tuple(participants.get(r["id"], ())), ts_start=_date(r["ts_start"]),
-            ts_end=_date(r["ts_end"]), precision=r["precision"], place_id=r["place_id"],
+            ts_end=_date(r["ts_end"]), precision=Precision(r["precision"]) if r["precision"] else None,
+            place_id=r["place_id"],
         )
         for r in rows
     ]
