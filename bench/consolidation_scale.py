@@ -98,7 +98,7 @@ def _seeds(path: Path, db: Path) -> list[Seed]:
             memory.ingest_conversations(conversations)
         store = memory.store
         entities = {e.id: e for e in store.entities("seed")}
-        mentions, events, relations = store.mentions("seed"), store.events("seed"), store.relations("seed")
+        mentions, events, relations = store.mentions("seed"), store.events("seed"), store.facts("seed")
         seeds = []
         for conversation in conversations:
             messages = store.messages("seed", conversation.id)

@@ -65,7 +65,7 @@ def question_seeds(memory: Memory, samples: list[dict], settings: SearchSettings
     """Per dev question: its tenant and the engine's PPR seeds, by vertex key."""
     found = []
     for sample in samples:
-        index = memory._index(sample["sample_id"])
+        index = memory.index(group_id=sample["sample_id"])
         keys = index.projection.keys
         for qa in sample["qa"]:
             question = str(qa["question"])
@@ -82,7 +82,7 @@ def replicated_tenant(store: SQLiteStore, size: int):
     Returns the projection and, per copy, (source tenant, key in the copy of each source key).
     """
     tenants = [
-        (g, store.messages(g), store.entities(g), store.mentions(g), store.events(g), store.relations(g))
+        (g, store.messages(g), store.entities(g), store.mentions(g), store.events(g), store.facts(g))
         for g in store.groups()
     ]
     messages, entities, mentions, events, relations, copies = [], {}, [], [], [], []

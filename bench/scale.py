@@ -179,13 +179,13 @@ def measure(size: int, store: str, source: list[Conversation], asked: list[str],
             memory.search(question, k=10)
             latencies.append(1000 * (time.perf_counter() - started))
         row["query p50/p95/p99 ms"] = tuple(np.percentile(latencies, [50, 95, 99]))
-        index = memory._index(None)
+        index = memory.index()
         updates = []
         for b in range(batches):
             upto = len(last.messages) - held + (b + 1) * BATCH
             memory.ingest_conversations([last.model_copy(update={"messages": last.messages[:upto]})])
             started = time.perf_counter()
-            caught_up = memory._index(None)
+            caught_up = memory.index()
             updates.append(1000 * (time.perf_counter() - started))
             assert caught_up is index, "an append rebuilt the index"
         row["update per 20 turns ms p50/max"] = (float(np.median(updates)), max(updates))

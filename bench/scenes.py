@@ -126,7 +126,7 @@ def _until(conversation: Conversation, session: int) -> Conversation:
 
 def _records(memory: Memory, group: str) -> TenantRecords:
     store = memory.store
-    return TenantRecords(store.messages(group), store.mentions(group), store.events(group), store.relations(group),
+    return TenantRecords(store.messages(group), store.mentions(group), store.events(group), store.facts(group),
                          store.entities(group))
 
 

@@ -29,7 +29,7 @@ def memory_config(
 
 
 def group_run_name(action: str) -> Callable[[], str]:
-    """A `flow_run_name` for flows with a `group_id` parameter: e.g. `reindex default`, naming the
+    """A `flow_run_name` for flows with a `group_id` parameter: e.g. `rebuild index default`, naming the
     configured group when the run was not given one."""
 
     def name() -> str:

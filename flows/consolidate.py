@@ -1,7 +1,7 @@
 """Flow `consolidate`: the periodic, whole-group work that follows ingest.
 
 It consolidates the group (`Memory.consolidate`: scenes, personas and their alignment,
-incremental unless `full`), then rebuilds the group's search index through `reindex_group`, so
+incremental unless `full`), then rebuilds the group's search index through `rebuild_index`, so
 that the index covers what consolidation wrote.
 """
 
@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import StoreKind, group_run_name, memory_config
-from flows.maintenance import IndexReport, reindex_group
+from flows.maintenance import IndexReport, rebuild_index
 from graphmem import Config, ConsolidationReport, Memory
 
 
@@ -50,4 +50,4 @@ def consolidate(
     every scene instead of updating around what is new."""
     config = memory_config(store=store, memory_path=memory_path, group_id=group_id)
     consolidation = consolidate_memory(config, full)
-    return ConsolidateReport(consolidation, reindex_group(group_id, store=store, memory_path=memory_path))
+    return ConsolidateReport(consolidation, rebuild_index(group_id, store=store, memory_path=memory_path))

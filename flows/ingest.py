@@ -98,8 +98,7 @@ def load_conversation_file(file: SourceFile, max_message_chars: int) -> LoadedFi
 def extract_and_write(file: SourceFile, loaded: LoadedFile, config: Config, ledger_path: Path) -> LedgerEntry:
     """Extract the file's changed messages, write them, and record the file in the ledger."""
     with Memory(config) as memory:
-        report = memory.ingest_conversations(loaded.conversations, mirror=True)  # the file is the truth
-    report.files, report.rejected = 1, loaded.problems
+        report = memory.ingest(loaded)  # the file is the truth for its conversations
     with Ledger(ledger_path) as ledger:
         entry = ledger.record(config.group_id, file, report)
     get_run_logger().info("%s -> %s: %s", file.path.name, config.group_id, entry.describe())
@@ -136,14 +135,15 @@ def ingest(
         loaded = load_conversation_file.submit(file, config.max_message_chars)
         writes[file] = (loaded, extract_and_write.submit(file, loaded, config, ledger))
 
-    run = IngestRun(config.group_id, source, unchanged=plan.unchanged)
+    ingested, failed = [], []
     for file, (loaded, written) in writes.items():
         written.wait()
         if written.state.is_completed():
-            run.ingested.append(written.result())
+            ingested.append(written.result())
         else:
             failed_step = loaded if not loaded.state.is_completed() else written
-            run.failed.append(FailedFile(str(file.path), _error_text(failed_step.state)))
+            failed.append(FailedFile(str(file.path), _error_text(failed_step.state)))
+    run = IngestRun(config.group_id, source, tuple(ingested), tuple(plan.unchanged), tuple(failed))
 
     logger = get_run_logger()
     for failure in run.failed:

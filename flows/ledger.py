@@ -14,13 +14,13 @@ unchanged messages, so that costs a re-parse, never a duplicate.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from graphmem import open_sqlite
 from graphmem.errors import InputError, RecordProblem
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     group_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, ingested_at TEXT NOT NULL,
     conversations INTEGER NOT NULL, messages_read INTEGER NOT NULL, messages_unchanged INTEGER NOT NULL,
     messages_written INTEGER NOT NULL, messages_new INTEGER NOT NULL,
-    entities INTEGER NOT NULL, events INTEGER NOT NULL, relations INTEGER NOT NULL, rejected INTEGER NOT NULL,
+    entities INTEGER NOT NULL, events INTEGER NOT NULL, facts INTEGER NOT NULL, rejected INTEGER NOT NULL,
     PRIMARY KEY (group_id, path)) WITHOUT ROWID;
 """
 
@@ -118,7 +118,7 @@ class LedgerEntry:
     messages_new: int  # of those, how many the memory did not hold before
     entities: int  # created by this ingest, like the two counts after it
     events: int
-    relations: int
+    facts: int
     rejected: int  # records of the file the loader rejected (see RecordProblem)
 
     @classmethod
@@ -130,7 +130,7 @@ class LedgerEntry:
             conversations=report.conversations, messages_read=report.messages_read,
             messages_unchanged=report.messages_skipped, messages_written=report.messages_read - report.messages_skipped,
             messages_new=report.written.messages,
-            entities=report.written.entities, events=report.written.events, relations=report.written.relations,
+            entities=report.written.entities, events=report.written.events, facts=report.written.facts,
             rejected=len(report.rejected),
         )
 
@@ -138,7 +138,7 @@ class LedgerEntry:
         """The counts in one line, for logs."""
         return (
             f"{self.messages_read} messages read: {self.messages_unchanged} unchanged, {self.messages_written} written "
-            f"({self.messages_new} new); {self.entities} entities, {self.events} events, {self.relations} relations "
+            f"({self.messages_new} new); {self.entities} entities, {self.events} events, {self.facts} facts "
             f"created; {self.rejected} records rejected"
         )
 
@@ -151,10 +151,7 @@ class Ledger:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_sqlite(self.path, _SCHEMA)
 
     def __enter__(self) -> Ledger:
         return self
@@ -205,7 +202,7 @@ class Ledger:
             entries.append(LedgerEntry(**values))
         return entries
 
-    def forget_group(self, group_id: str) -> int:
+    def forget(self, group_id: str) -> int:
         """Drop a group's records (as when its memory is deleted); returns how many there were."""
         return self._db.execute("DELETE FROM ingested_files WHERE group_id = ?", (group_id,)).rowcount
 
@@ -218,15 +215,15 @@ class FailedFile:
     error: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestRun:
     """What one ingest run did with each file of its source."""
 
     group_id: str
     source: str
-    ingested: list[LedgerEntry] = field(default_factory=list)
-    unchanged: list[SourceFile] = field(default_factory=list)
-    failed: list[FailedFile] = field(default_factory=list)
+    ingested: tuple[LedgerEntry, ...] = ()
+    unchanged: tuple[SourceFile, ...] = ()
+    failed: tuple[FailedFile, ...] = ()
 
     def headline(self) -> str:
         """E.g. `2 files ingested (14 messages written), 1 unchanged, 1 failed`."""
@@ -241,12 +238,12 @@ class IngestRun:
         lines = [f"# Ingest into `{self.group_id}` from `{self.source}`", "", self.headline(), ""]
         if self.ingested:
             lines += [
-                "| file | messages read | unchanged | written | new | entities | events | relations | rejected |",
+                "| file | messages read | unchanged | written | new | entities | events | facts | rejected |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             ]
             lines += [
                 f"| `{Path(e.path).name}` | {e.messages_read} | {e.messages_unchanged} | {e.messages_written} "
-                f"| {e.messages_new} | {e.entities} | {e.events} | {e.relations} | {e.rejected} |"
+                f"| {e.messages_new} | {e.entities} | {e.events} | {e.facts} | {e.rejected} |"
                 for e in self.ingested
             ]
             lines.append("")

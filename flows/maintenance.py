@@ -1,8 +1,8 @@
-"""Maintenance flows: `forget_group` deletes a tenant, `reindex_group` rebuilds its search index.
+"""Maintenance flows: `forget_group` deletes a tenant, `rebuild_index` rebuilds its search index.
 
 graphmem's search index (BM25 over messages plus the entity linker, graphmem.search.engine) is
 built in memory from the store by each process on its first query; nothing of it is persisted.
-`reindex_group` therefore builds it exactly as a query process would: that proves every stored
+`rebuild_index` therefore builds it exactly as a query process would: that proves every stored
 message and entity reads back and indexes, and reports the index's size and the build time a
 first query pays. Should a store come to keep an index of its own, rebuilding it belongs here.
 """
@@ -36,7 +36,7 @@ class IndexReport:
 def count_group(config: Config) -> StoreCounts:
     """What the store holds for the group."""
     with Memory(config) as memory:
-        counts = memory.stats()
+        counts = memory.counts()
     get_run_logger().info("%s holds %s", config.group_id, _describe_counts(counts))
     return counts
 
@@ -55,14 +55,14 @@ def build_search_index(config: Config) -> IndexReport:
     return report
 
 
-@task(name="delete-group", task_run_name="delete {config.group_id}", cache_policy=NO_CACHE)
-def delete_group(config: Config, ledger_path: Path) -> int:
+@task(name="forget-memory-and-ledger", task_run_name="forget {config.group_id}", cache_policy=NO_CACHE)
+def forget_memory_and_ledger(config: Config, ledger_path: Path) -> int:
     """Delete the group from the store and from the ingest ledger (so its files can be ingested
     again); returns how many ledger records were dropped."""
     with Memory(config) as memory:
         memory.forget()
     with Ledger(ledger_path) as ledger:
-        dropped = ledger.forget_group(config.group_id)
+        dropped = ledger.forget(config.group_id)
     get_run_logger().info("deleted %s from the store and %d files from the ledger", config.group_id, dropped)
     return dropped
 
@@ -74,7 +74,7 @@ def forget_group(
     """Delete everything stored for the tenant `group_id`; returns what it held."""
     config = memory_config(store=store, memory_path=memory_path, group_id=group_id)
     held = count_group(config)
-    delete_group(config, Path(ledger_path) if ledger_path else default_ledger_path(config.path))
+    forget_memory_and_ledger(config, Path(ledger_path) if ledger_path else default_ledger_path(config.path))
     create_markdown_artifact(
         f"# Forgot `{group_id}`\n\nIt held {_describe_counts(held)}.",
         key=artifact_key("forget", group_id), description=f"forgot {group_id}",
@@ -82,8 +82,8 @@ def forget_group(
     return held
 
 
-@flow(name="reindex-group", flow_run_name=group_run_name("reindex"))
-def reindex_group(
+@flow(name="rebuild-index", flow_run_name=group_run_name("rebuild index"))
+def rebuild_index(
     group_id: str | None = None, store: StoreKind | None = None, memory_path: str | None = None
 ) -> IndexReport:
     """Rebuild the search index of `group_id` (default: the configured group) and report it."""
@@ -91,7 +91,7 @@ def reindex_group(
     counts = count_group(config)
     report = build_search_index(config)
     create_markdown_artifact(
-        _stats_markdown(report, counts), key=artifact_key("index", config.group_id),
+        _index_markdown(report, counts), key=artifact_key("index", config.group_id),
         description=f"search index of {config.group_id}",
     )
     return report
@@ -101,7 +101,7 @@ def _describe_counts(counts: StoreCounts) -> str:
     return ", ".join(f"{value} {name}" for name, value in asdict(counts).items())
 
 
-def _stats_markdown(report: IndexReport, counts: StoreCounts) -> str:
+def _index_markdown(report: IndexReport, counts: StoreCounts) -> str:
     rows = [f"| {name} | {value} |" for name, value in asdict(counts).items()]
     return "\n".join([
         f"# Group `{report.group_id}`", "",

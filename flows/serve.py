@@ -7,7 +7,7 @@ Deployments (all named by --name, "graphmem" by default):
   served unscheduled and each run names its `source`. At most one run at a time: a run due
   while the previous one still works is cancelled rather than queued behind it.
 - `consolidate/graphmem`: on --consolidate-cron, else on demand.
-- `forget-group/graphmem`, `reindex-group/graphmem`: on demand
+- `forget-group/graphmem`, `rebuild-index/graphmem`: on demand
   (`prefect deployment run forget-group/graphmem -p group_id=...`).
 
 Stopping: SIGINT (Ctrl-C) or SIGTERM stops serving within 5 s, without a traceback, whenever it
@@ -67,10 +67,11 @@ def main(
     group_id: str | None, store: str | None, memory_path: Path | None, ledger_path: Path | None, name: str,
     limit: int | None,
 ) -> None:
-    """Serve graphmem's flows (ingest, consolidate, forget-group, reindex-group) on schedules."""
+    """Serve graphmem's flows (ingest, consolidate, forget-group, rebuild-index) on schedules."""
     if os.environ.get(_CHILD):
         sys.unraisablehook = _without_event_loop_finalizers(sys.unraisablehook)
         try:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # started ignoring it: see _supervise
             _serve(inbox, pattern, interval, cron, consolidate_cron, group_id, store, memory_path, ledger_path, name,
                    limit)
         except (KeyboardInterrupt, asyncio.CancelledError):
@@ -107,7 +108,11 @@ def _supervise(command: list[str]) -> int:
         signal.signal(each, stop)
     child = None
     try:
-        child = subprocess.Popen(command, env={**os.environ, _CHILD: "1"}, start_new_session=True)
+        # The child starts with Ctrl-C ignored and takes it from when it can stop quietly (in
+        # `main`): one landing while it still imports would print a traceback. Until then a stop
+        # is the SIGKILL after STOP_SECONDS.
+        child = subprocess.Popen(command, env={**os.environ, _CHILD: "1"}, start_new_session=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         _say(f"starting Prefect (process {child.pid})")
         return child.wait()
     except _Stop as received:
@@ -170,7 +175,7 @@ def _serve(
 
     from flows.consolidate import consolidate
     from flows.ingest import ingest
-    from flows.maintenance import forget_group, reindex_group
+    from flows.maintenance import forget_group, rebuild_index
 
     if not PREFECT_API_URL.value():
         raise click.ClickException(
@@ -193,7 +198,7 @@ def _serve(
             name, **_given(cron=consolidate_cron), parameters=_given(group_id=group_id, **memory), **by_module
         ),
         forget_group.to_deployment(name, parameters=_given(ledger_path=ledger_path, **memory), **by_module),
-        reindex_group.to_deployment(name, parameters=_given(group_id=group_id, **memory), **by_module),
+        rebuild_index.to_deployment(name, parameters=_given(group_id=group_id, **memory), **by_module),
     ]
     _say(f"{READY_LINE} {len(deployments)} deployments named {name!r}")
     serve(*deployments, limit=limit)

@@ -10,13 +10,14 @@ from graphmem.errors import ConfigError, GraphmemError, GroupIdError, InputError
 from graphmem.ingest.loaders import LoadedFile, is_realtalk_chat, load_file, realtalk_conversation_id
 from graphmem.llm.answering import Answer
 from graphmem.llm.usage import LLMUsage
-from graphmem.memory import IndexSize, IngestReport, Memory, ProgressCallback, TimelineItem
+from graphmem.memory import IndexCache, IndexSize, IngestReport, Memory, ProgressCallback, TimelineItem
 from graphmem.models import (
     Conversation, EntityNode, Evidence, Facet, Fact, Message, MessageNode, Persona, PersonaFact, Scene, SceneMember,
     WriteCounts,
 )
-from graphmem.search.engine import SearchSettings
+from graphmem.search.engine import GroupIndex, SearchSettings
 from graphmem.store.base import Store, StoreCounts
+from graphmem.store.sqlite.connection import open_sqlite  # the flows' ledger opens its file the same way
 
 __all__ = [
     "Answer",
@@ -30,6 +31,8 @@ __all__ = [
     "Fact",
     "GraphmemError",
     "GroupIdError",
+    "GroupIndex",
+    "IndexCache",
     "IndexSize",
     "IngestReport",
     "InputError",
@@ -53,5 +56,6 @@ __all__ = [
     "WriteCounts",
     "is_realtalk_chat",
     "load_file",
+    "open_sqlite",
     "realtalk_conversation_id",
 ]

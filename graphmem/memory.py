@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,13 +28,13 @@ from pydantic import ValidationError
 from threadpoolctl import ThreadpoolController
 
 from graphmem.config import Config
-from graphmem.consolidation.pipeline import ConsolidationReport, TenantRecords, consolidate, measured, resident_mb
+from graphmem.consolidation.pipeline import ConsolidationReport, StepMeasures, TenantRecords, consolidate
 from graphmem.errors import ConfigError, GroupIdError, InputError, RecordProblem
 from graphmem.extraction import Extractor
 from graphmem.ingest.graph_builder import build_graph_batch, entity_id, message_digest
-from graphmem.ingest.loaders import conversation_from_messages, load_file
+from graphmem.ingest.loaders import LoadedFile, conversation_from_messages, load_file
 from graphmem.models import (
-    Conversation, EntityNode, Evidence, Fact, MemberKind, Message, MessageNode, Persona, Scene, WriteCounts,
+    Conversation, EntityNode, Evidence, Fact, MemberKind, Message, MessageNode, Persona, Precision, Scene, WriteCounts,
     check_group_id,
 )
 from graphmem.search.engine import GroupIndex, SearchSettings, search
@@ -49,7 +49,7 @@ ProgressCallback = Callable[[int, int], None]
 """Called as (messages done, messages to do) while an ingest extracts and writes."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestReport:
     """What an ingest read, wrote and rejected."""
 
@@ -61,7 +61,7 @@ class IngestReport:
     messages_changed: int = 0  # stored with other content (speaker, text, time, caption): re-extracted
     messages_removed: int = 0  # stored, but no longer in their conversation's file: removed from memory
     written: WriteCounts = field(default_factory=WriteCounts)
-    rejected: list[RecordProblem] = field(default_factory=list)
+    rejected: tuple[RecordProblem, ...] = ()
     seconds: float = 0.0
     llm: LLMUsage | None = None  # what the LLM extractor spent, when it ran
 
@@ -85,7 +85,7 @@ class TimelineItem:
     kind: MemberKind  # an event or a relation
     when: date | None
     observed_at: datetime
-    precision: str | None
+    precision: Precision | None
     text: str
     message_id: str
 
@@ -114,7 +114,7 @@ class Memory:
         self._owns_llm = llm is None
         self._extractor = extractor
         self._llm = llm
-        self._indexes = IndexCache(self.config.index_cache_tenants, int(self.config.index_cache_mb * 2**20))
+        self.index_cache = IndexCache(self.config.index_cache_tenants, int(self.config.index_cache_mb * 2**20))
         self._tenant_locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
         self._thread_pools: ThreadpoolController | None = None  # made on the first query
@@ -160,37 +160,36 @@ class Memory:
 
     def ingest(
         self,
-        paths: str | Path | Iterable[str | Path],
+        paths: str | Path | LoadedFile | Iterable[str | Path | LoadedFile],
         *,
         group_id: str | None = None,
         group_per_conversation: bool = False,
         progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        """Ingest conversation files (JSON/JSONL). Bad records and files are reported, not raised.
+        """Ingest conversation files (JSON/JSONL), given by path or already read (`load_file`).
+        Bad records and files are reported, not raised.
 
         Every file is read and validated before anything is written. A file that cannot be read
         at all (not UTF-8, malformed JSON, empty) is reported in `rejected` as a whole (record
-        "file") and nothing of it is written; the other files are still ingested.
+        "file") and nothing of it is written; the other files are still ingested. Each file is
+        the truth for the conversations it holds (see `ingest_conversations`' `mirror`).
         """
-        if isinstance(paths, (str, Path)):
+        if isinstance(paths, (str, Path, LoadedFile)):
             paths = [paths]
         started = time.perf_counter()
         group = self._group(group_id)
         loaded, unreadable = [], []
         for path in paths:
             try:
-                loaded.append(load_file(path, max_message_chars=self.config.max_message_chars))
+                loaded.append(path if isinstance(path, LoadedFile) else
+                              load_file(path, max_message_chars=self.config.max_message_chars))
             except InputError as error:
                 unreadable.append(error.problem)
-        conversations = [c for f in loaded for c in f.conversations]
-        report = self.ingest_conversations(
-            conversations, group_id=group, group_per_conversation=group_per_conversation, progress=progress,
-            mirror=True,
+        return self._ingest(
+            [c for f in loaded for c in f.conversations], group, started=started, files=len(loaded) + len(unreadable),
+            problems=[*unreadable, *(p for f in loaded for p in f.problems)],
+            group_per_conversation=group_per_conversation, progress=progress, mirror=True,
         )
-        report.files = len(loaded) + len(unreadable)
-        report.rejected = [*unreadable, *(p for f in loaded for p in f.problems), *report.rejected]
-        report.seconds = time.perf_counter() - started
-        return report
 
     def ingest_conversations(
         self,
@@ -214,10 +213,28 @@ class Memory:
         never names a tenant outside the caller's; a conversation whose id makes no valid group
         id is rejected.
         """
-        started = time.perf_counter()
-        report = IngestReport(conversations=len(conversations))
+        return self._ingest(
+            conversations, self._group(group_id), started=time.perf_counter(),
+            group_per_conversation=group_per_conversation, progress=progress, mirror=mirror,
+        )
+
+    def _ingest(
+        self,
+        conversations: Sequence[Conversation],
+        parent: str,
+        *,
+        started: float,
+        files: int = 0,
+        problems: Sequence[RecordProblem] = (),
+        group_per_conversation: bool = False,
+        progress: ProgressCallback | None = None,
+        mirror: bool = False,
+    ) -> IngestReport:
+        """`ingest_conversations` into the tenant `parent`, reported with the `files` read since
+        `started` and the `problems` found reading them (listed first among the rejections)."""
+        rejected = list(problems)
         work: list[tuple[str, Conversation, list[Message]]] = []
-        parent = self._group(group_id)
+        read = skipped = added = changed_count = removed = 0
         for conversation in conversations:
             group = parent
             if group_per_conversation:
@@ -225,7 +242,7 @@ class Memory:
                     group = conversation_group(parent, conversation.id)
                 except GroupIdError as error:
                     record = f"conversation {conversation.id!r}"
-                    report.rejected.append(RecordProblem("<conversations>", record, str(error), "conversation_id"))
+                    rejected.append(RecordProblem("<conversations>", record, str(error), "conversation_id"))
                     continue
             stored = {m.source_id: m for m in self.store.messages(group, conversation.id)}
             changed = [
@@ -234,15 +251,16 @@ class Memory:
             kept = {m.id: m.seq for m in conversation.messages}
             if mirror and any(source not in kept or kept[source] != m.seq for source, m in stored.items()):
                 # turns removed or renumbered: a reset of the tenant's version, so indexes rebuild
-                report.messages_removed += self.store.mirror_conversation(group, conversation.id, kept)
-            report.messages_read += len(conversation.messages)
-            report.messages_skipped += len(conversation.messages) - len(changed)
-            report.messages_added += sum(1 for m in changed if m.id not in stored)
-            report.messages_changed += sum(1 for m in changed if m.id in stored)
+                removed += self.store.mirror_conversation(group, conversation.id, kept)
+            read += len(conversation.messages)
+            skipped += len(conversation.messages) - len(changed)
+            added += sum(1 for m in changed if m.id not in stored)
+            changed_count += sum(1 for m in changed if m.id in stored)
             if changed:
                 work.append((group, conversation, changed))
         total = sum(len(messages) for _, _, messages in work)
         usage_before = getattr(self.extractor, "usage", None) if work else None  # LLM extractors count usage
+        written = WriteCounts()
         done = 0
         if progress:
             progress(0, total)
@@ -255,13 +273,15 @@ class Memory:
                     progress(done, total)
             known_people = [e.name for e in self.store.entities(group) if e.type == "person"]
             batch = build_graph_batch(group, conversation, messages, extractions, known_people)
-            report.written = report.written + self.store.write(group, batch)
+            written = written + self.store.write(group, batch)
         if progress:
             progress(done, total)
-        if usage_before is not None:
-            report.llm = self.extractor.usage - usage_before
-        report.seconds = time.perf_counter() - started
-        return report
+        return IngestReport(
+            files=files, conversations=len(conversations), messages_read=read, messages_skipped=skipped,
+            messages_added=added, messages_changed=changed_count, messages_removed=removed, written=written,
+            rejected=tuple(rejected), seconds=time.perf_counter() - started,
+            llm=self.extractor.usage - usage_before if usage_before is not None else None,
+        )
 
     def add_messages(
         self,
@@ -279,11 +299,10 @@ class Memory:
         whole conversation again, from its first message, still works: stored turns are
         recognised and skipped, and only the new ones are written.
         """
+        started = time.perf_counter()
         group = self._group(group_id)
         conversation, problems = self._continued_conversation(group, conversation_id, messages, tuple(participants))
-        report = self.ingest_conversations([conversation] if conversation else [], group_id=group)
-        report.rejected = [*problems, *report.rejected]
-        return report
+        return self._ingest([conversation] if conversation else [], group, started=started, problems=problems)
 
     def _continued_conversation(
         self, group: str, conversation_id: str, messages: Sequence[dict], participants: tuple[str, ...]
@@ -322,7 +341,7 @@ class Memory:
     # -- queries -------------------------------------------------------------------------------
     # Every read catches the tenant's index up with the store first (`_reading`): one version
     # read, then nothing, the delta since the index's version, or a rebuild. Reads that go to
-    # the store itself (`entities`, `stats`, `scenes`, `groups`) are current by construction.
+    # the store itself (`entities`, `counts`, `scenes`, `groups`) are current by construction.
 
     def search(
         self,
@@ -410,7 +429,7 @@ class Memory:
             entity = self._entity(index, name)
             if entity is None:
                 return []
-            events, relations = self.store.events(group, entity.id), self.store.relations(group, entity.id)
+            events, relations = self.store.events(group, entity.id), self.store.facts(group, entity.id)
         items: list[TimelineItem] = []
         for event in events:
             message = index.message(event.message_id)
@@ -444,7 +463,8 @@ class Memory:
         llm = self.llm
         return answer_question(llm, question, self.search(question, k=k, group_id=group_id))
 
-    def stats(self, *, group_id: str | None = None) -> StoreCounts:
+    def counts(self, *, group_id: str | None = None) -> StoreCounts:
+        """How many conversations, messages, entities, events and facts the tenant holds."""
         return self.store.counts(self._group(group_id))
 
     def groups(self) -> list[str]:
@@ -456,14 +476,14 @@ class Memory:
         Proves every stored message and entity reads back and indexes; the size says what it holds.
         """
         group = self._group(group_id)
-        self._indexes.pop(group)
-        index = self._index(group)
+        self.index_cache.pop(group)
+        index = self.index(group_id=group)
         return IndexSize(messages=len(index.messages), entities=len(index.entities))
 
     def forget(self, *, group_id: str | None = None) -> None:
         """Delete everything stored for a tenant."""
         group = self._group(group_id)
-        self.store.delete_group(group)  # a reset of the tenant's version: indexes of it rebuild
+        self.store.forget(group)  # a reset of the tenant's version: indexes of it rebuild
 
     # -- consolidation: scenes and personas ----------------------------------------------------
 
@@ -478,24 +498,19 @@ class Memory:
         """
         group = self._group(group_id)
         store = self.store
-        timings: dict[str, float] = {}
-        peaks: dict[str, float] = {}
-        start_rss = resident_mb()
-        with measured("read", timings, peaks):
+        steps = StepMeasures()
+        with steps.measure("read"):
             records = TenantRecords(store.messages(group), store.mentions(group), store.events(group),
-                                    store.relations(group), store.entities(group))
+                                    store.facts(group), store.entities(group))
             previous = store.scenes(group)
             personas = store.personas(group) if not full else []
-        result = consolidate(group, records, previous, personas=personas, full=full)
+        result = consolidate(group, records, previous, personas=personas, full=full, steps=steps)
         del records
-        with measured("write", timings, peaks):
+        with steps.measure("write"):
             store.write_personas(group, result.personas)
             store.write_scenes(group, result.scenes)  # a new version, not an append: indexes rebuild
-        report = result.report
-        report.timings = {"read": timings["read"], **report.timings, "write": timings["write"]}
-        report.peak_rss_mb = {"read": peaks["read"], **report.peak_rss_mb, "write": peaks["write"]}
-        report.start_rss_mb = start_rss
-        return report
+        # the same report, built anew with the write step measured too
+        return replace(result.report, timings=dict(steps.timings), peak_rss_mb=dict(steps.peak_rss_mb))
 
     def scenes(self, *, group_id: str | None = None) -> list[Scene]:
         """The tenant's scenes in time order, as the last consolidation left them: each with its
@@ -529,12 +544,12 @@ class Memory:
 
     def _caught_up(self, group: str) -> GroupIndex:
         current = self.store.version(group)
-        index = self._indexes.get(group)
+        index = self.index_cache.get(group)
         if index is not None and current.version != index.version:
             index = self._extended(index, current, group)
         if index is None:
             index = GroupIndex.build(self.store, group, embeddings=self.config.embeddings)
-        self._indexes.put(group, index)
+        self.index_cache.put(group, index)
         return index
 
     def _extended(self, index: GroupIndex, current: TenantVersion, group: str) -> GroupIndex | None:
@@ -550,8 +565,9 @@ class Memory:
         index.apply(delta)
         return index
 
-    def _index(self, group_id: str | None) -> GroupIndex:
-        """The tenant's index, caught up with the store (for tests and tools that inspect it)."""
+    def index(self, *, group_id: str | None = None) -> GroupIndex:
+        """The tenant's search index, caught up with the store: what `search` reads, for tools that
+        inspect it (its messages, entities, graph projection and size)."""
         with self._reading(group_id) as index:
             return index
 

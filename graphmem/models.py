@@ -18,7 +18,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -54,7 +54,7 @@ class MemberKind(StrEnum):
     RELATION = "relation"
 
 
-class Precision(str, Enum):
+class Precision(StrEnum):
     """How exact a resolved time is; a value only means its own granularity."""
 
     DAY = "day"
@@ -76,7 +76,7 @@ class TimeRange(BaseModel):
     precision: Precision
 
 
-class EntityType(str, Enum):
+class EntityType(StrEnum):
     PERSON = "person"
     PLACE = "place"
     ORGANIZATION = "organization"
@@ -86,7 +86,7 @@ class EntityType(str, Enum):
     WORK = "work"
 
 
-def refined_type(stored: str | None, seen: str) -> str:
+def refined_type(stored: EntityType | None, seen: EntityType) -> EntityType:
     """An entity's type once it is seen again as `seen`: an unknown or `thing` type takes the new,
     more specific one; any other stored type stays. The one rule for every writer (the Neo4j store
     states it in Cypher, write/upsert_entities)."""
@@ -218,7 +218,7 @@ class MessageExtraction(BaseModel):
 class EntityNode:
     id: str
     name: str
-    type: str
+    type: EntityType
     aliases: tuple[str, ...] = ()
 
 
@@ -253,7 +253,7 @@ class EventNode:
     participants: tuple[tuple[str, str], ...]  # (entity id, role)
     ts_start: date | None = None
     ts_end: date | None = None
-    precision: str | None = None
+    precision: Precision | None = None
     place_id: str | None = None
 
 
@@ -268,7 +268,7 @@ class RelationEdge:
     observed_at: datetime
     valid_from: date | None = None
     valid_to: date | None = None  # set when a later statement superseded it (world time)
-    precision: str | None = None
+    precision: Precision | None = None
     confidence: float = 1.0
     expired_at: datetime | None = None  # when the memory learned it no longer holds (memory time)
     superseded_by: str | None = None  # id of the relation that closed it
@@ -314,14 +314,14 @@ class WriteCounts:
     messages: int = 0
     entities: int = 0
     events: int = 0
-    relations: int = 0
+    facts: int = 0
 
     def __add__(self, other: WriteCounts) -> WriteCounts:
         return WriteCounts(
             self.messages + other.messages,
             self.entities + other.entities,
             self.events + other.events,
-            self.relations + other.relations,
+            self.facts + other.facts,
         )
 
 
@@ -341,7 +341,7 @@ class Fact:
     observed_at: datetime
     valid_from: date | None = None
     valid_to: date | None = None
-    precision: str | None = None
+    precision: Precision | None = None
     expired_at: datetime | None = None
     superseded_by: str | None = None
 

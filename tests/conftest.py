@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +66,8 @@ def neo4j_session_store():
         pytest.skip(f"no Neo4j server: {exc}")
     yield store
     store.close()
+    if _test_driver.cache_info().currsize:
+        _test_driver().close()
 
 
 @pytest.fixture
@@ -79,9 +82,18 @@ def wipe_neo4j(store) -> None:
     run_cypher(store, "MATCH (n) DETACH DELETE n")
 
 
+@functools.cache
+def _test_driver():
+    """The tests' own connection to the Neo4j server (the stores' drivers are theirs)."""
+    import neo4j
+
+    settings = neo4j_settings()
+    return neo4j.GraphDatabase.driver(settings["uri"], auth=(settings["user"], settings["password"]))
+
+
 def run_cypher(store, statement: str, **params) -> list[dict]:
-    """Test-only: run a statement on the store's database and return its rows as dicts."""
-    records, _, _ = store._driver.execute_query(statement, params, database_=store.database)
+    """Test-only: run a statement on the database of the Neo4j `store` and return its rows as dicts."""
+    records, _, _ = _test_driver().execute_query(statement, params, database_=store.database)
     return [record.data() for record in records]
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from graphmem import Config, Memory
 from tests.conftest import SAMPLE
 
 
@@ -15,15 +16,29 @@ def graphmem(tmp_path, *args: str, env: dict[str, str] | None = None) -> subproc
     return subprocess.run([sys.executable, "-m", "graphmem", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_ingest_query_stats(tmp_path):
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of each body row of a table the CLI printed."""
+    return [[cell.strip() for cell in line.strip("│").split("│")] for line in text.splitlines() if line.startswith("│")]
+
+
+def test_ingest_search_counts(tmp_path):
     ingest = graphmem(tmp_path, "ingest", str(SAMPLE))
     assert ingest.returncode == 0, ingest.stderr
-    assert "messages added" in ingest.stdout and "12" in ingest.stdout
-    query = graphmem(tmp_path, "query", "When did Ana move to Porto?", "--json", "-k", "2")
+    with Memory(Config(path=tmp_path / "memory.db")) as memory:
+        held = memory.counts()
+    assert held.messages == 12
+    rows = dict(table_rows(ingest.stdout))
+    assert [rows[name] for name in ("files", "messages read", "messages added", "records rejected")] == ["1", "12", "12", "0"]
+    assert [rows[f"{kind} created"] for kind in ("entities", "events", "facts")] == [
+        str(held.entities), str(held.events), str(held.facts)
+    ]
+    query = graphmem(tmp_path, "search", "When did Ana move to Porto?", "--json", "-k", "2")
     hits = [json.loads(line) for line in query.stdout.splitlines()]
     assert hits[0]["source_id"] == "s2-6" and set(hits[0]) >= {"text", "speaker", "ts", "score", "why"}
-    stats = graphmem(tmp_path, "stats")
-    assert "default" in stats.stdout and "12" in stats.stdout
+    counts = graphmem(tmp_path, "counts")
+    assert table_rows(counts.stdout) == [
+        ["default", "1", "12", str(held.entities), str(held.events), str(held.facts)]
+    ]
 
 
 def test_bad_file_gives_one_clear_line(tmp_path):
@@ -46,7 +61,7 @@ def test_rejected_records_exit_2_and_are_listed(tmp_path):
 
 
 def test_an_invalid_group_is_one_line_without_traceback(tmp_path):
-    for args, env in ((["--group", "", "stats"], {}), (["stats"], {"GRAPHMEM_GROUP_ID": ""})):
+    for args, env in ((["--group", "", "counts"], {}), (["counts"], {"GRAPHMEM_GROUP_ID": ""})):
         result = graphmem(tmp_path, *args, env=env)
         assert result.returncode in (1, 2) and "Traceback" not in result.stderr
         assert "invalid group id ''" in result.stderr
@@ -60,7 +75,7 @@ def test_devices_pipes_and_bad_memory_paths_are_one_line_errors(tmp_path):
         result = graphmem(tmp_path, "ingest", source)  # used to block or read forever
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert f"{source}: file: not a regular file" in result.stderr
-    result = graphmem(tmp_path, "--path", "/proc/self/x/y.db", "stats")
+    result = graphmem(tmp_path, "--path", "/proc/self/x/y.db", "counts")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert [line for line in result.stderr.splitlines() if line.strip()] == [
         "error: cannot open the memory file /proc/self/x/y.db: [Errno 2] No such file or directory: '/proc/self/x'"]
@@ -89,5 +104,5 @@ def test_group_per_conversation_is_scoped_under_the_group(tmp_path):
     path.write_text(json.dumps(hostile))
     result = graphmem(tmp_path, "--group", "mine", "ingest", "--group-per-conversation", str(path))
     assert result.returncode == 0, result.stderr
-    stats = graphmem(tmp_path, "stats")
-    assert "mine/victim" in stats.stdout and "│ victim" not in stats.stdout
+    counts = graphmem(tmp_path, "counts")
+    assert [row[0] for row in table_rows(counts.stdout)] == ["mine/victim"]

@@ -234,7 +234,7 @@ def test_incremental_update_stays_close_to_a_full_recluster():
     assert report.reclustered < report.items  # only the new session and the scenes it touches
     assert _nmi(full.scenes, update.scenes) >= 0.85
     members = {s.id: s.members for s in update.scenes}
-    assert all(members.get(s.id) == s.members for s in earlier.scenes)  # the earlier sessions' scenes, as they were
+    assert earlier.scenes and all(members.get(s.id) == s.members for s in earlier.scenes)  # the earlier sessions' scenes, as they were
 
 
 def test_a_new_turn_joins_the_scene_it_continues():
@@ -442,7 +442,7 @@ def test_cli_consolidate_scenes_and_persona(tmp_path):
     listed = runner.invoke(cli, [*base, "scenes"])
     assert listed.exit_code == 0 and "Ana" in listed.output
     lines = runner.invoke(cli, [*base, "scenes", "--json"]).output.splitlines()
-    assert all(json.loads(line)["members"][0]["weight"] > 0 for line in lines)
+    assert lines and all(json.loads(line)["members"][0]["weight"] > 0 for line in lines)
     shown = runner.invoke(cli, [*base, "persona", "Ana"])
     assert shown.exit_code == 0 and "data engineer" in shown.output and "s1-1" in shown.output
     assert runner.invoke(cli, [*base, "persona", "Nobody"]).exit_code == 1

@@ -80,7 +80,7 @@ def test_the_ledger_plans_new_changed_unchanged_and_unreadable_files(tmp_path):
         [entry, _] = ledger.entries(GROUP)
         assert (entry.messages_written, entry.messages_new, entry.entities) == (3, 3, 2)
 
-        assert ledger.forget_group(GROUP) == 2
+        assert ledger.forget(GROUP) == 2
         assert ledger.entries(GROUP) == []
     assert (tmp_path / "memory.ledger.db").exists()
 
@@ -131,14 +131,14 @@ def test_a_new_file_is_ingested_once(memory_settings, tmp_path):
     assert Path(entry.path).name == "a.json"
     assert (entry.messages_read, entry.messages_written, entry.messages_new) == (3, 3, 3)
     with open_memory(memory_settings) as memory:
-        stored = memory.stats()
+        stored = memory.counts()
     assert stored.messages == 3 and stored.entities > 0
 
     state, second = run_ingest(inbox, memory_settings)
     assert state.is_completed(), state.message
-    assert second.ingested == [] and [f.path.name for f in second.unchanged] == ["a.json"]
+    assert second.ingested == () and [f.path.name for f in second.unchanged] == ["a.json"]
     with open_memory(memory_settings) as memory:
-        assert memory.stats() == stored
+        assert memory.counts() == stored
     with Ledger(memory_settings["ledger_path"]) as ledger:
         assert ledger.entries(GROUP) == [entry]
 
@@ -176,7 +176,7 @@ def test_a_bad_file_fails_alone_with_a_clear_message(memory_settings, tmp_path):
     [entry] = run.ingested  # the good file, its one bad record rejected but not fatal
     assert (Path(entry.path).name, entry.messages_written, entry.rejected) == ("good.json", 3, 1)
     with open_memory(memory_settings) as memory:
-        assert memory.stats().messages == 3
+        assert memory.counts().messages == 3
     with Ledger(memory_settings["ledger_path"]) as ledger:
         assert [Path(e.path).name for e in ledger.entries(GROUP)] == ["good.json"]  # bad.json is retried next run
     assert "bad.json" in (report := latest_artifact("ingest-flows")) and "good.json" in report
@@ -203,7 +203,7 @@ def test_forget_group_empties_the_memory_and_the_ledger(memory_settings, tmp_pat
 
     assert held.messages == 3
     with open_memory(memory_settings) as memory:
-        assert memory.stats().messages == 0
+        assert memory.counts().messages == 0
     _, again = run_ingest(inbox, memory_settings)  # the ledger forgot too, so the file comes back
     assert [e.messages_new for e in again.ingested] == [3]
 
@@ -325,7 +325,7 @@ def _stored_messages(memory_path: Path) -> int:
     if not memory_path.exists():
         return 0
     with Memory(memory_config(memory_path=str(memory_path), group_id=GROUP)) as memory:
-        return memory.stats().messages
+        return memory.counts().messages
 
 
 # -- stopping `graphmem serve` -------------------------------------------------------------------
@@ -394,7 +394,7 @@ def test_graphmem_serve_stops_within_5_s_whenever_the_signal_lands(prefect_serve
         if moment == "as a flow run finishes":
             from prefect.deployments import run_deployment
 
-            run_deployment(f"reindex-group/stop-{sig.name.lower()}-finishes", timeout=0)
+            run_deployment(f"rebuild-index/stop-{sig.name.lower()}-finishes", timeout=0)
             output.wait_for("Finished in state", 120)
         process.send_signal(sig)
         signalled = time.monotonic()

@@ -223,7 +223,7 @@ def test_unreadable_files_are_refused_whole_with_a_reason(tmp_path, content):
 def _snapshot(memory: Memory, group: str, conversation_id: str | None = None) -> tuple:
     store = memory.store
     return (store.messages(group, conversation_id), store.entities(group), store.mentions(group),
-            store.events(group), store.relations(group))
+            store.events(group), store.facts(group))
 
 
 @pytest.fixture(scope="module")

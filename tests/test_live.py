@@ -48,23 +48,23 @@ def test_a_long_lived_memory_sees_every_commit_of_another_process(kind, request,
 
         _cli(env, "ingest", str(first))
         assert "s1-4" in {h.source_id for h in memory.search("Who adopted a beagle?", k=3)}
-        assert memory.stats().messages == 6 and memory.entity("Maya") is not None
-        index = memory._index(None)
+        assert memory.counts().messages == 6 and memory.entity("Maya") is not None
+        index = memory.index()
 
         _cli(env, "ingest", str(SAMPLE))  # the longer export of the same chat: an append
         assert memory.search("Who did Ana visit Kyoto with?", k=1)[0].source_id == "s2-2"
         assert any("Kyoto" in item.text for item in memory.timeline("Ana"))
         assert [f.object for f in memory.facts("Ana") if f.predicate == "live in"] == ["Porto"]
-        assert memory._index(None) is index and len(index.messages) == 12  # extended in place, not rebuilt
+        assert memory.index() is index and len(index.messages) == 12  # extended in place, not rebuilt
 
         _script(env, f"memory.add_messages('sample-ana-ben', [{CELLO!r}])")
         (hit,) = memory.search("When did Ana start the cello?", k=1)
         assert (hit.source_id, hit.text) == ("sample-ana-ben:13", CELLO["text"])
-        assert memory._index(None) is index
+        assert memory.index() is index
 
         _script(env, "memory.consolidate()")
         assert memory.scenes() and memory.persona("Ana") is not None
-        assert any(key.startswith("scene:") for key in memory._index(None).projection.keys)  # rebuilt with scenes
+        assert any(key.startswith("scene:") for key in memory.index().projection.keys)  # rebuilt with scenes
         assert memory.search("Who did Ana visit Kyoto with?", k=1)[0].source_id == "s2-2"
 
         changed = tmp_path / "changed.json"
@@ -77,11 +77,11 @@ def test_a_long_lived_memory_sees_every_commit_of_another_process(kind, request,
 
         _script(env, "memory.forget()")
         assert memory.search("Who did Ana visit Kyoto with?") == [] and memory.timeline("Ana") == []
-        assert memory.entity("Ana") is None and memory.facts() == [] and memory.stats().messages == 0
+        assert memory.entity("Ana") is None and memory.facts() == [] and memory.counts().messages == 0
 
         _cli(env, "ingest", str(first))  # written anew after the forget
         assert "s1-4" in {h.source_id for h in memory.search("Who adopted a beagle?", k=3)}
-        assert memory.stats().messages == 6
+        assert memory.counts().messages == 6
         assert "sample-ana-ben:13" not in {h.source_id for h in memory.search("cello", k=10)}
 
 
@@ -145,14 +145,14 @@ def test_the_index_cache_stays_within_its_budget_and_evicted_tenants_still_answe
         for _round in range(2):
             for tenant in tenants:
                 assert memory.search("Who did Ana visit Kyoto with?", k=1, group_id=tenant)[0].source_id == "s2-2"
-                assert len(memory._indexes) <= 2 and tenant in memory._indexes
-        one_tenant = memory._index("t0").estimated_bytes()
+                assert len(memory.index_cache) <= 2 and tenant in memory.index_cache
+        one_tenant = memory.index(group_id="t0").estimated_bytes()
     budget_mb = 2.5 * one_tenant / 2**20  # room for two tenants' indexes, not three
     with Memory(Config(path=tmp_path / "memory.db", index_cache_mb=budget_mb)) as memory:
         for tenant in tenants * 2:
             assert memory.timeline("Ana", group_id=tenant) and memory.entity("Maya", group_id=tenant) is not None
-            assert 1 <= len(memory._indexes) <= 2 and memory._indexes.bytes <= budget_mb * 2**20
-        assert len(memory._indexes) == 2
+            assert 1 <= len(memory.index_cache) <= 2 and memory.index_cache.bytes <= budget_mb * 2**20
+        assert len(memory.index_cache) == 2
 
 
 def test_a_rewrite_committed_between_the_version_read_and_the_delta_read_rebuilds_the_index(tmp_path):

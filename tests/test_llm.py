@@ -144,7 +144,7 @@ def test_recorded_reply_parses_into_the_extraction_contract(sample):
     first_turn = sample.messages[:1]
     reply = recorded("extraction_one_turn.json")
     parsed = parse_extraction_reply(reply_text_of(reply), sample, first_turn)
-    assert parsed.failures == {} and parsed.ignored == []
+    assert parsed.failures == {} and parsed.ignored == ()
     extraction = parsed.extractions["s1-1"]
     assert extraction.message_id == "s1-1"
     assert [e.name for e in extraction.entities][:2] == ["Ana", "Ben"] and len(extraction.events) == 4
@@ -213,7 +213,7 @@ def test_schema_violations_unknown_ids_and_missing_turns_fail_only_those_turns(s
     assert parsed.failures["s1-1"].startswith("turn m1 does not match the schema: entities.0.type")
     assert parsed.failures["s1-2"] == "turn m2 does not match the schema: events: Field required"
     assert parsed.failures["s1-3"] == "turn m3 is missing from the reply"
-    assert parsed.ignored == ["messages[2]: id 'm7' is not a turn of this batch"]
+    assert parsed.ignored == ("messages[2]: id 'm7' is not a turn of this batch",)
 
 
 # -- the extractor: fallback, cache, usage ------------------------------------------------------
@@ -474,7 +474,7 @@ def test_closing_memory_closes_the_llm_client_and_cache_it_made(tmp_path):
     memory.close()
     with pytest.raises(sqlite3.ProgrammingError):
         extractor.cache.get_many(["anything"])
-    assert memory.llm._openai.is_closed()
+    assert memory.llm.closed
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,12 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import httpx2
@@ -143,6 +145,12 @@ def llm_ingest(llm_server, first_turn, tmp_path_factory):
     return config, report, entities, transport.chat_calls
 
 
+def cached_extractions(path: Path) -> int:
+    """How many extractions the cache file at `path` holds, read from the file itself."""
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT count(*) FROM extraction").fetchone()[0]
+
+
 def test_a_schema_valid_reply_is_parsed_and_stored(llm_ingest):
     config, report, entities, requests = llm_ingest
     assert report.written.messages == 1
@@ -150,9 +158,7 @@ def test_a_schema_valid_reply_is_parsed_and_stored(llm_ingest):
     assert report.llm.calls == requests == 2  # json_schema refused by this server, then the forced tool call
     assert report.llm.prompt_tokens > 0 and report.llm.completion_tokens > 0
     assert len(entities) > 2  # Ana, Ben and whatever the model added
-    cache = ExtractionCache(config.llm_cache_path)
-    assert cache._db.execute("SELECT count(*) FROM extraction").fetchone() == (1,)
-    cache.close()
+    assert cached_extractions(config.llm_cache_path) == 1
 
 
 def test_the_cache_prevents_a_second_call(llm_ingest, llm_server, first_turn, tmp_path):
@@ -173,7 +179,7 @@ def test_a_reply_that_does_not_validate_falls_back_to_spacy(llm_server, first_tu
     results = list(extractor.extract(first_turn, first_turn.messages))
     assert results == list(SpacyExtractor().extract(first_turn, first_turn.messages))
     assert extractor.usage.fallback_messages == 1 and extractor.usage.calls == transport.chat_calls == 2
-    assert extractor.cache._db.execute("SELECT count(*) FROM extraction").fetchone() == (0,)
+    assert cached_extractions(extractor.cache.path) == 0
 
 
 def test_ask_cites_a_subset_of_the_evidence_given(llm_server, tmp_path):

@@ -191,3 +191,12 @@ def test_a_session_number_beyond_32_bits_rejects_that_session_only(tmp_path):
     loaded = load_file(write(tmp_path, "s.json", [sample]))
     assert [m.id for m in loaded.conversations[0].messages] == ["D1:1"]
     assert [p.field for p in loaded.problems] == [f"session_{2**64}"]
+
+
+def test_a_realtalk_session_number_beyond_32_bits_rejects_that_session_only(tmp_path):
+    turn = {"speaker": "Ann", "clean_text": "hi", "date_time": "08.05.2023, 13:56:00", "dia_id": "D1:1"}
+    chat = {"name": {"speaker_1": "Ann", "speaker_2": "Bob"}, "session_1": [turn],
+            f"session_{2**64}": [dict(turn, speaker="Bob", dia_id="D2:1")]}
+    loaded = load_file(write(tmp_path, "chat.json", chat))
+    assert [m.id for m in loaded.conversations[0].messages] == ["D1:1"]
+    assert [(p.field, p.problem) for p in loaded.problems] == [(f"session_{2**64}", "session number beyond 2,147,483,647")]

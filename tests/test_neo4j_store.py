@@ -104,7 +104,7 @@ def test_a_failed_write_leaves_the_store_as_it_was(neo4j_store):
 
 
 def _same_reads(a, b, group_id: str) -> None:
-    for read in ("messages", "entities", "mentions", "events", "relations", "counts"):
+    for read in ("messages", "entities", "mentions", "events", "facts", "counts"):
         assert getattr(a, read)(group_id) == getattr(b, read)(group_id), read
 
 
@@ -132,9 +132,9 @@ def test_same_semantics_as_the_sqlite_store(neo4j_store, tmp_path):
             (rex,) = [e for e in neo4j_store.entities("g1") if e.name == "Rex"]
             assert (rex.type, rex.aliases) == ("person", ("Rexy",))
         if extractions[0].message_id == "m0" and not extractions[0].relations:
-            (relation,) = neo4j_store.relations("g1")
+            (relation,) = neo4j_store.facts("g1")
             assert relation.message_id == neo4j_store.messages("g1")[1].id
-    assert neo4j_store.relations("g1") == []
+    assert neo4j_store.facts("g1") == []
     sqlite.close()
 
 
@@ -164,16 +164,16 @@ def test_hostile_names_are_stored_verbatim_and_touch_nothing_else(neo4j_store):
     groups = {f"hostile-{index}": name for index, name in enumerate(HOSTILE_NAMES)}
     for group, name in groups.items():
         counts = neo4j_store.write(group, _hostile_batch(group, name))
-        assert (counts.messages, counts.entities, counts.relations) == (2, 3, 1)
+        assert (counts.messages, counts.entities, counts.facts) == (2, 3, 1)
         first = neo4j_store.messages(group)[0]
         assert (first.speaker, first.text) == (name, f"{name} met `Bob`")
         assert (name, (f"`{name}`",)) in {(e.name, e.aliases) for e in neo4j_store.entities(group)}
-        (relation,) = neo4j_store.relations(group)
+        (relation,) = neo4j_store.facts(group)
         assert (relation.predicate, relation.fact) == (name, name)
     assert neo4j_store.counts("bystander").messages == 2
     assert set(neo4j_store.groups()) == {"bystander", *groups}
     for group in groups:
-        neo4j_store.delete_group(group)
+        neo4j_store.forget(group)
     # A forgotten tenant keeps only its write version, so that readers of it see the deletion.
     kept = run_cypher(neo4j_store, "MATCH (n) WHERE NOT n.group_id = 'bystander' RETURN labels(n) AS labels, n.group_id AS g")
     assert sorted(r["g"] for r in kept) == sorted(groups) and {tuple(r["labels"]) for r in kept} == {("TenantVersion",)}
@@ -187,7 +187,7 @@ def test_a_large_tenant_is_deleted_in_batches_and_nothing_else_goes(neo4j_store)
     batch.entities += [EntityNode(stable_id("big", "entity", str(i)), f"thing {i}", "thing") for i in range(2_500)]
     neo4j_store.write("big", batch)
     assert neo4j_store.counts("big").entities > 2_500
-    neo4j_store.delete_group("big")  # CALL { } IN TRANSACTIONS: fails inside an explicit transaction
+    neo4j_store.forget("big")  # CALL { } IN TRANSACTIONS: fails inside an explicit transaction
     assert neo4j_store.counts("big") == neo4j_store.counts("nobody")
     # only the forgotten tenant's write version stays (readers of it must see the deletion)
     assert (_all_nodes(neo4j_store) - 1, _all_edges(neo4j_store)) == kept
@@ -245,7 +245,7 @@ def test_concurrent_ingests_of_different_conversations_into_one_group(neo4j_stor
     assert _duplicates(neo4j_store) == (0, 0)
     counts = neo4j_store.counts("g1")
     assert (counts.conversations, counts.messages, counts.entities) == (4, 160, 5)
-    assert counts.relations == 6  # two speakers x three places, each stated in every conversation
+    assert counts.facts == 6  # two speakers x three places, each stated in every conversation
     assert _count(neo4j_store, "MATCH (:Message)-[r:NEXT]->(:Message) RETURN count(r) AS n") == 4 * 39
 
 
@@ -255,7 +255,7 @@ def test_concurrent_writes_of_the_same_batch_count_and_store_it_once(neo4j_store
         batch = _shared_cast_batch(group, "c1")
         first, second = _at_once(lambda: neo4j_store.write(group, batch), lambda: neo4j_store.write(group, batch))
         assert first + second == neo4j_store.write("alone", _shared_cast_batch("alone", "c1"))
-        neo4j_store.delete_group("alone")
+        neo4j_store.forget("alone")
         assert _duplicates(neo4j_store) == (0, 0)
         assert neo4j_store.counts(group).messages == 40
 

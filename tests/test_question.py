@@ -66,7 +66,7 @@ def test_a_question_asking_for_places_seeds_the_places(tmp_path):
 
     with Memory(Config(path=tmp_path / "m.db")) as memory:
         memory.ingest(SAMPLE)
-        index = memory._index(None)
+        index = memory.index()
     places = {e.id for e in index.entities.values() if e.type == "place"}
     assert places
     seeds: dict[int, float] = {}

@@ -118,7 +118,7 @@ def test_members_no_longer_stored_are_left_out(store):
     assert scene.member_ids() == [ids["relation"], ids["ann_turn"], ids["bob_turn"]]
 
 
-def test_tenants_are_isolated_and_delete_group_removes_scenes_and_personas(store):
+def test_tenants_are_isolated_and_forget_removes_scenes_and_personas(store):
     for group in ("g1", "g2"):
         ids = _write_talk(store, group)
         store.write_personas(group, [_persona(group, ids)])
@@ -126,7 +126,7 @@ def test_tenants_are_isolated_and_delete_group_removes_scenes_and_personas(store
     g2_scenes, g2_personas = store.scenes("g2"), store.personas("g2")
     g1_members = {m.id for s in store.scenes("g1") for m in s.members}
     assert g1_members.isdisjoint({m.id for s in g2_scenes for m in s.members})
-    store.delete_group("g1")
+    store.forget("g1")
     assert store.scenes("g1") == [] and store.personas("g1") == []
     assert store.scenes("g2") == g2_scenes and store.personas("g2") == g2_personas
 
@@ -134,7 +134,7 @@ def test_tenants_are_isolated_and_delete_group_removes_scenes_and_personas(store
 @pytest.mark.neo4j
 def test_neo4j_scene_model_for_browser(neo4j_store):
     """The names Browser's saved queries and style use: HAS_MEMBER (also to a relation member's
-    source message), INVOLVES, SHOWS, PERSONA_OF, HAS_FACET, SUPPORTED_BY; no nodes left by delete_group."""
+    source message), INVOLVES, SHOWS, PERSONA_OF, HAS_FACET, SUPPORTED_BY; no nodes left by forget."""
     ids = _write_talk(neo4j_store, "g1")
     persona = _persona("g1", ids)
     scene = Scene(stable_id("g1", "scene", "r"), "nurse", datetime(2023, 5, 8), datetime(2023, 5, 8),
@@ -152,5 +152,5 @@ def test_neo4j_scene_model_for_browser(neo4j_store):
     )
     assert row == {"size": 1, "relation_ids": [ids["relation"]], "weight": 0.5, "message": ids["ann_turn"],
                    "name": "Ann", "facts": ["Ann works as a nurse"]}
-    neo4j_store.delete_group("g1")
+    neo4j_store.forget("g1")
     assert run_cypher(neo4j_store, "MATCH (n:Scene|Persona|Facet) RETURN count(n) AS n") == [{"n": 0}]

@@ -17,12 +17,12 @@ def test_a_file_locked_by_another_writer_is_a_transient_store_error(tmp_path):
     other.execute("BEGIN IMMEDIATE")  # holds the write lock
     try:
         with pytest.raises(StoreError, match="locked") as raised:
-            store.delete_group("default")
+            store.forget("default")
         assert raised.value.transient is True
     finally:
         other.execute("ROLLBACK")
         other.close()
-    store.delete_group("default")  # the lock released, the same call succeeds
+    store.forget("default")  # the lock released, the same call succeeds
     store.close()
 
 

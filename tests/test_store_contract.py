@@ -65,7 +65,7 @@ def _batch(group_id: str, text_suffix: str = ""):
 
 def test_write_then_read_back(store):
     counts = store.write("g1", _batch("g1"))
-    assert (counts.messages, counts.events, counts.relations) == (2, 2, 1)
+    assert (counts.messages, counts.events, counts.facts) == (2, 2, 1)
     assert counts.entities == 4  # Ann, Bob, Lisbon, Rex
     messages = store.messages("g1")
     assert [m.source_id for m in messages] == ["m0", "m1"]
@@ -73,12 +73,14 @@ def test_write_then_read_back(store):
     assert messages[0].addressee_id == messages[1].speaker_id
     names = {e.name: e.type for e in store.entities("g1")}
     assert names == {"Ann": "person", "Bob": "person", "Lisbon": "place", "Rex": "person"}
+    assert {type(t) for t in names.values()} == {EntityType}  # read back as the vocabulary's type, not bare str
     events = store.events("g1")
     assert [e.predicate for e in events] == ["move", "adopt"]
-    assert events[0].ts_start == date(2023, 4, 1) and events[0].precision == "month"
+    assert events[0].ts_start == date(2023, 4, 1) and events[0].precision is Precision.MONTH
     assert events[0].place_id is not None
-    (relation,) = store.relations("g1")
+    (relation,) = store.facts("g1")
     assert (relation.predicate, relation.valid_from, relation.valid_to) == ("live in", date(2023, 4, 1), None)
+    assert relation.precision is Precision.MONTH
     assert relation.current and relation.expired_at is None
     assert relation.message_id == messages[0].id
     assert store.counts("g1").messages == 2
@@ -88,7 +90,7 @@ def test_rewriting_the_same_batch_creates_nothing(store):
     store.write("g1", _batch("g1"))
     before = store.counts("g1")
     again = store.write("g1", _batch("g1"))
-    assert (again.messages, again.entities, again.events, again.relations) == (0, 0, 0, 0)
+    assert (again.messages, again.entities, again.events, again.facts) == (0, 0, 0, 0)
     assert store.counts("g1") == before
 
 
@@ -99,14 +101,14 @@ def test_changed_message_replaces_what_was_derived_from_it(store):
     changed.relations = []
     store.write("g1", changed)
     assert [e.predicate for e in store.events("g1")] == ["adopt"]
-    assert store.relations("g1") == []
+    assert store.facts("g1") == []
     assert store.messages("g1")[0].text.endswith("(edited)")
 
 
 def test_tenants_are_isolated(store):
     store.write("g1", _batch("g1"))
     store.write("g2", _batch("g2"))
-    store.delete_group("g1")
+    store.forget("g1")
     assert store.messages("g1") == [] and store.entities("g1") == [] and store.events("g1") == []
     assert store.counts("g2").messages == 2
     assert sorted(store.groups()) == ["g2"]
@@ -120,7 +122,7 @@ def test_an_invalid_group_id_is_refused_before_the_store_is_touched(store, bad):
     from graphmem.errors import GroupIdError
 
     store.write("g1", _batch("g1"))
-    for call in (lambda: store.write(bad, _batch("g1")), lambda: store.delete_group(bad), lambda: store.counts(bad),
+    for call in (lambda: store.write(bad, _batch("g1")), lambda: store.forget(bad), lambda: store.counts(bad),
                  lambda: store.messages(bad), lambda: store.entities(bad), lambda: store.write_scenes(bad, [])):
         with pytest.raises(GroupIdError):
             call()
@@ -153,8 +155,8 @@ def test_filters_by_entity(store):
     rex = next(e for e in batch.entities if e.name == "Rex")
     ann = next(e for e in batch.entities if e.name == "Ann")
     assert [e.predicate for e in store.events("g1", rex.id)] == ["adopt"]
-    assert [r.predicate for r in store.relations("g1", ann.id)] == ["live in"]
-    assert store.relations("g1", rex.id) == []
+    assert [r.predicate for r in store.facts("g1", ann.id)] == ["live in"]
+    assert store.facts("g1", rex.id) == []
 
 
 def test_message_digests_track_content(store):
@@ -189,7 +191,7 @@ def _statement(group_id: str, message_id: str, when: str, subject: str, predicat
 
 def _by_object(store, group_id: str) -> dict:
     names = {e.id: e.name for e in store.entities(group_id)}
-    return {names[r.object_id]: r for r in store.relations(group_id)}
+    return {names[r.object_id]: r for r in store.facts(group_id)}
 
 
 def test_a_contradicting_statement_closes_the_current_one(store):
@@ -217,13 +219,13 @@ def test_an_older_statement_arriving_late_does_not_close_the_newer(store):
 def test_multi_valued_predicates_accumulate(store):
     store.write("g", _statement("g", "m1", "2023-01-10T10:00:00", "Ann", "love", "painting"))
     store.write("g", _statement("g", "m2", "2023-02-10T10:00:00", "Ann", "love", "hiking"))
-    assert all(r.current for r in store.relations("g")) and len(store.relations("g")) == 2
+    assert all(r.current for r in store.facts("g")) and len(store.facts("g")) == 2
 
 
 def test_restating_the_same_object_supersedes_nothing(store):
     store.write("g", _statement("g", "m1", "2023-01-10T10:00:00", "Ann", "live in", "Lisbon"))
     store.write("g", _statement("g", "m2", "2023-03-10T10:00:00", "Ann", "live in", "Lisbon", date(2023, 3, 1)))
-    relations = store.relations("g")
+    relations = store.facts("g")
     assert relations and all(r.current for r in relations)
 
 
@@ -233,14 +235,14 @@ def test_withdrawing_the_newer_statement_reopens_the_older(store):
     rewritten = _statement("g", "m2", "2023-06-01T09:00:00", "Ann", "live in", "Porto")
     rewritten.relations = []
     store.write("g", rewritten)
-    (lisbon,) = store.relations("g")
+    (lisbon,) = store.facts("g")
     assert lisbon.current and lisbon.valid_to is None and lisbon.expired_at is None
 
 
 def test_supersession_stays_within_a_tenant(store):
     store.write("g1", _statement("g1", "m1", "2023-01-10T10:00:00", "Ann", "live in", "Lisbon"))
     store.write("g2", _statement("g2", "m2", "2023-06-01T09:00:00", "Ann", "live in", "Porto"))
-    relations = store.relations("g1") + store.relations("g2")
+    relations = store.facts("g1") + store.facts("g2")
     assert len(relations) == 2 and all(r.current for r in relations)
 
 
@@ -262,16 +264,16 @@ def test_mirror_conversation_removes_messages_and_what_only_they_supported(store
     batch = _batch("g1")
     store.write("g1", batch)
     store.write("other", _batch("other"))
-    other = (store.messages("other"), store.entities("other"), store.relations("other"), store.events("other"))
+    other = (store.messages("other"), store.entities("other"), store.facts("other"), store.events("other"))
     first, second = sorted(batch.messages, key=lambda m: m.seq)
     removed = store.mirror_conversation("g1", "c1", {second.source_id: 0})
     assert removed == 1
     assert [(m.source_id, m.seq) for m in store.messages("g1")] == [(second.source_id, 0)]
-    assert [e.predicate for e in store.events("g1")] == ["adopt"] and store.relations("g1") == []
+    assert [e.predicate for e in store.events("g1")] == ["adopt"] and store.facts("g1") == []
     assert {m.message_id for m in store.mentions("g1")} == {second.id}
     names = {e.name for e in store.entities("g1")}
     assert "Lisbon" not in names and {"Ann", "Bob", "Rex"} <= names  # Ann stays a participant
-    assert (store.messages("other"), store.entities("other"), store.relations("other"), store.events("other")) == other
+    assert (store.messages("other"), store.entities("other"), store.facts("other"), store.events("other")) == other
     assert store.mirror_conversation("g1", "c1", {second.source_id: 0}) == 0
 
 
@@ -322,7 +324,7 @@ def test_every_write_bumps_the_tenant_version_and_says_whether_it_appended(store
     assert store.version("g1") == TenantVersion(3, 3)
     store.write_scenes("g1", [])
     assert store.version("g1") == TenantVersion(4, 4)
-    store.delete_group("g1")
+    store.forget("g1")
     forgotten = store.version("g1")  # one bump, or one before and one after a deletion in batches
     assert forgotten.version > 4 and forgotten.reset == forgotten.version and store.changes("g1").messages == []
     store.write("g1", _batch("g1"))  # written anew: versions keep rising, so old readers rebuild

@@ -1,7 +1,7 @@
 // The evidence behind an answer
 //
 // The messages an answer rests on ($message_ids: the `message_id` values that
-// `graphmem query --json` prints), with the paths that tie them together: the speaker
+// `graphmem search --json` prints), with the paths that tie them together: the speaker
 // (SPOKEN_BY), the turns just before and after (NEXT), the entities mentioned (MENTIONS), the
 // events extracted from them (FROM) with their participants, the facts they state (RELATES)
 // and the scenes they belong to (HAS_MEMBER).

@@ -3,5 +3,5 @@ CALL () { MATCH (n:Conversation {group_id: $group_id}) RETURN count(n) AS conver
 CALL () { MATCH (n:Message {group_id: $group_id}) RETURN count(n) AS messages }
 CALL () { MATCH (n:Entity {group_id: $group_id}) RETURN count(n) AS entities }
 CALL () { MATCH (n:Event {group_id: $group_id}) RETURN count(n) AS events }
-CALL () { MATCH ()-[r:RELATES {group_id: $group_id}]->() RETURN count(r) AS relations }
-RETURN conversations, messages, entities, events, relations
+CALL () { MATCH ()-[r:RELATES {group_id: $group_id}]->() RETURN count(r) AS facts }
+RETURN conversations, messages, entities, events, facts

@@ -1,3 +1,3 @@
-// Tenant scans of Message nodes (counts, reads, delete_group).
+// Tenant scans of Message nodes (counts, reads, forget).
 CREATE RANGE INDEX message_group IF NOT EXISTS
 FOR (n:Message) ON (n.group_id)

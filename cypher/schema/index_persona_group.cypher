@@ -1,3 +1,3 @@
-// Tenant scans of Persona nodes (reads, replacing them, delete_group).
+// Tenant scans of Persona nodes (reads, replacing them, forget).
 CREATE RANGE INDEX persona_group IF NOT EXISTS
 FOR (n:Persona) ON (n.group_id)

@@ -90,7 +90,7 @@ def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool,
         ("messages changed (re-extracted)", report.messages_changed),
         ("messages removed (gone from the file)", report.messages_removed),
         ("entities created", written.entities), ("events created", written.events),
-        ("relations created", written.relations), ("records rejected", len(report.rejected)),
+        ("facts created", written.facts), ("records rejected", len(report.rejected)),
         ("seconds", f"{report.seconds:.1f}"), ("turns/s", f"{report.turns_per_second:.0f}"),
     ]
     if report.llm is not None:
@@ -116,7 +116,7 @@ def ingest(obj: _Context, paths: tuple[Path, ...], group_per_conversation: bool,
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @click.option("--explain", is_flag=True, help="Print the graph path that led to each message.")
 @click.pass_obj
-def query(obj: _Context, question: str, k: int, as_json: bool, explain: bool) -> None:
+def search(obj: _Context, question: str, k: int, as_json: bool, explain: bool) -> None:
     """Find the messages that answer QUESTION."""
     with obj.memory() as memory:
         hits = memory.search(question, k=k, explain=explain)
@@ -172,15 +172,15 @@ def _evidence_dict(hit) -> dict:
 
 @cli.command()
 @click.pass_obj
-def stats(obj: _Context) -> None:
+def counts(obj: _Context) -> None:
     """Counts of what the memory holds, per tenant."""
     with obj.memory() as memory:
         groups = memory.groups() or [memory.config.group_id]
-        table = Table("group", "conversations", "messages", "entities", "events", "relations")
+        table = Table("group", "conversations", "messages", "entities", "events", "facts")
         for group in groups:
-            counts = memory.stats(group_id=group)
+            counts = memory.counts(group_id=group)
             table.add_row(group, *(str(v) for v in (counts.conversations, counts.messages, counts.entities,
-                                                     counts.events, counts.relations)))
+                                                     counts.events, counts.facts)))
     console.print(table)
 
 

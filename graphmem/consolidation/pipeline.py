@@ -49,6 +49,21 @@ class TenantRecords:
 
 
 @dataclass
+class StepMeasures:
+    """How long each step of a consolidation took (seconds) and the process's peak resident memory
+    during it (MB), filled in as the steps run (`measure`); the report is built from it at the end."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    start_rss_mb: float = field(default_factory=lambda: resident_mb())  # resident memory when measuring began
+
+    @contextmanager
+    def measure(self, step: str) -> Iterator[None]:
+        with measured(step, self.timings, self.peak_rss_mb):
+            yield
+
+
+@dataclass(frozen=True)
 class ConsolidationReport:
     """What a consolidation found and changed, and how long each step took (seconds)."""
 
@@ -66,7 +81,7 @@ class ConsolidationReport:
     personas: int = 0
     facets: int = 0
     personas_rebuilt: int = 0  # the others were kept as stored: nothing they rest on changed
-    changes: list[str] = field(default_factory=list)  # what alignment changed, one line each
+    changes: tuple[str, ...] = ()  # what alignment changed, one line each
     timings: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # per step: the process's peak resident memory
     start_rss_mb: float = 0.0  # resident memory when consolidation began
@@ -98,28 +113,30 @@ def consolidate(
     personas: Sequence[Persona] = (),
     full: bool = False,
     settings: ConsolidationSettings = ConsolidationSettings(),
+    steps: StepMeasures | None = None,
 ) -> Consolidation:
     """Scenes and personas of a tenant: incremental over `previous` scenes unless `full` (or
     there are none); `previous` also defines which items are new. Of the `personas` stored
     before, those whose participant neither gained nor lost a statement (and whose facts kept
-    their state) are kept as they were; the others are rebuilt (all of them when `full`)."""
+    their state) are kept as they were; the others are rebuilt (all of them when `full`).
+
+    Each step is measured into `steps` (given when the caller measures steps of its own around
+    this, like reading and writing the records), and the report holds every step measured there."""
     full = full or not previous
-    report = ConsolidationReport(group_id, full, start_rss_mb=resident_mb())
-    with _timed(report, "graph"):
+    steps = steps or StepMeasures()
+    with steps.measure("graph"):
         features = tenant_features(records, settings.scenes)
         items, names = features.items, participant_names(records)
         vocabulary = Vocabulary({e.id: e.name for e in records.entities},
                                 {e.id for e in records.entities if e.type == "person"}, set(names))
-    report.items = len(items)
-    with _timed(report, "scenes"):
+    with steps.measure("scenes"):
         update = _scenes(group_id, features, vocabulary, previous, full, settings.scenes)
-    _count_update(report, update)
-    with _timed(report, "alignment"):
+    with steps.measure("alignment"):
         moved = {m.item_id: m for m in misattributions(items, names)}
         source = {m.id: m.source_id for m in records.messages}
-        report.changes += [_describe_move(m, features, vocabulary, source) for m in moved.values()]
-        scenes = _split_mixed_scenes(group_id, features, vocabulary, update, moved, names, report, settings)
-    with _timed(report, "personas"):
+        moves = [_describe_move(m, features, vocabulary, source) for m in moved.values()]
+        split = _split_mixed_scenes(group_id, features, vocabulary, update, moved, names, settings)
+    with steps.measure("personas"):
         past = {r.id for r in records.relations if not r.current}
         owned = self_statements(items, names, moved)
         kept = {} if full else {p.entity_id: p for p in personas}
@@ -130,10 +147,16 @@ def consolidate(
              for person in names),
             key=lambda p: (p.name, p.id),
         )
-        report.personas_rebuilt = sum(person in stale or person not in kept for person in names)
-        scenes = link_personas(scenes, personas)
-    report.scenes, report.facts_moved = len(scenes), len(moved)
-    report.personas, report.facets = len(personas), sum(len(p.facets) for p in personas)
+        scenes = link_personas(split.scenes, personas)
+    report = ConsolidationReport(
+        group_id, full, items=len(items), new_items=update.new_items, removed_items=update.removed_items,
+        joined=update.joined, reclustered=update.reclustered, scenes=len(scenes), scenes_changed=split.changed,
+        scenes_split=len(split.changes), facts_moved=len(moved), personas=len(personas),
+        facets=sum(len(p.facets) for p in personas),
+        personas_rebuilt=sum(person in stale or person not in kept for person in names),
+        changes=(*moves, *split.changes), timings=dict(steps.timings), peak_rss_mb=dict(steps.peak_rss_mb),
+        start_rss_mb=steps.start_rss_mb,
+    )
     return Consolidation(scenes, personas, report)
 
 
@@ -168,9 +191,13 @@ def _scenes(group_id: str, features: Features, vocabulary: Vocabulary, previous:
     )
 
 
-def _count_update(report: ConsolidationReport, update: SceneUpdate) -> None:
-    report.new_items, report.removed_items = update.new_items, update.removed_items
-    report.joined, report.reclustered = update.joined, update.reclustered
+@dataclass(frozen=True)
+class _SplitScenes:
+    """The scenes after splitting those that mix participants' stories."""
+
+    scenes: list[Scene]
+    changed: int  # scenes created or changed, splits included
+    changes: tuple[str, ...]  # one line per split
 
 
 def _split_mixed_scenes(
@@ -180,16 +207,15 @@ def _split_mixed_scenes(
     update: SceneUpdate,
     moved: dict[str, Misattribution],
     names: dict[str, list[str]],
-    report: ConsolidationReport,
     settings: ConsolidationSettings,
-) -> list[Scene]:
+) -> _SplitScenes:
     """The scenes, with every created or changed one that mixes participants' stories split."""
     about = {
         position: moved[item.id].right if item.id in moved else item.about_id
         for position, item in enumerate(features.items)
         if (item.id in moved or item.about_id in names)
     }
-    result, changed = [], set(update.touched)
+    result, changed, changes = [], set(update.touched), []
     for scene in update.scenes:
         if scene.id not in update.touched:
             result.append(scene)
@@ -203,11 +229,9 @@ def _split_mixed_scenes(
                   for part in parts]
         result += pieces
         changed |= {piece.id for piece in pieces}
-        report.scenes_split += 1
-        report.changes.append(f"split scene '{scene.label}' ({scene.size} members), whose participants' stories "
+        changes.append(f"split scene '{scene.label}' ({scene.size} members), whose participants' stories "
                               f"share little context, into " + ", ".join(_describe_scene(s) for s in pieces))
-    report.scenes_changed = len(changed & {s.id for s in result})
-    return ordered(result)
+    return _SplitScenes(ordered(result), len(changed & {s.id for s in result}), tuple(changes))
 
 
 def _stale_personas(
@@ -253,12 +277,6 @@ def _describe_move(move: Misattribution, features: Features, vocabulary: Vocabul
 
 def _describe_scene(scene: Scene) -> str:
     return f"'{scene.label}' ({scene.size} members)"
-
-
-@contextmanager
-def _timed(report: ConsolidationReport, step: str) -> Iterator[None]:
-    with measured(step, report.timings, report.peak_rss_mb):
-        yield
 
 
 @contextmanager

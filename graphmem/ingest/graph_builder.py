@@ -66,13 +66,13 @@ def build_graph_batch(
         )
     )
     for participant in conversation.participants:
-        builder.entity(participant, EntityType.PERSON.value, participant)
+        builder.entity(participant, EntityType.PERSON, participant)
         for name in goes_by.get(participant, ()):
-            builder.entity(participant, EntityType.PERSON.value, name)
+            builder.entity(participant, EntityType.PERSON, name)
     by_id = {e.message_id: e for e in extractions}
     for message in messages:
         node_id = message_id(group_id, conversation.id, message.id)
-        speaker_id = builder.entity(message.speaker, EntityType.PERSON.value, message.speaker)
+        speaker_id = builder.entity(message.speaker, EntityType.PERSON, message.speaker)
         addressee = conversation.addressee_of(message.speaker)
         batch.messages.append(
             MessageNode(
@@ -86,7 +86,7 @@ def build_graph_batch(
                 ts=message.ts,
                 session=message.session,
                 caption=message.caption,
-                addressee_id=builder.entity(addressee, EntityType.PERSON.value, addressee) if addressee else None,
+                addressee_id=builder.entity(addressee, EntityType.PERSON, addressee) if addressee else None,
                 digest=message_digest(message),
             )
         )
@@ -105,7 +105,7 @@ class _BatchBuilder:
         self.entities: dict[str, EntityNode] = {}
         self._mentions: set[tuple[str, str]] = set()
 
-    def entity(self, name: str, entity_type: str, mention: str | None = None) -> str:
+    def entity(self, name: str, entity_type: EntityType, mention: str | None = None) -> str:
         """The id of the entity `name` resolves to, recording it (and `mention` as an alias)."""
         mention = mention or (name if name in self.renames else None)
         name = self.renames.get(name, name)
@@ -128,13 +128,13 @@ class _BatchBuilder:
     def add_extraction(self, node_id: str, message: Message, extraction: MessageExtraction) -> None:
         group = self.group_id
         for found in extraction.entities:
-            target = self.entity(found.name, found.type.value, found.mention)
+            target = self.entity(found.name, found.type, found.mention)
             if (node_id, target) not in self._mentions:
                 self._mentions.add((node_id, target))
                 self.batch.mentions.append(Mention(node_id, target))
         for index, event in enumerate(extraction.events):
             participants = tuple(
-                dict.fromkeys((self.entity(p.name, EntityType.THING.value), p.role) for p in event.participants)
+                dict.fromkeys((self.entity(p.name, EntityType.THING), p.role) for p in event.participants)
             )
             self.batch.events.append(
                 EventNode(
@@ -145,13 +145,13 @@ class _BatchBuilder:
                     participants=participants,
                     ts_start=event.time.start if event.time else None,
                     ts_end=event.time.end if event.time else None,
-                    precision=event.time.precision.value if event.time else None,
-                    place_id=self.entity(event.place, EntityType.PLACE.value) if event.place else None,
+                    precision=event.time.precision if event.time else None,
+                    place_id=self.entity(event.place, EntityType.PLACE) if event.place else None,
                 )
             )
         for relation in extraction.relations:
-            subject_id = self.entity(relation.subject, EntityType.THING.value)
-            object_id = self.entity(relation.object, EntityType.THING.value)
+            subject_id = self.entity(relation.subject, EntityType.THING)
+            object_id = self.entity(relation.object, EntityType.THING)
             valid_from = relation.valid.start.isoformat() if relation.valid else ""
             self.batch.relations.append(
                 RelationEdge(
@@ -163,7 +163,7 @@ class _BatchBuilder:
                     message_id=node_id,
                     observed_at=message.ts,
                     valid_from=relation.valid.start if relation.valid else None,
-                    precision=relation.valid.precision.value if relation.valid else None,
+                    precision=relation.valid.precision if relation.valid else None,
                     confidence=relation.confidence,
                 )
             )

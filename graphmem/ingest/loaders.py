@@ -305,29 +305,8 @@ def _read_locomo_sample(value: dict, record: _Record, builder) -> None:
         for key in ("speaker_a", "speaker_b") if isinstance(body.get(key), str) and body[key].strip()
     )
     target = builder(conversation_id, speakers)
-    sessions = sorted(
-        (int(match.group(1)) if len(match.group(1)) <= 10 else MAX_SESSION + 1, key)
-        for key in body if (match := _LOCOMO_SESSION.match(key))
-    )
-    for number, key in sessions:
-        label = f"{record.label} sample {conversation_id!r} {key}"
-        if number > MAX_SESSION:
-            target.problems.append(
-                RecordProblem(target.file, label, f"session number beyond {MAX_SESSION:,}", key, record.line)
-            )
-            continue
-        stamp_field = f"{key}_date_time"
-        try:
-            session_ts = parse_timestamp(body.get(stamp_field, ""))
-        except TimestampError as exc:
-            target.problems.append(RecordProblem(target.file, label, str(exc), stamp_field, record.line))
-            continue
-        turns = body[key]
-        if not isinstance(turns, list):
-            target.problems.append(RecordProblem(target.file, label, "expected a list of turns", key, record.line))
-            continue
-        for index, turn in enumerate(turns):
-            target.add_message(turn, f"{label}[{index}]", record.line, session=number, session_ts=session_ts)
+    _read_sessions(body, target, f"{record.label} sample {conversation_id!r}", record.line, _LOCOMO_FIELDS,
+                   session_time=True)
 
 
 def is_realtalk_chat(value: Any) -> bool:
@@ -353,15 +332,43 @@ def _read_realtalk_chat(value: dict, record: _Record, builder, file: str) -> Non
         s.strip() for s in (names.get("speaker_1"), names.get("speaker_2")) if isinstance(s, str) and s.strip()
     )
     target = builder(conversation_id, speakers)
-    sessions = sorted((int(match.group(1)), key) for key in value if (match := _LOCOMO_SESSION.match(key)))
+    _read_sessions(value, target, f"{record.label} chat {conversation_id!r}", record.line, _REALTALK_FIELDS,
+                   session_time=False)
+
+
+def _read_sessions(
+    body: dict, target: _ConversationBuilder, label: str, line: int | None, shape: _MessageFields, *, session_time: bool
+) -> None:
+    """The turns of each `session_N` list in `body` (LoCoMo and REALTALK), in session order.
+
+    With `session_time` (LoCoMo), every turn of a session takes the session's time
+    (`session_N_date_time`); otherwise each turn has its own. A session whose number no store can
+    hold, whose time is invalid, or which is not a list is rejected whole.
+    """
+    sessions = sorted(
+        (int(match.group(1)) if len(match.group(1)) <= 10 else MAX_SESSION + 1, key)
+        for key in body if (match := _LOCOMO_SESSION.match(key))
+    )
     for number, key in sessions:
-        label = f"{record.label} chat {conversation_id!r} {key}"
-        turns = value[key]
+        where = f"{label} {key}"
+        if number > MAX_SESSION:
+            problem = f"session number beyond {MAX_SESSION:,}"
+            target.problems.append(RecordProblem(target.file, where, problem, key, line))
+            continue
+        session_ts = None
+        if session_time:
+            stamp_field = f"{key}_date_time"
+            try:
+                session_ts = parse_timestamp(body.get(stamp_field, ""))
+            except TimestampError as exc:
+                target.problems.append(RecordProblem(target.file, where, str(exc), stamp_field, line))
+                continue
+        turns = body[key]
         if not isinstance(turns, list):
-            target.problems.append(RecordProblem(target.file, label, "expected a list of messages", key, record.line))
+            target.problems.append(RecordProblem(target.file, where, "expected a list of messages", key, line))
             continue
         for index, turn in enumerate(turns):
-            target.add_message(turn, f"{label}[{index}]", record.line, session=number, shape=_REALTALK_FIELDS)
+            target.add_message(turn, f"{where}[{index}]", line, session=number, session_ts=session_ts, shape=shape)
 
 
 def _required_str(value: dict, key: str, max_chars: int = MAX_NAME_CHARS) -> str:
@@ -436,10 +443,8 @@ class _ConversationBuilder:
         *,
         session: int | None = None,
         session_ts: datetime | None = None,
-        shape: _MessageFields | None = None,
+        shape: _MessageFields = _GENERIC_FIELDS,
     ) -> None:
-        if shape is None:
-            shape = _LOCOMO_FIELDS if session_ts is not None else _GENERIC_FIELDS
         try:
             message = self._validate(raw, session, session_ts, shape)
         except _Rejected as rejected:

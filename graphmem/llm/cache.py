@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from graphmem.models import Conversation, Message, MessageExtraction
+from graphmem.store.sqlite.connection import open_sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS extraction (
@@ -39,11 +39,8 @@ class ExtractionCache:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        self._db = open_sqlite(path, _SCHEMA)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, MessageExtraction]:
         """The cached extractions among `keys` (their `message_id` is whatever turn stored them)."""

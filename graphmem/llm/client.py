@@ -156,6 +156,10 @@ class LLMClient:
     def model(self) -> str:
         return self.settings.model
 
+    @property
+    def closed(self) -> bool:
+        return self._openai.is_closed()
+
     def close(self) -> None:
         """Release the HTTP connections."""
         self._openai.close()

@@ -179,44 +179,45 @@ class _Turn(BaseModel):
     relations: list[_Relation]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParsedBatch:
     """A reply read against its batch: what validated, and why the other turns did not."""
 
     extractions: dict[str, MessageExtraction] = field(default_factory=dict)  # by message id
     failures: dict[str, str] = field(default_factory=dict)  # message id -> why it needs the fallback
-    ignored: list[str] = field(default_factory=list)  # reply items that matched no turn
+    ignored: tuple[str, ...] = ()  # reply items that matched no turn
 
 
 def parse_extraction_reply(
     reply: str, conversation: Conversation, batch: Sequence[Message], *, truncated: bool = False
 ) -> ParsedBatch:
     """Read the model's JSON `reply` for `batch` into one `MessageExtraction` per turn that validated."""
-    parsed = ParsedBatch()
     by_turn_id = dict(zip(turn_ids(batch), batch, strict=True))
     items, problem = _reply_items(reply, truncated)
     if problem:
-        parsed.failures = {m.id: problem for m in batch}
-        return parsed
+        return ParsedBatch(failures={m.id: problem for m in batch})
+    extractions: dict[str, MessageExtraction] = {}
+    failures: dict[str, str] = {}
+    ignored: list[str] = []
     for index, item in enumerate(items):
         turn_id = item.get("id") if isinstance(item, dict) else None
         message = by_turn_id.get(turn_id) if isinstance(turn_id, str) else None
         if message is None:
-            parsed.ignored.append(f"messages[{index}]: id {turn_id!r} is not a turn of this batch")
+            ignored.append(f"messages[{index}]: id {turn_id!r} is not a turn of this batch")
             continue
-        if message.id in parsed.extractions or message.id in parsed.failures:
-            parsed.ignored.append(f"messages[{index}]: turn {turn_id} given twice; the first kept")
+        if message.id in extractions or message.id in failures:
+            ignored.append(f"messages[{index}]: turn {turn_id} given twice; the first kept")
             continue
         try:
             turn = _Turn.model_validate(item)
         except ValidationError as exc:
-            parsed.failures[message.id] = f"turn {turn_id} does not match the schema: {_first_error(exc)}"
+            failures[message.id] = f"turn {turn_id} does not match the schema: {_first_error(exc)}"
             continue
-        parsed.extractions[message.id] = _to_message_extraction(turn, conversation, message)
+        extractions[message.id] = _to_message_extraction(turn, conversation, message)
     for turn_id, message in by_turn_id.items():
-        if message.id not in parsed.extractions and message.id not in parsed.failures:
-            parsed.failures[message.id] = f"turn {turn_id} is missing from the reply"
-    return parsed
+        if message.id not in extractions and message.id not in failures:
+            failures[message.id] = f"turn {turn_id} is missing from the reply"
+    return ParsedBatch(extractions, failures, tuple(ignored))
 
 
 def _reply_items(reply: str, truncated: bool) -> tuple[list, str | None]:

@@ -30,7 +30,7 @@ class StoreCounts:
     messages: int = 0
     entities: int = 0
     events: int = 0
-    relations: int = 0
+    facts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +105,8 @@ class Store(Protocol):
         """Events, or only those `entity_id` took part in; ordered by message order."""
         ...
 
-    def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
-        """Relations, or only those with `entity_id` as subject or object."""
+    def facts(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+        """Facts (stored as relation edges), or only those with `entity_id` as subject or object."""
         ...
 
     def counts(self, group_id: str) -> StoreCounts: ...
@@ -122,7 +122,7 @@ class Store(Protocol):
 
     def groups(self) -> list[str]: ...
 
-    def delete_group(self, group_id: str) -> None:
+    def forget(self, group_id: str) -> None:
         """Remove everything stored for a tenant, and nothing else."""
         ...
 

@@ -35,8 +35,8 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 
 from graphmem.errors import StoreError
 from graphmem.models import (
-    EntityNode, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact, RelationEdge,
-    Scene, SceneMember, WriteCounts, check_group_id,
+    EntityNode, EntityType, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact,
+    Precision, RelationEdge, Scene, SceneMember, WriteCounts, check_group_id,
 )
 from graphmem.extraction.canonical import entity_id, message_id
 from graphmem.store.base import EVERYTHING, StoreCounts, TenantDelta, TenantVersion
@@ -179,7 +179,7 @@ class Neo4jStore:
         check_group_id(group_id)
         return self._versioned(group_id, lambda tx, write: _mirror_conversation(tx, group_id, conversation_id, seqs, write))
 
-    def delete_group(self, group_id: str) -> None:
+    def forget(self, group_id: str) -> None:
         """Delete the tenant in batches of 1,000 nodes, each its own transaction (cypher/delete/group):
         a large tenant never has to fit in one transaction. Interrupted, it leaves part of the
         tenant deleted; running it again finishes the job. The tenant's version is bumped (as a
@@ -215,7 +215,7 @@ class Neo4jStore:
         check_group_id(group_id)
         return self._read(lambda tx: _events(tx, group_id, EVERYTHING, entity_id))
 
-    def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+    def facts(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
         check_group_id(group_id)
         return self._read(lambda tx: _relations(tx, group_id, EVERYTHING, entity_id))
 
@@ -316,7 +316,7 @@ def _messages(
 
 def _entities(tx: ManagedTransaction, group_id: str, since: int) -> list[EntityNode]:
     records = _fetch(tx, "read/entities", group_id=group_id, since=since)
-    return [EntityNode(r["id"], r["name"], r["type"], tuple(r["aliases"])) for r in records]
+    return [EntityNode(r["id"], r["name"], EntityType(r["type"]), tuple(r["aliases"])) for r in records]
 
 
 def _mentions(tx: ManagedTransaction, group_id: str, since: int) -> list[Mention]:
@@ -328,7 +328,8 @@ def _events(tx: ManagedTransaction, group_id: str, since: int, entity_id: str | 
     return [
         EventNode(
             **{**r.data(), "participants": tuple(tuple(p) for p in r["participants"]),
-               "ts_start": _native(r["ts_start"]), "ts_end": _native(r["ts_end"])}
+               "ts_start": _native(r["ts_start"]), "ts_end": _native(r["ts_end"]),
+               "precision": Precision(r["precision"]) if r["precision"] else None}
         )
         for r in records
     ]
@@ -543,7 +544,8 @@ def _relation(record: Record) -> RelationEdge:
         id=record["id"], subject_id=record["subject_id"], object_id=record["object_id"],
         predicate=record["predicate"], fact=record["fact"], message_id=min(record["message_ids"]),
         observed_at=_native(record["observed_at"]), valid_from=_native(record["valid_from"]),
-        valid_to=_native(record["valid_to"]), precision=record["precision"], confidence=record["confidence"],
+        valid_to=_native(record["valid_to"]),
+        precision=Precision(record["precision"]) if record["precision"] else None, confidence=record["confidence"],
         expired_at=_native(record["expired_at"]), superseded_by=record["superseded_by"],
     )
 

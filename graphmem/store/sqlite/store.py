@@ -18,11 +18,12 @@ from pathlib import Path
 
 from graphmem.errors import StoreError
 from graphmem.models import (
-    EntityNode, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact, RelationEdge,
-    Scene, SceneMember, WriteCounts, check_group_id, refined_type,
+    EntityNode, EntityType, EventNode, Facet, GraphBatch, MemberKind, Mention, MessageNode, Persona, PersonaFact,
+    Precision, RelationEdge, Scene, SceneMember, WriteCounts, check_group_id, refined_type,
 )
 from graphmem.extraction.canonical import entity_id
 from graphmem.store.base import EVERYTHING, StoreCounts, TenantDelta, TenantVersion
+from graphmem.store.sqlite.connection import open_sqlite
 from graphmem.store.supersession import resolve_supersession, supersession_key
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
@@ -60,14 +61,8 @@ class SQLiteStore:
         """`busy_timeout`: seconds a statement waits for another writer's lock before it fails (transient)."""
         self.path = str(path)
         try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout)
+            self._db = open_sqlite(self.path, SCHEMA, timeout=busy_timeout)
             self._db.row_factory = sqlite3.Row  # rows are read by column name
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=OFF")
-            self._db.executescript(SCHEMA)
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(f"cannot open the memory file {self.path}: {exc}") from exc
@@ -342,7 +337,7 @@ class SQLiteStore:
             rows,
         )
 
-    def delete_group(self, group_id: str) -> None:
+    def forget(self, group_id: str) -> None:
         check_group_id(group_id)
         with self._versioned(group_id) as write:
             db = write.db
@@ -379,7 +374,7 @@ class SQLiteStore:
         with self._lock, self._store_errors():
             return _events(self._db, group_id, EVERYTHING, entity_id)
 
-    def relations(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
+    def facts(self, group_id: str, entity_id: str | None = None) -> list[RelationEdge]:
         check_group_id(group_id)
         if entity_id is None:
             rows = self._query(RELATIONS, (group_id,))
@@ -553,7 +548,8 @@ def _relation(row: sqlite3.Row) -> RelationEdge:
     return RelationEdge(
         id=row["id"], subject_id=row["subject_id"], object_id=row["object_id"], predicate=row["predicate"],
         fact=row["fact"], message_id=row["message_id"], observed_at=datetime.fromisoformat(row["observed_at"]),
-        valid_from=_date(row["valid_from"]), valid_to=_date(row["valid_to"]), precision=row["precision"],
+        valid_from=_date(row["valid_from"]), valid_to=_date(row["valid_to"]),
+        precision=Precision(row["precision"]) if row["precision"] else None,
         confidence=row["confidence"], superseded_by=row["superseded_by"],
         expired_at=datetime.fromisoformat(row["expired_at"]) if row["expired_at"] else None,
     )
@@ -585,7 +581,7 @@ def _entities(db: sqlite3.Connection, group_id: str, since: int) -> list[EntityN
         "SELECT id, name, type, aliases FROM entities WHERE group_id = ? AND version > ? ORDER BY name, id",
         (group_id, since),
     )
-    return [EntityNode(r["id"], r["name"], r["type"], tuple(json.loads(r["aliases"]))) for r in rows]
+    return [EntityNode(r["id"], r["name"], EntityType(r["type"]), tuple(json.loads(r["aliases"]))) for r in rows]
 
 
 _MESSAGES_SINCE = "(SELECT id FROM messages WHERE group_id = ? AND version > ?)"
@@ -639,7 +635,8 @@ def _events(db: sqlite3.Connection, group_id: str, since: int, entity_id: str | 
         EventNode(
             id=r["id"], message_id=r["message_id"], predicate=r["predicate"], summary=r["summary"],
             participants=tuple(participants.get(r["id"], ())), ts_start=_date(r["ts_start"]),
-            ts_end=_date(r["ts_end"]), precision=r["precision"], place_id=r["place_id"],
+            ts_end=_date(r["ts_end"]), precision=Precision(r["precision"]) if r["precision"] else None,
+            place_id=r["place_id"],
         )
         for r in rows
     ]
