@@ -10,6 +10,7 @@ import pytest
 from graphmem import Config, ConfigError, Memory, SearchSettings
 from graphmem.models import EntityNode, Mention, MessageNode
 from graphmem.search.engine import search
+from graphmem.search.lexical import LexicalIndex
 from graphmem.search.projection import (
     build_projection,
     exact_personalized_pagerank,
@@ -238,3 +239,15 @@ def test_activation_enters_ppr_through_the_facts_and_scenes_it_reaches():
     scores = personalized_pagerank(projection, restart, damping=0.9)[projection.message_vertices]
     plain = personalized_pagerank(projection, seeds, damping=0.9)[projection.message_vertices]
     assert scores[3] > plain[3]  # the scene pulls in its other member
+
+
+def test_a_question_s_scaffold_does_not_rank_turns():
+    """Interrogatives, auxiliaries and pronouns in a question match no turn: only its content does."""
+    said = ["Where did you find it?", "It has been a long week.", "We camped by the lake with the kids."]
+    messages = [
+        MessageNode(f"m{i}", f"m{i}", "c", i, "Mel", "mel", text, datetime(2024, 1, 1), session=1)
+        for i, text in enumerate(said)
+    ]
+    index = LexicalIndex(messages)
+    assert [i for i, _ in index.search("Where has she camped?", 3)] == [2]
+    assert index.search("What did you do?", 3) == []
