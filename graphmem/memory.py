@@ -216,7 +216,7 @@ class Memory:
         """
         started = time.perf_counter()
         report = IngestReport(conversations=len(conversations))
-        work: list[tuple[str, Conversation, list[Message]]] = []
+        work: list[tuple[str, Conversation, list[Message], list[tuple[str, str]]]] = []
         parent = self._group(group_id)
         for conversation in conversations:
             group = parent
@@ -240,13 +240,15 @@ class Memory:
             report.messages_added += sum(1 for m in changed if m.id not in stored)
             report.messages_changed += sum(1 for m in changed if m.id in stored)
             if changed:
-                work.append((group, conversation, changed))
-        total = sum(len(messages) for _, _, messages in work)
+                given = {m.id for m in conversation.messages}
+                earlier = [(m.speaker, m.text) for m in sorted(stored.values(), key=lambda m: m.seq) if m.source_id not in given]
+                work.append((group, conversation, changed, earlier))
+        total = sum(len(messages) for _, _, messages, _ in work)
         usage_before = getattr(self.extractor, "usage", None) if work else None  # LLM extractors count usage
         done = 0
         if progress:
             progress(0, total)
-        for group, conversation, messages in work:
+        for group, conversation, messages, earlier in work:
             extractions = []
             for extraction in self.extractor.extract(conversation, messages):
                 extractions.append(extraction)
@@ -254,7 +256,7 @@ class Memory:
                 if progress and done % 25 == 0:
                     progress(done, total)
             known_people = [e.name for e in self.store.entities(group) if e.type == "person"]
-            batch = build_graph_batch(group, conversation, messages, extractions, known_people)
+            batch = build_graph_batch(group, conversation, messages, extractions, known_people, earlier)
             report.written = report.written + self.store.write(group, batch)
         if progress:
             progress(done, total)
