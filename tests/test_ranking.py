@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from graphmem import Config, ConfigError, Memory, SearchSettings
-from graphmem.models import EntityNode, Mention, MessageNode
+from graphmem.models import EntityNode, Facet, Mention, MessageNode, Persona
 from graphmem.search.engine import search
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.projection import (
@@ -251,3 +251,25 @@ def test_a_question_s_scaffold_does_not_rank_turns():
     index = LexicalIndex(messages)
     assert [i for i, _ in index.search("Where has she camped?", 3)] == [2]
     assert index.search("What did you do?", 3) == []
+
+
+def test_a_persona_facet_carries_a_turn_to_the_other_turns_behind_it_in_other_sessions():
+    """Two sessions with nothing in common but the speaker; a facet whose evidence is a turn of
+    each makes the one reachable from the other, ahead of its session neighbours."""
+    said = [(1, "We hiked with the kids."), (1, "Nice!"), (2, "How was work?"), (2, "We roasted marshmallows."),
+            (2, "Fun.")]
+    messages = [
+        MessageNode(f"m{i}", f"m{i}", "c", i, "Mel", "mel", text, datetime(2024, 1, 1 + session), session=session)
+        for i, (session, text) in enumerate(said)
+    ]
+    entities = [EntityNode("mel", "Mel", "person")]
+    facet = Facet("f1", "family", (), ("m0", "m3"))
+    persona = Persona("p1", "mel", "Mel", "Mel: family", (facet,))
+    plain = build_projection(messages, entities, [], [], [])
+    with_facet = build_projection(messages, entities, [], [], [], personas=[persona])
+    seeds = {plain.message_vertices[0]: 1.0}
+    before = personalized_pagerank(plain, seeds, damping=0.85)[plain.message_vertices]
+    after = personalized_pagerank(with_facet, seeds, damping=0.85)[with_facet.message_vertices]
+    assert after[3] > before[3]
+    assert after[3] > after[2] and after[3] > after[4]
+    assert "facet:f1" in with_facet.vertex

@@ -124,11 +124,12 @@ class GroupIndex:
     ) -> GroupIndex:
         """Read the tenant from the store and build every structure from scratch."""
         delta = store.changes(group_id)
-        scenes = store.scenes(group_id)
+        scenes, personas = store.scenes(group_id), store.personas(group_id)
         messages, entities, events, relations = delta.messages, delta.entities, delta.events, delta.relations
-        projection = build_projection(messages, entities, delta.mentions, events, relations, weights, scenes)
+        projection = build_projection(messages, entities, delta.mentions, events, relations, weights, scenes, personas)
         captions = _captions(messages, entities, events, relations)
         captions.update({f"scene:{s.id}": f"scene «{s.label}»" for s in scenes})
+        captions.update({f"facet:{f.id}": f"{p.name}'s side «{f.label}»" for p in personas for f in p.facets})
         by_message: dict[str, list[RelationEdge]] = {}
         for relation in relations:
             by_message.setdefault(relation.message_id, []).append(relation)
