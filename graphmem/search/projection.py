@@ -74,10 +74,20 @@ class GraphProjection:
     last_turns: dict[tuple[str, int | None], str]  # (conversation, session) -> the id of its last message
     _edge_arrays: tuple | None = field(default=None, repr=False)  # derived from `graph`, see `_edges`
     _walk: WalkMatrix | None = field(default=None, repr=False)  # derived from the edge arrays, see `walk`
+    _consolidated: np.ndarray | None = field(default=None, repr=False)  # see `consolidated_vertices`
 
     @property
     def size(self) -> int:
         return self.graph.vcount()
+
+    @property
+    def consolidated_vertices(self) -> np.ndarray:
+        """The scene and persona-facet vertices (none before the tenant is consolidated)."""
+        if self._consolidated is None:
+            self._consolidated = np.array(
+                [v for v, key in enumerate(self.keys) if key.startswith(("scene:", "facet:"))], dtype=np.int64
+            )
+        return self._consolidated
 
     @property
     def sources(self) -> np.ndarray:
