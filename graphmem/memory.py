@@ -241,7 +241,9 @@ class Memory:
             report.messages_changed += sum(1 for m in changed if m.id in stored)
             if changed:
                 given = {m.id for m in conversation.messages}
-                earlier = [(m.speaker, m.text) for m in sorted(stored.values(), key=lambda m: m.seq) if m.source_id not in given]
+                earlier = [
+                    (m.speaker, m.text) for m in sorted(stored.values(), key=lambda m: m.seq) if m.source_id not in given
+                ]
                 work.append((group, conversation, changed, earlier))
         total = sum(len(messages) for _, _, messages, _ in work)
         usage_before = getattr(self.extractor, "usage", None) if work else None  # LLM extractors count usage

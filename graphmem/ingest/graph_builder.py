@@ -58,7 +58,9 @@ def build_graph_batch(
     people_here = [e.name for x in extractions for e in x.entities if e.type is EntityType.PERSON]
     renames = short_form_targets(people_here, [*known_people, *conversation.participants, *people_here])
     turns = [*earlier_turns, *((m.speaker, m.text) for m in conversation.messages)]
-    pair = conversation.participants if len(conversation.participants) == 2 else tuple(dict.fromkeys(s for s, _ in turns))
+    pair = conversation.participants
+    if len(pair) != 2:
+        pair = tuple(dict.fromkeys(speaker for speaker, _ in turns))
     goes_by = names_people_go_by(turns, pair)
     renames.update({name: participant for participant, names in goes_by.items() for name in names})
     builder = _BatchBuilder(group_id, renames)

@@ -125,7 +125,9 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every document for `query`; None when no query term is indexed."""
-        words = bm25s.tokenize([query], stopwords=QUERY_STOPWORDS, stemmer=_STEMMER, show_progress=False, return_ids=False)[0]
+        words = bm25s.tokenize(
+            [query], stopwords=QUERY_STOPWORDS, stemmer=_STEMMER, show_progress=False, return_ids=False
+        )[0]
         ids = [self.vocab[w] for w in words if w in self.vocab]  # repeated terms count again, as in bm25s
         if self.size == 0 or not ids:
             return None

@@ -1,9 +1,10 @@
 """The in-memory graph a tenant's queries run on, and personalized PageRank over it.
 
-One undirected weighted igraph graph per tenant: message, entity, event and fact vertices, with
-edges for mentions, speakers, addressees, turn adjacency, event participation, facts' subject /
-object / provenance, scene membership and persona facets' evidence. It is built once from the store and extended in place as
-new messages are appended (`extend_projection`, in time proportional to the new records); queries
+One undirected weighted igraph graph per tenant: message, entity, event and fact vertices (and,
+once consolidated, scene and persona-facet vertices), with edges for mentions, speakers,
+addressees, turn adjacency, event participation, facts' subject / object / provenance, scene
+membership and facets' evidence. It is built once from the store and extended in place as new
+messages are appended (`extend_projection`, in time proportional to the new records); queries
 only read it.
 
 Personalized PageRank runs on the graph's weighted adjacency in CSR form (`WalkMatrix`), built
