@@ -233,7 +233,7 @@ class Memory:
         """`ingest_conversations` into the tenant `parent`, reported with the `files` read since
         `started` and the `problems` found reading them (listed first among the rejections)."""
         rejected = list(problems)
-        work: list[tuple[str, Conversation, list[Message]]] = []
+        work: list[tuple[str, Conversation, list[Message], list[tuple[str, str]]]] = []
         read = skipped = added = changed_count = removed = 0
         for conversation in conversations:
             group = parent
@@ -257,14 +257,18 @@ class Memory:
             added += sum(1 for m in changed if m.id not in stored)
             changed_count += sum(1 for m in changed if m.id in stored)
             if changed:
-                work.append((group, conversation, changed))
-        total = sum(len(messages) for _, _, messages in work)
+                given = {m.id for m in conversation.messages}
+                earlier = [
+                    (m.speaker, m.text) for m in sorted(stored.values(), key=lambda m: m.seq) if m.source_id not in given
+                ]
+                work.append((group, conversation, changed, earlier))
+        total = sum(len(messages) for _, _, messages, _ in work)
         usage_before = getattr(self.extractor, "usage", None) if work else None  # LLM extractors count usage
         written = WriteCounts()
         done = 0
         if progress:
             progress(0, total)
-        for group, conversation, messages in work:
+        for group, conversation, messages, earlier in work:
             extractions = []
             for extraction in self.extractor.extract(conversation, messages):
                 extractions.append(extraction)
@@ -272,7 +276,7 @@ class Memory:
                 if progress and done % 25 == 0:
                     progress(done, total)
             known_people = [e.name for e in self.store.entities(group) if e.type == "person"]
-            batch = build_graph_batch(group, conversation, messages, extractions, known_people)
+            batch = build_graph_batch(group, conversation, messages, extractions, known_people, earlier)
             written = written + self.store.write(group, batch)
         if progress:
             progress(done, total)

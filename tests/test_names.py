@@ -57,3 +57,20 @@ def test_ingest_stores_the_name_as_an_alias_and_questions_reach_the_speaker(tmp_
         assert ann is not None and ann.name == "Ann" and "Kate" in ann.aliases
         hits = memory.search("What pet does Kate have?", k=3)
     assert hits and hits[0].speaker == "Ann"
+
+
+def test_names_found_over_several_add_messages_batches_link_to_the_speaker(tmp_path):
+    """A conversation streamed one turn at a time: the name is claimed in different batches (an
+    introduction, then an address): the name becomes the speaker's alias all the same."""
+    turns = [
+        ("Ann", "Hi! I'm Kate, by the way."),
+        ("Bo", "Nice to meet you."),
+        ("Bo", "How was the trip, Kate?"),
+        ("Ann", "Great, I saw the lighthouse."),
+        ("Bo", "Kate told me she has a parrot named Pico."),
+    ]
+    with Memory(Config(path=tmp_path / "memory.db", group_id="chat")) as memory:
+        for i, (speaker, text) in enumerate(turns):
+            memory.add_messages("c1", [{"speaker": speaker, "text": text, "timestamp": f"2024-01-0{i + 1}T10:00:00"}])
+        (ann,) = [e for e in memory.entities() if e.name == "Ann"]
+    assert "Kate" in ann.aliases

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from graphmem import Config, ConfigError, Memory, SearchSettings
-from graphmem.models import EntityNode, Mention, MessageNode
+from graphmem.models import EntityNode, Facet, Mention, MessageNode, Persona
 from graphmem.search.engine import search
+from graphmem.search.lexical import LexicalIndex
 from graphmem.search.projection import (
     build_projection,
     exact_personalized_pagerank,
@@ -215,7 +216,7 @@ def test_a_query_runs_with_the_configured_native_threads(tmp_path, monkeypatch, 
     assert {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()} == before
 
 
-def test_activation_enters_ppr_through_the_facts_and_scenes_it_reaches():
+def test_activation_enters_ppr_through_the_scenes_and_facets_it_reaches():
     from graphmem.models import RelationEdge, Scene, SceneMember
     from graphmem.search.engine import SearchSettings, with_activated
 
@@ -227,14 +228,63 @@ def test_activation_enters_ppr_through_the_facts_and_scenes_it_reaches():
     fact = RelationEdge("r1", "ann", "kyoto", "visited", "Ann visited Kyoto", "m0", datetime(2024, 1, 1))
     scene = Scene("s1", "Kyoto", datetime(2024, 1, 1), datetime(2024, 1, 1),
                   (SceneMember("m0", "message", 1.0), SceneMember("m3", "message", 1.0)))
-    projection = build_projection(messages, entities, [Mention("m0", "kyoto")], [], [fact], scenes=[scene])
+    persona = Persona("p1", "ann", "Ann", "Ann: travel", (Facet("f1", "travel", (), ("m0", "m2")),))
+    projection = build_projection(
+        messages, entities, [Mention("m0", "kyoto")], [], [fact], scenes=[scene], personas=[persona]
+    )
     seeds = {int(projection.message_vertices[0]): 2.0}
     activation = spread_activation(projection, seeds, decay=0.8, hops=3, keep=1000, threshold=0.0)
+    assert activation[projection.vertex["fact:r1"]] > 0  # activation reaches the fact ...
     settings = SearchSettings(channels=("ppr", "activation"), activation_seeds=5, activation_seed_weight=0.2)
     restart = with_activated(projection, seeds, activation, settings)
     added = {projection.keys[v]: w for v, w in restart.items() if v not in seeds}
-    assert set(added) == {"fact:r1", "scene:s1"}  # never messages or entities
+    assert set(added) == {"scene:s1", "facet:f1"}  # ... but only scenes and facets join the restart
     assert max(added.values()) == pytest.approx(0.2 * 2.0) and restart[next(iter(seeds))] == 2.0
     scores = personalized_pagerank(projection, restart, damping=0.9)[projection.message_vertices]
     plain = personalized_pagerank(projection, seeds, damping=0.9)[projection.message_vertices]
     assert scores[3] > plain[3]  # the scene pulls in its other member
+    assert scores[2] > plain[2]  # and the facet its own
+
+
+def test_activation_into_ppr_is_ppr_alone_before_consolidation(tmp_path):
+    """Without scenes or facets activation has nothing to add to PPR: the ranking is PPR's."""
+    with Memory(Config(path=tmp_path / "memory.db", group_id="t")) as memory:
+        memory.ingest(SAMPLE)
+        question = "Where does Ana work?"
+        full = memory.search(question, k=10, settings=SearchSettings(channels=("ppr", "activation")))
+        alone = memory.search(question, k=10, settings=SearchSettings(channels=("ppr",)))
+    assert full and [(h.source_id, h.score) for h in full] == [(h.source_id, h.score) for h in alone]
+
+
+def test_a_question_s_scaffold_does_not_rank_turns():
+    """Interrogatives, auxiliaries and pronouns in a question match no turn: only its content does."""
+    said = ["Where did you find it?", "It has been a long week.", "We camped by the lake with the kids."]
+    messages = [
+        MessageNode(f"m{i}", f"m{i}", "c", i, "Mel", "mel", text, datetime(2024, 1, 1), session=1)
+        for i, text in enumerate(said)
+    ]
+    index = LexicalIndex(messages)
+    assert [i for i, _ in index.search("Where has she camped?", 3)] == [2]
+    assert index.search("What did you do?", 3) == []
+
+
+def test_a_persona_facet_carries_a_turn_to_the_other_turns_behind_it_in_other_sessions():
+    """Two sessions with nothing in common but the speaker; a facet whose evidence is a turn of
+    each makes the one reachable from the other, ahead of its session neighbours."""
+    said = [(1, "We hiked with the kids."), (1, "Nice!"), (2, "How was work?"), (2, "We roasted marshmallows."),
+            (2, "Fun.")]
+    messages = [
+        MessageNode(f"m{i}", f"m{i}", "c", i, "Mel", "mel", text, datetime(2024, 1, 1 + session), session=session)
+        for i, (session, text) in enumerate(said)
+    ]
+    entities = [EntityNode("mel", "Mel", "person")]
+    facet = Facet("f1", "family", (), ("m0", "m3"))
+    persona = Persona("p1", "mel", "Mel", "Mel: family", (facet,))
+    plain = build_projection(messages, entities, [], [], [])
+    with_facet = build_projection(messages, entities, [], [], [], personas=[persona])
+    seeds = {plain.message_vertices[0]: 1.0}
+    before = personalized_pagerank(plain, seeds, damping=0.85)[plain.message_vertices]
+    after = personalized_pagerank(with_facet, seeds, damping=0.85)[with_facet.message_vertices]
+    assert after[3] > before[3]
+    assert after[3] > after[2] and after[3] > after[4]
+    assert "facet:f1" in with_facet.vertex

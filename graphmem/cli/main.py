@@ -352,8 +352,8 @@ def _eval_options(command):
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
         click.option("--baselines", is_flag=True, help="Also score BM25 and each graph channel alone, in the same run."),
         click.option("--consolidate", is_flag=True,
-                     help="Consolidate each conversation (scenes) before asking; with --baselines, also score the "
-                          "ablation (without scenes, without activation, PPR alone)."),
+                     help="Consolidate each conversation (scenes, personas) before asking; with --baselines, "
+                          "also score the ablation (without scenes and facets, without activation, PPR alone)."),
     )):
         command = option(command)
     return click.pass_obj(command)

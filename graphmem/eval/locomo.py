@@ -149,7 +149,8 @@ class EvalResult:
 
 @dataclass(frozen=True)
 class Variant:
-    """A ranking to score: search channels (None: the default engine), with or without scenes."""
+    """A ranking to score: search channels (None: the default engine), with or without consolidation
+    (`scenes`: the tenant's scenes and persona facets in the graph)."""
 
     channels: tuple[str, ...] | None = None
     scenes: bool = False
@@ -160,15 +161,14 @@ BASELINES: dict[str, Variant] = {
     "dense (embeddings configured)": Variant(("dense",)),
     "ppr only": Variant(("ppr",)),
     "activation only": Variant(("activation",)),
-    "ppr + activation (activation seeds PPR)": Variant(("ppr", "activation")),
     "graphmem": Variant(),
 }
 
 
 ABLATION: dict[str, Variant] = {
-    "full engine (PPR + activation, scenes)": Variant(("ppr", "activation"), scenes=True),
-    "without scenes": Variant(("ppr", "activation")),
-    "without activation": Variant(("ppr",), scenes=True),
+    "full engine (PPR + activation, scenes and facets)": Variant(("ppr", "activation"), scenes=True),
+    "without scenes and facets (not consolidated)": Variant(("ppr", "activation")),
+    "without activation (PPR, scenes and facets)": Variant(("ppr",), scenes=True),
     "PPR alone": Variant(("ppr",)),
 }
 

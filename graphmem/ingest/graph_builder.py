@@ -45,16 +45,23 @@ def build_graph_batch(
     messages: Sequence[Message],
     extractions: Sequence[MessageExtraction],
     known_people: Sequence[str] = (),
+    earlier_turns: Sequence[tuple[str, str]] = (),
 ) -> GraphBatch:
     """Graph records for `messages` (a subset of `conversation`) and their extractions.
 
     `known_people` are the names of person entities already stored for the tenant: short forms
     of them ("Jen") resolve to the full name (graphmem.ingest.resolution). The names a participant goes
-    by in the conversation ("Kate" for the speaker "Emi") become aliases of the participant.
+    by in the conversation ("Kate" for the speaker "Emi") become aliases of the participant; they
+    are found over the whole conversation: `earlier_turns` (speaker, text) are its stored turns
+    that `conversation` does not repeat (a conversation continued by `Memory.add_messages`).
     """
     people_here = [e.name for x in extractions for e in x.entities if e.type is EntityType.PERSON]
     renames = short_form_targets(people_here, [*known_people, *conversation.participants, *people_here])
-    goes_by = names_people_go_by([(m.speaker, m.text) for m in conversation.messages], conversation.participants)
+    turns = [*earlier_turns, *((m.speaker, m.text) for m in conversation.messages)]
+    pair = conversation.participants
+    if len(pair) != 2:
+        pair = tuple(dict.fromkeys(speaker for speaker, _ in turns))
+    goes_by = names_people_go_by(turns, pair)
     renames.update({name: participant for participant, names in goes_by.items() for name in names})
     builder = _BatchBuilder(group_id, renames)
     batch = builder.batch
@@ -67,7 +74,8 @@ def build_graph_batch(
     )
     for participant in conversation.participants:
         builder.entity(participant, EntityType.PERSON, participant)
-        for name in goes_by.get(participant, ()):
+    for participant, names in goes_by.items():
+        for name in names:
             builder.entity(participant, EntityType.PERSON, name)
     by_id = {e.message_id: e for e in extractions}
     for message in messages:

@@ -53,9 +53,9 @@ class SearchSettings:
     """Ranking parameters; they make sense for any conversation and are tuned on the dev split."""
 
     # BM25 feeds PPR its seeds; fusing BM25's own ranking back in lowered recall on the dev split.
-    # PPR alone is the default: adding activation (into PPR) or scenes helped LoCoMo dev and
-    # lowered REALTALK dev (README, ablation).
-    channels: tuple[Channel, ...] = ("ppr",)
+    # The full engine is the default: activation evoking scenes and persona facets for PPR beats
+    # PPR alone on both dev sets once consolidated, and is PPR alone before (README, ablation).
+    channels: tuple[Channel, ...] = ("ppr", "activation")
     channel_weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "ppr": 1.0})
     rrf_k: int = 60
     damping: float = 0.9  # probability of walking on rather than restarting at a seed
@@ -77,7 +77,7 @@ class SearchSettings:
     dense_seeds: int = 10
     dense_seed_weight: float = 0.5
     # With both graph channels, activation enters PPR rather than being fused with it: the
-    # facts, events and scenes it reaches most join the restart distribution (their activation
+    # scenes and persona facets it reaches most join the restart distribution (their activation
     # scaled so the strongest weighs activation_seed_weight x the strongest seed). Fusing the
     # two rankings (RRF) lowered recall on both dev sets.
     activation_seeds: int = 50
@@ -124,11 +124,12 @@ class GroupIndex:
     ) -> GroupIndex:
         """Read the tenant from the store and build every structure from scratch."""
         delta = store.changes(group_id)
-        scenes = store.scenes(group_id)
+        scenes, personas = store.scenes(group_id), store.personas(group_id)
         messages, entities, events, relations = delta.messages, delta.entities, delta.events, delta.relations
-        projection = build_projection(messages, entities, delta.mentions, events, relations, weights, scenes)
+        projection = build_projection(messages, entities, delta.mentions, events, relations, weights, scenes, personas)
         captions = _captions(messages, entities, events, relations)
         captions.update({f"scene:{s.id}": f"scene «{s.label}»" for s in scenes})
+        captions.update({f"facet:{f.id}": f"{p.name}'s side «{f.label}»" for p in personas for f in p.facets})
         by_message: dict[str, list[RelationEdge]] = {}
         for relation in relations:
             by_message.setdefault(relation.message_id, []).append(relation)
@@ -271,12 +272,14 @@ def search(
     _add_type_seeds(index, seeds, asked_entity_type(query), settings)
     prior = _prior(index, linked, absolute_time_constraint(query), settings)
     activation = None
-    if "activation" in settings.channels and seeds:
+    into_ppr = "ppr" in settings.channels
+    # Into PPR, activation only adds the scenes and facets it evokes: none before consolidation.
+    if "activation" in settings.channels and seeds and (not into_ppr or len(projection.consolidated_vertices)):
         activation = spread_activation(
             projection, seeds, decay=settings.activation_decay, hops=settings.activation_hops,
             keep=settings.activation_keep, threshold=settings.activation_threshold,
         )
-    into_ppr = "ppr" in settings.channels and activation is not None
+    into_ppr = into_ppr and activation is not None
     if "ppr" in settings.channels and seeds:
         restart = with_activated(projection, seeds, activation, settings) if into_ppr else seeds
         scores = personalized_pagerank(projection, restart, settings.damping, settings.ppr_tolerance)
@@ -344,11 +347,16 @@ def _seeds(
 def with_activated(
     projection: GraphProjection, seeds: dict[int, float], activation: np.ndarray, settings: SearchSettings
 ) -> dict[int, float]:
-    """The seeds plus the facts, events and scenes activation reaches most, weighted by their
-    activation: how spreading activation enters personalized PageRank."""
-    structure = activation.copy()
-    structure[projection.message_vertices] = 0.0
-    structure[list(projection.entity_vertices.values())] = 0.0
+    """The seeds plus the scenes and persona facets activation reaches most, weighted by their
+    activation: how spreading activation enters personalized PageRank.
+
+    Activation spreads over the whole graph, but only the structures consolidation found join the
+    restart: the question evokes scenes and sides of a person, and PPR then pulls in their turns.
+    Letting the facts and events it reaches in as well lowered recall on REALTALK dev (README).
+    """
+    structure = np.zeros_like(activation)
+    evoked = projection.consolidated_vertices
+    structure[evoked] = activation[evoked]
     structure[list(seeds)] = 0.0
     top = top_k(structure, settings.activation_seeds)
     if not top:

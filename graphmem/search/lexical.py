@@ -39,6 +39,18 @@ def _tokens(texts: list[str]) -> bm25s.tokenization.Tokenized:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
 
 
+# A question's scaffold (interrogatives, auxiliaries, pronouns) says nothing about which turn
+# answers it, yet bm25s's English list (Lucene's 33 words) keeps it, so "Where has Melanie
+# camped?" ranked turns for "where" and "has". Queries drop these words too; documents keep them.
+QUERY_STOPWORDS = sorted(
+    set(bm25s.stopwords.STOPWORDS_EN)
+    | set(
+        """what when where which who whom whose why how did do does has have had were would could should can may
+        might i me my you your he him his she her we us our them its been being am many much any some kind""".split()
+    )
+)
+
+
 class LexicalIndex:
     """A BM25 index of messages; `search` returns (position in `messages`, score), best first."""
 
@@ -113,7 +125,9 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every document for `query`; None when no query term is indexed."""
-        words = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)[0]
+        words = bm25s.tokenize(
+            [query], stopwords=QUERY_STOPWORDS, stemmer=_STEMMER, show_progress=False, return_ids=False
+        )[0]
         ids = [self.vocab[w] for w in words if w in self.vocab]  # repeated terms count again, as in bm25s
         if self.size == 0 or not ids:
             return None

@@ -1,9 +1,10 @@
 """The in-memory graph a tenant's queries run on, and personalized PageRank over it.
 
-One undirected weighted igraph graph per tenant: message, entity, event and fact vertices, with
-edges for mentions, speakers, addressees, turn adjacency, event participation, facts' subject /
-object / provenance, scene membership. It is built once from the store and extended in place as
-new messages are appended (`extend_projection`, in time proportional to the new records); queries
+One undirected weighted igraph graph per tenant: message, entity, event and fact vertices (and,
+once consolidated, scene and persona-facet vertices), with edges for mentions, speakers,
+addressees, turn adjacency, event participation, facts' subject / object / provenance, scene
+membership and facets' evidence. It is built once from the store and extended in place as new
+messages are appended (`extend_projection`, in time proportional to the new records); queries
 only read it.
 
 Personalized PageRank runs on the graph's weighted adjacency in CSR form (`WalkMatrix`), built
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import igraph
 import numpy as np
 
-from graphmem.models import EntityNode, EventNode, Mention, MessageNode, RelationEdge, Scene
+from graphmem.models import EntityNode, EventNode, Mention, MessageNode, Persona, RelationEdge, Scene
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class EdgeWeights:
     fact_source: float = 1.0
     fact_argument: float = 0.3
     scene_member: float = 0.5  # times the member's weight in its scene
+    # A persona facet (one side of a participant: family, a hobby) links the messages behind its
+    # facts, across sessions: "What does Melanie do with her family?" reaches the other family turns.
+    facet_evidence: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -66,15 +70,25 @@ class GraphProjection:
     message_vertices: np.ndarray  # vertex of messages[i]
     entity_vertices: dict[str, int]
     entity_degree: dict[str, int]  # messages mentioning or spoken by each entity
-    keys: list[str]  # what each vertex stands for: a message or entity id, "event:<id>", "fact:<id>", "scene:<id>"
+    keys: list[str]  # a message or entity id, "event:<id>", "fact:<id>", "scene:<id>" or "facet:<id>"
     vertex: dict[str, int]  # the inverse of `keys`
     last_turns: dict[tuple[str, int | None], str]  # (conversation, session) -> the id of its last message
     _edge_arrays: tuple | None = field(default=None, repr=False)  # derived from `graph`, see `_edges`
     _walk: WalkMatrix | None = field(default=None, repr=False)  # derived from the edge arrays, see `walk`
+    _consolidated: np.ndarray | None = field(default=None, repr=False)  # see `consolidated_vertices`
 
     @property
     def size(self) -> int:
         return self.graph.vcount()
+
+    @property
+    def consolidated_vertices(self) -> np.ndarray:
+        """The scene and persona-facet vertices (none before the tenant is consolidated)."""
+        if self._consolidated is None:
+            self._consolidated = np.array(
+                [v for v, key in enumerate(self.keys) if key.startswith(("scene:", "facet:"))], dtype=np.int64
+            )
+        return self._consolidated
 
     @property
     def sources(self) -> np.ndarray:
@@ -126,16 +140,19 @@ def build_projection(
     relations: Sequence[RelationEdge],
     weights: EdgeWeights = EdgeWeights(),
     scenes: Sequence[Scene] = (),
+    personas: Sequence[Persona] = (),
 ) -> GraphProjection:
     """Project a tenant's records into one weighted graph.
 
     Scenes are vertices linked to their members, so a fact evokes its scene and the scene pulls
-    in the scene's other facts and messages (Bi-Mem's associative recall).
+    in the scene's other facts and messages (Bi-Mem's associative recall). Persona facets are
+    vertices linked to the messages behind their facts, the same recall along one participant's side.
     """
     builder = _Builder(weights)
     for entity in entities:
         builder.vid(entity.id)
     builder.add(messages, mentions, events, relations, scenes)
+    builder.add_facets(personas)
     return builder.finish(messages, [e.id for e in entities])
 
 
@@ -217,6 +234,13 @@ class _Builder:
                 key = member_key[member.kind].format(member.id)
                 if key in self.vertex and member.weight > 0:
                     self.link(f"scene:{scene.id}", key, w.scene_member * member.weight)
+
+    def add_facets(self, personas: Sequence[Persona]) -> None:
+        for persona in personas:
+            for facet in persona.facets:
+                for message_id in facet.evidence:
+                    if message_id in self.vertex:
+                        self.link(f"facet:{facet.id}", message_id, self.weights.facet_evidence)
 
     def finish(self, messages: Sequence[MessageNode], entity_ids: Sequence[str]) -> GraphProjection:
         graph = igraph.Graph(n=len(self.vertex), edges=self.edges, directed=False)
