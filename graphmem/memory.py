@@ -244,6 +244,7 @@ class Memory:
                     record = f"conversation {conversation.id!r}"
                     rejected.append(RecordProblem("<conversations>", record, str(error), "conversation_id"))
                     continue
+            conversation = self._within_message_limit(conversation, rejected)
             stored = {m.source_id: m for m in self.store.messages(group, conversation.id)}
             changed = [
                 m for m in conversation.messages if m.id not in stored or stored[m.id].digest != message_digest(m)
@@ -286,6 +287,20 @@ class Memory:
             rejected=tuple(rejected), seconds=time.perf_counter() - started,
             llm=self.extractor.usage - usage_before if usage_before is not None else None,
         )
+
+    def _within_message_limit(self, conversation: Conversation, rejected: list[RecordProblem]) -> Conversation:
+        """`conversation` without its turns longer than `Config.max_message_chars`, each reported
+        in `rejected` (files are held to the limit when read; a conversation built in Python here)."""
+        limit = self.config.max_message_chars
+        kept = [m for m in conversation.messages if len(m.text) <= limit]
+        if len(kept) == len(conversation.messages):
+            return conversation
+        rejected.extend(
+            RecordProblem("<conversations>", f"conversation {conversation.id!r} message {m.id!r}",
+                          f"{len(m.text):,} characters; the limit is {limit:,} (max_message_chars)", "text")
+            for m in conversation.messages if len(m.text) > limit
+        )
+        return conversation.model_copy(update={"messages": tuple(kept)})
 
     def add_messages(
         self,

@@ -288,7 +288,11 @@ def test_conversations_built_in_python_meet_the_limits_files_meet(tmp_path):
         Conversation(id="c1", participants=("Ann", ""), messages=())
     assert empty.value.errors()[0]["loc"] == ("participants", 1)
 
-    conversation = Conversation(id="c1", participants=("Ann", "Bob"), messages=(Message(**turn),))
-    with Memory(Config(path=tmp_path / "m.db")) as memory:
-        assert memory.ingest_conversations([conversation]).messages_added == 1
-        assert [m.text for m in memory.messages()] == ["Hi Bob!"]
+    long_turn = Message(**dict(turn, id="t2", seq=2, text="word " * 30))
+    conversation = Conversation(id="c1", participants=("Ann", "Bob"), messages=(Message(**turn), long_turn))
+    with Memory(Config(path=tmp_path / "m.db", max_message_chars=100)) as memory:
+        report = memory.ingest_conversations([conversation])
+        assert report.messages_added == 1 and [m.text for m in memory.messages()] == ["Hi Bob!"]
+        (problem,) = report.rejected
+        assert (problem.record, problem.field) == ("conversation 'c1' message 't2'", "text")
+        assert problem.problem == "150 characters; the limit is 100 (max_message_chars)"
