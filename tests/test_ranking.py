@@ -9,6 +9,7 @@ import pytest
 
 from graphmem import Config, ConfigError, Memory, SearchSettings
 from graphmem.models import EntityNode, Facet, Mention, MessageNode, Persona
+from graphmem.search.dense import boosted
 from graphmem.search.engine import search
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.projection import (
@@ -183,6 +184,32 @@ def test_optional_dense_channel_embeds_incrementally(tmp_path):
         assert "s2-2" in {h.source_id for h in hits}
         reasons = [reason for h in hits for reason in h.why]
         assert reasons and all(reason.startswith("dense") or reason.startswith("question") for reason in reasons)
+
+
+def test_the_dense_boost_lifts_messages_near_the_question_and_keeps_the_graph_order_among_equals():
+    graph = np.array([1.0, 0.9, 0.5, 0.0])
+    cosine = np.array([0.1, 0.8, 0.1, 0.9])
+    lifted = boosted(graph, cosine, 0.3)
+    assert lifted[1] > lifted[0] > lifted[2]  # a close message passes one the graph scored a little higher
+    assert lifted[3] == 0.0  # the boost multiplies: what the graph never reached stays unreached
+    assert np.array_equal(boosted(graph, np.array([-0.2, -0.1, -0.3, -0.5]), 0.3), graph)
+    assert np.array_equal(boosted(graph, cosine, 0.0), graph)
+
+
+def test_with_embeddings_a_turn_sharing_no_word_with_the_question_is_lifted_and_off_is_the_default_engine(tmp_path):
+    """The dense seeds and boost bring "learning to play the piano" to the top for a question about a
+    musical instrument; with both set to zero, an embeddings memory ranks exactly as one without."""
+    pytest.importorskip("wordllama")
+    question = "Which musical instrument is Ben studying?"
+    off = SearchSettings(dense_seeds=0, dense_boost=0.0)
+    with Memory(Config(path=tmp_path / "plain.db")) as plain:
+        plain.ingest(SAMPLE)
+        default_engine = [h.source_id for h in plain.search(question, k=5)]
+    with Memory(Config(path=tmp_path / "dense.db", embeddings="wordllama")) as memory:
+        memory.ingest(SAMPLE)
+        assert [h.source_id for h in memory.search(question, k=5, settings=off)] == default_engine
+        assert default_engine[0] != "s2-3"
+        assert memory.search(question, k=1)[0].source_id == "s2-3"
 
 
 def test_an_unknown_channel_is_refused_by_name(tmp_path):
