@@ -8,8 +8,10 @@ it. Never per query.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
@@ -123,6 +125,11 @@ class GroupIndex:
         cls, store: Store, group_id: str, weights: EdgeWeights = EdgeWeights(), embeddings: str = "none"
     ) -> GroupIndex:
         """Read the tenant from the store and build every structure from scratch."""
+        with _collector_paused():
+            return cls._built(store, group_id, weights, embeddings)
+
+    @classmethod
+    def _built(cls, store: Store, group_id: str, weights: EdgeWeights, embeddings: str) -> GroupIndex:
         delta = store.changes(group_id)
         scenes = store.scenes(group_id)
         messages, entities, events, relations = delta.messages, delta.entities, delta.events, delta.relations
@@ -221,7 +228,7 @@ class GroupIndex:
         return (
             BYTES_PER_MESSAGE * len(self.messages)
             + BYTES_PER_VERTEX * self.projection.size
-            + BYTES_PER_EDGE * self.projection.graph.ecount()
+            + BYTES_PER_EDGE * self.projection.link_count
             + BYTES_PER_POSTING * self.lexical.postings
             + 2 * self.text_bytes
         )
@@ -240,6 +247,23 @@ class GroupIndex:
         entity = self.entities.get(entity_id)
         return entity.name if entity else entity_id
 
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a while (if it was on).
+
+    A build allocates a few million objects (records, keys, postings) and frees almost none;
+    each of the collector's full passes meanwhile walks every live object, so on a 100k-message
+    tenant they took a third of the build. What the build makes is collected as usual afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def search(
