@@ -482,12 +482,10 @@ class Memory:
         peaks: dict[str, float] = {}
         start_rss = resident_mb()
         with measured("read", timings, peaks):
-            records = TenantRecords(store.messages(group), store.mentions(group), store.events(group),
-                                    store.relations(group), store.entities(group))
             previous = store.scenes(group)
             personas = store.personas(group) if not full else []
-        result = consolidate(group, records, previous, personas=personas, full=full)
-        del records
+        # The records go straight into consolidate, which lets go of them once it has the features.
+        result = consolidate(group, self._tenant_records(group, timings, peaks), previous, personas=personas, full=full)
         with measured("write", timings, peaks):
             store.write_personas(group, result.personas)
             store.write_scenes(group, result.scenes)  # a new version, not an append: indexes rebuild
@@ -496,6 +494,13 @@ class Memory:
         report.peak_rss_mb = {"read": peaks["read"], **report.peak_rss_mb, "write": peaks["write"]}
         report.start_rss_mb = start_rss
         return report
+
+    def _tenant_records(self, group: str, timings: dict[str, float], peaks: dict[str, float]) -> TenantRecords:
+        """What consolidation reads of a tenant (timed as part of the "read" step)."""
+        store = self.store
+        with measured("read", timings, peaks):
+            return TenantRecords(store.messages(group), store.mentions(group), store.events(group),
+                                 store.relations(group), store.entities(group))
 
     def scenes(self, *, group_id: str | None = None) -> list[Scene]:
         """The tenant's scenes in time order, as the last consolidation left them: each with its

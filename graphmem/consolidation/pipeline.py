@@ -110,17 +110,20 @@ def consolidate(
         items, names = features.items, participant_names(records)
         vocabulary = Vocabulary({e.id: e.name for e in records.entities},
                                 {e.id for e in records.entities if e.type == "person"}, set(names))
+        source = {m.id: m.source_id for m in records.messages}
+        past = {r.id for r in records.relations if not r.current}
+    # Everything below reads the features: a caller that holds no other reference to the records
+    # (Memory.consolidate) has their memory back for clustering, which needs the most.
+    del records
     report.items = len(items)
     with _timed(report, "scenes"):
         update = _scenes(group_id, features, vocabulary, previous, full, settings.scenes)
     _count_update(report, update)
     with _timed(report, "alignment"):
         moved = {m.item_id: m for m in misattributions(items, names)}
-        source = {m.id: m.source_id for m in records.messages}
         report.changes += [_describe_move(m, features, vocabulary, source) for m in moved.values()]
         scenes = _split_mixed_scenes(group_id, features, vocabulary, update, moved, names, report, settings)
     with _timed(report, "personas"):
-        past = {r.id for r in records.relations if not r.current}
         owned = self_statements(items, names, moved)
         kept = {} if full else {p.entity_id: p for p in personas}
         stale = _stale_personas(owned, previous, features, kept, past, moved) if kept else set(names)

@@ -608,7 +608,8 @@ def _mentions(db: sqlite3.Connection, group_id: str, since: int) -> list[Mention
                WHERE m.group_id = ? AND m.version > ? ORDER BY x.entity_id, x.message_id""",
             (group_id, since),
         )
-    return [Mention(*r) for r in rows]
+    same = {}.setdefault  # one string per id: a tenant has ~3 mentions per message and few entities
+    return [Mention(same(message, message), same(entity, entity)) for message, entity in rows]
 
 
 def _events(db: sqlite3.Connection, group_id: str, since: int, entity_id: str | None) -> list[EventNode]:
