@@ -46,7 +46,7 @@ CHANNELS: tuple[Channel, ...] = get_args(Channel)
 # as one tenant (2,760 turns) measured 10.7 MB of Python objects; these give 10.9 MB plus igraph's own.
 BYTES_PER_MESSAGE = 1500
 BYTES_PER_VERTEX = 500
-BYTES_PER_EDGE = 70  # igraph holds ~32 B per edge in C, the weight list the rest
+BYTES_PER_EDGE = 70  # links and weights as arrays, and their walk matrix once queried
 BYTES_PER_POSTING = 16
 
 

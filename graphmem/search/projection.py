@@ -1,10 +1,11 @@
 """The in-memory graph a tenant's queries run on, and personalized PageRank over it.
 
-One undirected weighted igraph graph per tenant: message, entity, event and fact vertices, with
+One undirected weighted graph per tenant: message, entity, event and fact vertices, with
 edges for mentions, speakers, addressees, turn adjacency, event participation, facts' subject /
 object / provenance, scene membership. It is built once from the store and extended in place as
 new messages are appended (`extend_projection`, in time proportional to the new records); queries
-only read it.
+only read it. It is held as numpy arrays of links (a build merges parallel links with one sort);
+an igraph graph is made from them only for explanations' shortest paths and exact PPR.
 
 Personalized PageRank runs on the graph's weighted adjacency in CSR form (`WalkMatrix`), built
 lazily on a projection's first query after a build or an extension (one sort of the edge list).
