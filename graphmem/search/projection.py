@@ -228,7 +228,6 @@ class _Builder:
 
     def add(self, messages, mentions, events, relations, scenes) -> None:
         w, vertex = self.weights, self.vertex
-        self.vertices([m.id for m in messages])
         named = lambda: chain.from_iterable((m.id, m.speaker_id, m.addressee_id or m.speaker_id) for m in messages)
         own = np.array(self.ids([m.id for m in messages], named), dtype=np.int64)
         speaker = self.ids([m.speaker_id for m in messages], named)
