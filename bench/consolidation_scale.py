@@ -16,7 +16,7 @@ Each measurement runs `Memory.consolidate` in a fresh process on the SQLite stor
 consolidation of the tenant, then, after a batch of `--batch` new messages (the next copy's first
 turns, with what was extracted from them) is written, an incremental one. Printed: seconds (wall,
 including reading and writing the store) and the process's CPU seconds (on a shared machine, wall
-time depends on the load; CPU time much less), the process's peak resident memory (ru_maxrss)
+time depends on the load; CPU time much less), the process's peak resident memory (VmHWM)
 and, in brackets, what consolidation added to what the process held when it began (the report's
 own figure); then the seconds and peak memory of each step.
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graphmem import Config, Memory
+from graphmem.consolidation.pipeline import peak_resident_mb
 from graphmem.ingest.loaders import load_file
 from graphmem.models import ConversationNode, EntityNode, GraphBatch
 from graphmem.store.sqlite.store import SQLiteStore
@@ -216,7 +216,7 @@ def _measure(db: Path, full: bool) -> None:
         "reclustered": report.reclustered,
         "scenes": report.scenes, "personas": report.personas, "personas_rebuilt": report.personas_rebuilt,
         "timings": report.timings, "step_peaks": report.peak_rss_mb,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_resident_mb(),
         "added_mb": report.peak_memory_mb - report.start_rss_mb,
     }))
 

@@ -519,17 +519,23 @@ class Memory:
         store = self.store
         steps = StepMeasures()
         with steps.measure("read"):
-            records = TenantRecords(store.messages(group), store.mentions(group), store.events(group),
-                                    store.facts(group), store.entities(group))
             previous = store.scenes(group)
             personas = store.personas(group) if not full else []
-        result = consolidate(group, records, previous, personas=personas, full=full, steps=steps)
-        del records
+        # The records go straight into consolidate, which lets go of them once it has the features.
+        result = consolidate(group, self._tenant_records(group, steps), previous, personas=personas, full=full,
+                             steps=steps)
         with steps.measure("write"):
             store.write_personas(group, result.personas)
             store.write_scenes(group, result.scenes)  # a new version, not an append: indexes rebuild
         # the same report, built anew with the write step measured too
         return replace(result.report, timings=dict(steps.timings), peak_rss_mb=dict(steps.peak_rss_mb))
+
+    def _tenant_records(self, group: str, steps: StepMeasures) -> TenantRecords:
+        """What consolidation reads of a tenant (measured as part of the "read" step)."""
+        store = self.store
+        with steps.measure("read"):
+            return TenantRecords(store.messages(group), store.mentions(group), store.events(group),
+                                 store.facts(group), store.entities(group))
 
     def scenes(self, *, group_id: str | None = None) -> list[Scene]:
         """The tenant's scenes in time order, as the last consolidation left them: each with its

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from graphmem import Config, ConfigError, Memory, SearchSettings
-from graphmem.models import EntityNode, Facet, Mention, MessageNode, Persona
+from graphmem.models import EntityNode, Facet, Mention, MessageNode, Persona, RelationEdge
 from graphmem.search.dense import boosted
 from graphmem.search.engine import search
 from graphmem.search.lexical import LexicalIndex
@@ -116,6 +116,50 @@ def test_explain_gives_the_path_from_a_seed_to_each_hit(tmp_path):
         assert hit.path[0].startswith(("BM25 hit ", "question names "))
         last = hit.path[-1].removeprefix("BM25 hit ")
         assert last.startswith(f"{hit.source_id} {hit.speaker}:")
+
+
+def test_parallel_links_merge_into_one_with_their_weights_summed():
+    """A turn that mentions its own speaker, and a fact about its subject itself, make parallel
+    links: the projection holds each pair once (lower vertex first, sorted), weights summed."""
+    messages = [MessageNode("m0", "m0", "c", 0, "Ann", "ann", "I, Ann, moved", datetime(2024, 1, 1), session=1),
+                MessageNode("m1", "m1", "c", 1, "Bo", "bo", "ok", datetime(2024, 1, 1), session=1, addressee_id="ann")]
+    entities = [EntityNode("ann", "Ann", "person"), EntityNode("bo", "Bo", "person")]
+    fact = RelationEdge("r0", "ann", "ann", "is", "Ann is Ann", "m0", datetime(2024, 1, 1))
+    projection = build_projection(messages, entities, [Mention("m0", "ann")], [], [fact])
+    v = projection.vertex
+    pairs = [tuple(pair) for pair in projection.links.tolist()]
+    weight = dict(zip(pairs, projection.link_weights.tolist()))
+    assert pairs == sorted(set(pairs)) and all(a < b for a, b in pairs)
+    assert weight[(v["ann"], v["m0"])] == pytest.approx(0.15 + 1.0)  # speaker and mention
+    assert weight[(v["ann"], v["fact:r0"])] == pytest.approx(0.3 + 0.3)  # subject and object
+    assert weight[(v["m0"], v["m1"])] == 2.0 and weight[(v["ann"], v["m1"])] == 0.05
+    assert projection.graph.ecount() == len(pairs) and projection.graph.vcount() == projection.size == 5
+
+
+def test_bm25_scores_are_bm25s_scores():
+    """The index tokenizes in bulk and scores from postings; both must agree with bm25s itself
+    (its tokenizer, Lucene BM25), punctuation, case, accents and stopwords included."""
+    import bm25s
+
+    from graphmem.search.lexical import LexicalIndex, message_document
+
+    texts = ["Caroline's LGBTQ support-group met at 3pm!", "Naïve café in Zürich; the CAFÉ was naïve",
+             "I went to a pottery class with the kids", "pottery, pottery and more POTTERY", "a b c", "",
+             "Straße 2024_05 co-op e-mail x", "Melanie paints sunsets; she painted a lake"]
+    messages = [MessageNode(f"m{i}", f"m{i}", "c", i, "Ann", "ann", text, datetime(2024, 1, 1))
+                for i, text in enumerate(texts)]
+    index = LexicalIndex(messages[:3])
+    index.add(messages[3:])  # grown by an append
+    stemmer = __import__("Stemmer").Stemmer("english")
+    reference = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
+    reference.index(bm25s.tokenize([message_document(m) for m in messages], stopwords="en", stemmer=stemmer,
+                                   show_progress=False), show_progress=False)
+    for query in ("pottery class", "naive cafe", "café naïve", "Caroline support group", "painting lakes", "co-op 2024_05"):
+        tokens = bm25s.tokenize([query], stopwords="en", stemmer=stemmer, show_progress=False, return_ids=False)[0]
+        expected = reference.get_scores(tokens)
+        found = index.scores(query)  # None when no query term is indexed
+        assert np.allclose(np.zeros(len(texts)) if found is None else found, expected, rtol=1e-5, atol=1e-6), query
+        assert (found is None) == (query == "naive cafe")
 
 
 def test_strongest_path_prefers_strong_links():

@@ -32,6 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, repeat
 
 import igraph
 import numpy as np
@@ -132,12 +133,32 @@ def _statement(item_id: str, kind: str, source: MessageNode, entity_ids: list[st
 
 def content_words(text: str, skip: frozenset[str] = frozenset()) -> list[str]:
     """The content words of a text, lower-cased (stopwords, short words and words in `skip` left out)."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOPWORDS and w not in skip]
+    return [w for w in _WORD.findall(text.lower()) if _is_content(w, skip)]
+
+
+def _is_content(word: str, skip: frozenset[str]) -> bool:
+    return len(word) > 2 and word not in _STOPWORDS and word not in skip
 
 
 def stems(words: Sequence[str]) -> list[str]:
     """English stems of `words`, so that "painted" and "painting" count as one keyword."""
     return _STEMMER.stemWords(list(words))
+
+
+def keyword_documents(texts: Iterable[str], skip: frozenset[str] = frozenset()) -> list[list[str]]:
+    """`stems(content_words(text, skip))` of every text, with each distinct word judged and
+    stemmed once (a tenant's texts share most of their words)."""
+    stem_of: dict[str, str | None] = {}  # a word -> its stem; None: not a content word
+    documents = []
+    for text in texts:
+        words = _WORD.findall(text.lower())
+        unseen = [w for w in dict.fromkeys(words) if w not in stem_of]
+        if unseen:
+            kept = [w for w in unseen if _is_content(w, skip)]
+            stem_of.update(dict.fromkeys(unseen))
+            stem_of.update(zip(kept, _STEMMER.stemWords(kept)))
+        documents.append([stem for stem in map(stem_of.__getitem__, words) if stem is not None])
+    return documents
 
 
 class Features:
@@ -152,9 +173,12 @@ class Features:
         self.index = {item.id: position for position, item in enumerate(self.items)}
         speakers = frozenset(speaker_ids)
         skip = frozenset(word for name in speaker_names for word in _WORD.findall(name.lower()))
-        documents = [stems(content_words(item.text, skip)) for item in self.items]
-        self.entity_frequency = Counter(e for item in self.items for e in set(item.entity_ids))
-        self.term_frequency = Counter(term for document in documents for term in set(document))
+        documents = keyword_documents((item.text for item in self.items), skip)
+        self.entity_frequency = Counter(chain.from_iterable(set(item.entity_ids) for item in self.items))
+        self.term_frequency = Counter(chain.from_iterable(set(document) for document in documents))
+        # Labels ask for these once per member of every scene and facet: computed once here.
+        self._entity_idf = {e: _idf(len(self.items), count) for e, count in self.entity_frequency.items()}
+        self._term_idf = {t: _idf(len(self.items), count) for t, count in self.term_frequency.items()}
         entities = _entity_vectors(self.items, self.entity_frequency, speakers, weights.speaker_share)
         terms = _term_vectors(documents, self.term_frequency)
         # One row per item: the dot product of two rows is their content affinity (`content`).
@@ -177,11 +201,11 @@ class Features:
 
     def entity_idf(self, entity_id: str) -> float:
         """How rare an entity is among the items: log(items / items involving it)."""
-        return _idf(len(self.items), self.entity_frequency[entity_id])
+        return self._entity_idf.get(entity_id, 0.0)
 
     def term_idf(self, term: str) -> float:
         """How rare a keyword (a stem) is among the items' texts."""
-        return _idf(len(self.items), self.term_frequency[term])
+        return self._term_idf.get(term, 0.0)
 
     def content(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """What items `rows` and `cols` (positions) share, whenever said: entities and words (a dense block)."""
@@ -270,6 +294,7 @@ class Features:
             found_weights.append(weight[strongest])
             start += len(block)
             size = _next_block_size(len(block), window.work)
+        del index  # freed before the result is assembled (the step's peak memory)
         shape = (len(rows), len(self.items))
         if not found_rows:
             return sparse.csr_matrix(shape, dtype=np.float32)
@@ -292,16 +317,22 @@ class Features:
         chosen = np.arange(len(self.items)) if positions is None else np.asarray(positions, dtype=np.int64)
         local = np.full(len(self.items), -1, dtype=np.int64)
         local[chosen] = np.arange(len(chosen))
+        sources, targets, weights = self._edges(chosen, local)
+        graph = igraph.Graph(n=len(chosen), directed=False)
+        graph.add_edges(np.column_stack([sources, targets]))
+        graph.es["weight"] = weights.astype(np.float64).tolist()
+        # The edges also as arrays (graph attributes), for per-vertex sums without Python lists.
+        graph["sources"], graph["targets"], graph["weights"] = sources, targets, weights
+        return graph
+
+    def _edges(self, chosen: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The links among `chosen` once per pair, sorted by (lower, higher) local vertex, with their
+        weights. (Its own step, so the candidates' arrays are freed before the graph is made.)"""
         found = self.links(chosen, chosen).tocoo()
         a, b = found.row.astype(np.int64), local[found.col]
         low, high = np.minimum(a, b), np.maximum(a, b)
-        _, first = np.unique(low * len(chosen) + high, return_index=True)  # sorted by (low, high)
-        graph = igraph.Graph(n=len(chosen), directed=False)
-        graph.add_edges(np.column_stack([low[first], high[first]]))
-        graph.es["weight"] = found.data[first].astype(np.float64).tolist()
-        # The edges also as arrays (graph attributes), for per-vertex sums without Python lists.
-        graph["sources"], graph["targets"], graph["weights"] = low[first], high[first], found.data[first]
-        return graph
+        _, first = np.unique(low * len(chosen) + high, return_index=True)
+        return low[first], high[first], found.data[first]
 
 
 @dataclass(frozen=True)
@@ -390,39 +421,37 @@ def _entity_vectors(items: Sequence[Item], frequency: Counter[str], speakers: fr
     """Rows whose dot product is the summed IDF of the entities two items share, scaled so that
     one entity seen in a single other item weighs about 1; speakers' weight is scaled down."""
     shared = sorted(e for e, count in frequency.items() if count > 1)  # only shared entities can link
-    column = {e: i for i, e in enumerate(shared)}
     top = math.log(max(len(items), 2))
-    weight = {e: math.sqrt(max(_idf(len(items), frequency[e]) * (speaker_share if e in speakers else 1.0), 0.0) / top)
-              for e in shared}
-    rows, cols, values = [], [], []
-    for row, item in enumerate(items):
-        for entity in dict.fromkeys(item.entity_ids):
-            if entity in column:
-                rows.append(row)
-                cols.append(column[entity])
-                values.append(weight[entity])
-    return _csr(values, rows, cols, (len(items), len(shared)))
+    weight = [math.sqrt(max(_idf(len(items), frequency[e]) * (speaker_share if e in speakers else 1.0), 0.0) / top)
+              for e in shared]
+    rows, cols = _shared_features([list(dict.fromkeys(item.entity_ids)) for item in items], shared)
+    return _csr(np.array(weight, dtype=np.float64)[cols], rows, cols, (len(items), len(shared)))
 
 
 def _term_vectors(documents: Sequence[list[str]], frequency: Counter[str]) -> sparse.csr_matrix:
     """L2-normalised TF-IDF rows (sublinear term frequency) over terms found in two documents or more."""
     shared = sorted(t for t, count in frequency.items() if count > 1)
-    column = {t: i for i, t in enumerate(shared)}
-    rows, cols, values = [], [], []
-    for row, document in enumerate(documents):
-        for term, count in Counter(document).items():
-            if term in column:
-                rows.append(row)
-                cols.append(column[term])
-                values.append((1.0 + math.log(count)) * _idf(len(documents), frequency[term]))
-    vectors = _csr(values, rows, cols, (len(documents), len(shared)))
+    idf = np.array([_idf(len(documents), frequency[t]) for t in shared], dtype=np.float64)
+    rows, cols = _shared_features(documents, shared)
+    pairs, counts = np.unique(rows * max(len(shared), 1) + cols, return_counts=True)  # one per (document, term)
+    rows, cols = pairs // max(len(shared), 1), pairs % max(len(shared), 1)
+    sublinear = np.array([1.0 + math.log(count) if count else 0.0 for count in range(int(counts.max(initial=0)) + 1)])
+    vectors = _csr(sublinear[counts] * idf[cols], rows, cols, (len(documents), len(shared)))
     norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
     return sparse.diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 1.0).astype(np.float32)) @ vectors
 
 
-def _csr(values: list[float], rows: list[int], cols: list[int], shape: tuple[int, int]) -> sparse.csr_matrix:
-    return sparse.csr_matrix((np.array(values, dtype=np.float32), (np.array(rows, dtype=np.int64),
-                                                                   np.array(cols, dtype=np.int64))), shape=shape)
+def _shared_features(rows: Sequence[Sequence[str]], shared: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of every feature of every row that is among `shared` (columns: positions in it)."""
+    column = {feature: i for i, feature in enumerate(shared)}
+    cols = np.fromiter(map(column.get, chain.from_iterable(rows), repeat(-1)), dtype=np.int64)
+    positions = np.repeat(np.arange(len(rows), dtype=np.int64), [len(row) for row in rows])
+    kept = cols >= 0
+    return positions[kept], cols[kept]
+
+
+def _csr(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+    return sparse.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape)
 
 
 def leiden(graph: igraph.Graph, resolution: float, seed: int, *, model: str = "cpm") -> list[int]:
@@ -478,8 +507,9 @@ def label(features: Features, members: Mapping[int, float], vocabulary: Vocabula
     IDF, in two items or more; participants left out), topped up with its most salient keywords."""
     salience: Counter[str] = Counter()
     seen: Counter[str] = Counter()
+    participants = frozenset(vocabulary.participants)
     for position, weight in members.items():
-        for entity in set(features.items[position].entity_ids) - set(vocabulary.participants):
+        for entity in set(features.items[position].entity_ids) - participants:
             salience[entity] += weight * features.entity_idf(entity)
             seen[entity] += 1
     names = [vocabulary.names[e] for e, _ in sorted(salience.items(), key=lambda p: (-p[1], p[0]))

@@ -129,15 +129,18 @@ def consolidate(
         items, names = features.items, participant_names(records)
         vocabulary = Vocabulary({e.id: e.name for e in records.entities},
                                 {e.id for e in records.entities if e.type == "person"}, set(names))
+        source = {m.id: m.source_id for m in records.messages}
+        past = {r.id for r in records.relations if not r.current}
+    # Everything below reads the features: a caller that holds no other reference to the records
+    # (Memory.consolidate) has their memory back for clustering, which needs the most.
+    del records
     with steps.measure("scenes"):
         update = _scenes(group_id, features, vocabulary, previous, full, settings.scenes)
     with steps.measure("alignment"):
         moved = {m.item_id: m for m in misattributions(items, names)}
-        source = {m.id: m.source_id for m in records.messages}
         moves = [_describe_move(m, features, vocabulary, source) for m in moved.values()]
         split = _split_mixed_scenes(group_id, features, vocabulary, update, moved, names, settings)
     with steps.measure("personas"):
-        past = {r.id for r in records.relations if not r.current}
         owned = self_statements(items, names, moved)
         kept = {} if full else {p.entity_id: p for p in personas}
         stale = _stale_personas(owned, previous, features, kept, past, moved) if kept else set(names)
@@ -284,7 +287,7 @@ def measured(step: str, timings: dict[str, float], peaks: dict[str, float], inte
     """Record how long `step` takes (seconds, in `timings`) and the process's peak resident memory
     meanwhile (MB, in `peaks`): sampled every `interval` seconds on a thread, and exact whenever
     the step sets a new high for the process (the kernel's high-water mark then is the step's)."""
-    high_before = _high_water_mb()
+    high_before = peak_resident_mb()
     peak = [resident_mb()]
     done = threading.Event()
 
@@ -301,12 +304,13 @@ def measured(step: str, timings: dict[str, float], peaks: dict[str, float], inte
         timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
         done.set()
         sampler.join()
-        high_after = _high_water_mb()
+        high_after = peak_resident_mb()
         top = max(peak[0], resident_mb(), high_after if high_after > high_before else 0.0)
         peaks[step] = max(peaks.get(step, 0.0), top)
 
 
 _STATM = Path("/proc/self/statm")
+_STATUS = Path("/proc/self/status")
 _PAGE_MB = resource.getpagesize() / 2**20
 
 
@@ -315,10 +319,19 @@ def resident_mb() -> float:
     try:
         return int(_STATM.read_text().split()[1]) * _PAGE_MB
     except OSError:
-        return _high_water_mb()
+        return peak_resident_mb()
 
 
-def _high_water_mb() -> float:
-    """The process's peak resident memory so far (MB)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
+def peak_resident_mb() -> float:
+    """The process's peak resident memory so far (MB).
+
+    Linux's VmHWM where there is /proc: getrusage's ru_maxrss is kept across fork and exec, so in
+    a process started by a larger one (a bench's child, a worker's flow run) it reports the
+    parent's peak until its own exceeds it.
+    """
+    try:
+        status = _STATUS.read_text()
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
+    return next(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:"))

@@ -1,7 +1,7 @@
 """BM25 over message text: the lexical channel of search, grown by appends.
 
-Scores are bm25s's Lucene variant with its defaults (k1 1.5, b 0.75) and bm25s's tokenizer
-(English stopwords, Snowball stemming), computed at query time from postings rather than
+Scores are bm25s's Lucene variant with its defaults (k1 1.5, b 0.75) and bm25s's tokenization
+(its word pattern, English stopwords, Snowball stemming), computed at query time from postings rather than
 precomputed per document: adding documents changes the corpus size, the mean length and every
 term's idf, and computing them per query lets an append touch only the new documents' postings.
 
@@ -13,16 +13,21 @@ its terms' postings plus the tail's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from itertools import chain
 
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
 from graphmem.models import MessageNode
 from graphmem.search.scores import top_k
 
 _STEMMER = Stemmer.Stemmer("english")
+_SPLIT = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s.tokenize's default token pattern
+_STOPWORDS = frozenset(STOPWORDS_EN)  # what bm25s.tokenize drops for stopwords="en"
 K1 = 1.5
 B = 0.75
 TAIL_SHARE = 0.25  # merge the tail into the compact segment when it holds this share of postings
@@ -35,15 +40,11 @@ def message_document(message: MessageNode) -> str:
     return f"{text} [image: {message.caption}]" if message.caption else text
 
 
-def _tokens(texts: list[str]) -> bm25s.tokenization.Tokenized:
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
-
-
 # A question's scaffold (interrogatives, auxiliaries, pronouns) says nothing about which turn
 # answers it, yet bm25s's English list (Lucene's 33 words) keeps it, so "Where has Melanie
 # camped?" ranked turns for "where" and "has". Queries drop these words too; documents keep them.
 QUERY_STOPWORDS = sorted(
-    set(bm25s.stopwords.STOPWORDS_EN)
+    set(STOPWORDS_EN)
     | set(
         """what when where which who whom whose why how did do does has have had were would could should can may
         might i me my you your he him his she her we us our them its been being am many much any some kind""".split()
@@ -62,6 +63,7 @@ class LexicalIndex:
         self._tfs = np.zeros(0, dtype=np.float64)
         self._tail: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (terms, docs, tfs) per append
         self._tail_size = 0
+        self._term_of: dict[str, int] = {}  # a lower-cased word -> the term id of its stem; -1: a stopword
         self.add(messages)
 
     @property
@@ -76,20 +78,33 @@ class LexicalIndex:
         """Index `messages` as the next documents (positions `size`, `size + 1`, ...)."""
         if not messages:
             return
-        tokenized = _tokens([message_document(m) for m in messages])
-        local = sorted(tokenized.vocab.items(), key=lambda item: item[1])
-        mapping = np.array([self.vocab.setdefault(token, len(self.vocab)) for token, _ in local], dtype=np.int64)
-        lengths = np.array([len(ids) for ids in tokenized.ids], dtype=np.int64)
-        flat = np.fromiter((i for ids in tokenized.ids for i in ids), dtype=np.int64, count=int(lengths.sum()))
-        terms = mapping[flat] if len(flat) else flat
-        docs = np.repeat(np.arange(self.size, self.size + len(messages), dtype=np.int64), lengths)
+        terms, docs = self._term_ids([message_document(m) for m in messages])
         width = len(messages)
-        keys, tfs = np.unique(terms * width + (docs - self.size), return_counts=True)  # one (term, doc) pair each
+        lengths = np.bincount(docs, minlength=width)
+        keys, tfs = np.unique(terms * width + docs, return_counts=True)  # one (term, doc) pair each
         self._tail.append((keys // width, keys % width + self.size, tfs.astype(np.float64)))
         self._lengths = np.concatenate([self._lengths, lengths.astype(np.float64)])
         self._tail_size += len(keys)
         if self._tail_size > max(TAIL_MIN, TAIL_SHARE * len(self._docs)):
             self._compact()
+
+    def _term_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The term id of every kept token of `texts`, flat, and the text (0-based) each comes from.
+
+        The tokens `bm25s.tokenize(texts, stopwords="en", stemmer=...)` gives (lower-cased, its
+        word pattern, stopwords dropped, Snowball stems), computed in bulk: each distinct word is
+        stemmed once for the life of the index, and the per-token work is one dict lookup.
+        """
+        words = [_SPLIT(text.lower()) for text in texts]
+        flat = list(chain.from_iterable(words))
+        term_of = self._term_of
+        unseen = [word for word in dict.fromkeys(flat) if word not in term_of]
+        for word, stem in zip(unseen, _STEMMER.stemWords(unseen)):
+            term_of[word] = -1 if word in _STOPWORDS else self.vocab.setdefault(stem, len(self.vocab))
+        terms = np.fromiter(map(term_of.__getitem__, flat), dtype=np.int64, count=len(flat))
+        docs = np.repeat(np.arange(len(texts), dtype=np.int64), [len(w) for w in words])
+        kept = terms >= 0
+        return terms[kept], docs[kept]
 
     def _compact(self) -> None:
         """Merge the tail into the compact segment (time in proportion to the whole index)."""

@@ -1,11 +1,12 @@
 """The in-memory graph a tenant's queries run on, and personalized PageRank over it.
 
-One undirected weighted igraph graph per tenant: message, entity, event and fact vertices (and,
-once consolidated, scene and persona-facet vertices), with edges for mentions, speakers,
-addressees, turn adjacency, event participation, facts' subject / object / provenance, scene
-membership and facets' evidence. It is built once from the store and extended in place as new
-messages are appended (`extend_projection`, in time proportional to the new records); queries
-only read it.
+One undirected weighted graph per tenant: message, entity, event and fact vertices (and, once
+consolidated, scene and persona-facet vertices), with edges for mentions, speakers, addressees,
+turn adjacency, event participation, facts' subject / object / provenance, scene membership and
+facets' evidence. It is built once from the store and extended in place as new messages are
+appended (`extend_projection`, in time proportional to the new records); queries only read it. It
+is held as numpy arrays of links (a build merges parallel links with one sort); an igraph graph is
+made from them only for explanations' shortest paths and exact PPR.
 
 Personalized PageRank runs on the graph's weighted adjacency in CSR form (`WalkMatrix`), built
 lazily on a projection's first query after a build or an extension (one sort of the edge list).
@@ -14,8 +15,10 @@ lazily on a projection's first query after a build or an extension (one sort of 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import igraph
 import numpy as np
@@ -66,20 +69,41 @@ class WalkMatrix:
 
 @dataclass
 class GraphProjection:
-    graph: igraph.Graph
+    """A tenant's graph as arrays: every undirected link once (`links`, lower vertex first, with
+    `link_weights`), in the order igraph would hold it (built links sorted, parallel links merged;
+    appended links after them). The igraph graph is made from the arrays only when something asks
+    for it (explanations' shortest paths, exact PPR): queries walk the arrays' CSR form."""
+
+    keys: list[str]  # a message or entity id, "event:<id>", "fact:<id>", "scene:<id>" or "facet:<id>"
+    vertex: dict[str, int]  # the inverse of `keys`
+    links: np.ndarray  # (links, 2) int64: the two vertices of each link, the lower first
+    link_weights: np.ndarray  # float64, one per link
     message_vertices: np.ndarray  # vertex of messages[i]
     entity_vertices: dict[str, int]
     entity_degree: dict[str, int]  # messages mentioning or spoken by each entity
-    keys: list[str]  # a message or entity id, "event:<id>", "fact:<id>", "scene:<id>" or "facet:<id>"
-    vertex: dict[str, int]  # the inverse of `keys`
     last_turns: dict[tuple[str, int | None], str]  # (conversation, session) -> the id of its last message
-    _edge_arrays: tuple | None = field(default=None, repr=False)  # derived from `graph`, see `_edges`
+    _graph: igraph.Graph | None = field(default=None, repr=False)  # derived from the link arrays, see `graph`
+    _edge_arrays: tuple | None = field(default=None, repr=False)  # derived from the link arrays, see `_edges`
     _walk: WalkMatrix | None = field(default=None, repr=False)  # derived from the edge arrays, see `walk`
     _consolidated: np.ndarray | None = field(default=None, repr=False)  # see `consolidated_vertices`
+    _path_costs: list[float] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
-        return self.graph.vcount()
+        return len(self.keys)
+
+    @property
+    def link_count(self) -> int:
+        return len(self.links)
+
+    @property
+    def graph(self) -> igraph.Graph:
+        """The projection as a weighted igraph graph (edge ids in link order), made on first use."""
+        if self._graph is None:
+            graph = igraph.Graph(n=self.size, edges=self.links, directed=False)
+            graph.es["weight"] = self.link_weights.tolist()
+            self._graph = graph
+        return self._graph
 
     @property
     def consolidated_vertices(self) -> np.ndarray:
@@ -107,7 +131,9 @@ class GraphProjection:
     @property
     def path_costs(self) -> list[float]:
         """Per edge, 1 / weight: strong links are short in explanations."""
-        return self._edges()[3]
+        if self._path_costs is None:
+            self._path_costs = (1.0 / self.link_weights).tolist()
+        return self._path_costs
 
     @property
     def walk(self) -> WalkMatrix:
@@ -117,18 +143,16 @@ class GraphProjection:
         return self._walk
 
     def _edges(self) -> tuple:
-        """Edge arrays derived from the graph, computed on first use after a build or an extension
-        (only activation and explanations need them, so appends do not pay for them)."""
+        """Both directions of every link, and each one's share of its source's weight, computed on
+        first use after a build or an extension (appends do not pay for them)."""
         if self._edge_arrays is None:
-            graph = self.graph
-            pairs = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-            weight = np.asarray(graph.es["weight"] if graph.ecount() else [], dtype=float)
+            pairs, weight = self.links, self.link_weights
             sources = np.concatenate([pairs[:, 0], pairs[:, 1]])
             targets = np.concatenate([pairs[:, 1], pairs[:, 0]])
             both = np.concatenate([weight, weight])
-            strength = np.bincount(sources, weights=both, minlength=graph.vcount())
+            strength = np.bincount(sources, weights=both, minlength=self.size)
             fan_out = both / np.where(strength[sources] > 0, strength[sources], 1.0)
-            self._edge_arrays = (sources, targets, fan_out, [1.0 / w for w in weight])
+            self._edge_arrays = (sources, targets, fan_out)
         return self._edge_arrays
 
 
@@ -149,8 +173,7 @@ def build_projection(
     vertices linked to the messages behind their facts, the same recall along one participant's side.
     """
     builder = _Builder(weights)
-    for entity in entities:
-        builder.vid(entity.id)
+    builder.vertices(e.id for e in entities)
     builder.add(messages, mentions, events, relations, scenes)
     builder.add_facets(personas)
     return builder.finish(messages, [e.id for e in entities])
@@ -174,107 +197,170 @@ def extend_projection(
     among the new ones gives the graph a fresh build would.
     """
     builder = _Builder(weights, projection)
-    for entity_id in entity_ids:
-        builder.vid(entity_id)
+    builder.vertices(entity_ids)
     builder.add(new_messages, mentions, events, relations, ())
     builder.grow(projection, new_messages, entity_ids)
 
 
 class _Builder:
-    """Collects vertices and weighted edges, for a new projection or to grow an existing one."""
+    """Collects vertices and weighted links, for a new projection or to grow an existing one.
+
+    Vertices are numbered in the order records first name them, and links kept in the order
+    records make them (records of one kind at a time): merging parallel links then sums their
+    weights in the same order whichever way the graph is grown.
+    """
 
     def __init__(self, weights: EdgeWeights, base: GraphProjection | None = None):
         self.weights = weights
-        # Growing a projection adds to its own maps; the edges are only the new ones.
+        # Growing a projection adds to its own maps; the links are only the new ones.
         self.vertex: dict[str, int] = base.vertex if base else {}
         self.degree: dict[str, int] = base.entity_degree if base else {}
         self.last_turn: dict[tuple[str, int | None], str] = base.last_turns if base else {}
-        self.edges: list[tuple[int, int]] = []
-        self.edge_weights: list[float] = []
+        self.sources: list[np.ndarray] = []  # links, in blocks
+        self.targets: list[np.ndarray] = []
+        self.link_weights: list[np.ndarray] = []
         self.added: list[str] = []  # keys of the vertices this builder created, in vertex order
 
-    def vid(self, key: str) -> int:
-        found = self.vertex.get(key)
-        if found is None:
-            found = self.vertex[key] = len(self.vertex)
-            self.added.append(key)
-        return found
+    def vertices(self, keys: Iterable[str]) -> None:
+        """Give each of `keys` not known yet the next vertex, in the order they first appear."""
+        vertex = self.vertex
+        new = [key for key in dict.fromkeys(keys) if key not in vertex]
+        vertex.update(zip(new, range(len(vertex), len(vertex) + len(new))))
+        self.added.extend(new)
 
-    def link(self, a: str, b: str, weight: float) -> None:
-        self.edges.append((self.vid(a), self.vid(b)))
-        self.edge_weights.append(weight)
+    def ids(self, keys: list[str], named_in_order: Callable[[], Iterable[str]]) -> list[int]:
+        """The vertices of `keys`. Any key not known yet gets one first, in the order the records
+        name keys (`named_in_order`), so numbering follows the records whichever lists are looked up."""
+        vertex = self.vertex
+        try:
+            return [vertex[key] for key in keys]
+        except KeyError:
+            self.vertices(named_in_order())
+            return [vertex[key] for key in keys]
+
+    def link(self, sources: Sequence[int], targets: Sequence[int], weights: float | Sequence[float]) -> None:
+        self.sources.append(np.asarray(sources, dtype=np.int64))
+        self.targets.append(np.asarray(targets, dtype=np.int64))
+        self.link_weights.append(np.broadcast_to(np.asarray(weights, dtype=np.float64), (len(sources),)))
 
     def add(self, messages, mentions, events, relations, scenes) -> None:
-        w = self.weights
+        w, vertex = self.weights, self.vertex
+        named = lambda: chain.from_iterable((m.id, m.speaker_id, m.addressee_id or m.speaker_id) for m in messages)
+        own = np.array(self.ids([m.id for m in messages], named), dtype=np.int64)
+        speaker = self.ids([m.speaker_id for m in messages], named)
+        addressee = self.ids([m.addressee_id or m.speaker_id for m in messages], named)
+        before = []
+        last_turn = self.last_turn
         for message in messages:
-            self.link(message.id, message.speaker_id, w.speaker)
-            self.degree[message.speaker_id] = self.degree.get(message.speaker_id, 0) + 1
-            if message.addressee_id:
-                self.link(message.id, message.addressee_id, w.addressee)
             turn = (message.conversation_id, message.session)
-            if turn in self.last_turn:
-                self.link(self.last_turn[turn], message.id, w.next_turn)
-            self.last_turn[turn] = message.id
-        for mention in mentions:
-            self.link(mention.message_id, mention.entity_id, w.mention)
-            self.degree[mention.entity_id] = self.degree.get(mention.entity_id, 0) + 1
-        for event in events:
-            key = f"event:{event.id}"
-            self.link(key, event.message_id, w.event_source)
-            for member, _role in event.participants:
-                self.link(key, member, w.participant)
-        for relation in relations:
-            key = f"fact:{relation.id}"
-            self.link(key, relation.message_id, w.fact_source)
-            self.link(key, relation.subject_id, w.fact_argument)
-            self.link(key, relation.object_id, w.fact_argument)
+            before.append(last_turn.get(turn))
+            last_turn[turn] = message.id
+        self._count([m.speaker_id for m in messages])
+        # Per message, in this order: its speaker, its addressee, the turn before it.
+        has_addressee = np.array([bool(m.addressee_id) for m in messages], dtype=bool)
+        has_before = np.array([b is not None for b in before], dtype=bool)
+        previous = np.array([vertex[b] for b in before if b is not None], dtype=np.int64)
+        sources = np.column_stack([own, own, np.zeros_like(own)])
+        targets = np.column_stack([np.array(speaker, dtype=np.int64), np.array(addressee, dtype=np.int64), own])
+        sources[has_before, 2] = previous
+        present = np.column_stack([np.ones_like(has_addressee), has_addressee, has_before])
+        kinds = np.broadcast_to(np.array([w.speaker, w.addressee, w.next_turn]), present.shape)
+        self.link(sources[present], targets[present], kinds[present])
+        named = lambda: chain.from_iterable((x.message_id, x.entity_id) for x in mentions)
+        self.link(self.ids([x.message_id for x in mentions], named), self.ids([x.entity_id for x in mentions], named),
+                  w.mention)
+        self._count([x.entity_id for x in mentions])
+        self._statements([(f"event:{e.id}", e.message_id, [member for member, _role in e.participants])
+                          for e in events], w.event_source, w.participant)
+        self._statements([(f"fact:{r.id}", r.message_id, [r.subject_id, r.object_id]) for r in relations],
+                         w.fact_source, w.fact_argument)
         member_key = {"message": "{}", "event": "event:{}", "relation": "fact:{}"}
-        for scene in scenes:
-            for member in scene.members:
-                key = member_key[member.kind].format(member.id)
-                if key in self.vertex and member.weight > 0:
-                    self.link(f"scene:{scene.id}", key, w.scene_member * member.weight)
+        scene_links = [
+            (f"scene:{scene.id}", key, w.scene_member * member.weight)
+            for scene in scenes for member in scene.members
+            if (key := member_key[member.kind].format(member.id)) in vertex and member.weight > 0
+        ]
+        self.vertices([scene for scene, _, _ in scene_links])
+        self.link([vertex[scene] for scene, _, _ in scene_links], [vertex[key] for _, key, _ in scene_links],
+                  [weight for _, _, weight in scene_links])
+
+    def _statements(self, statements: list[tuple[str, str, list[str]]], source: float, argument: float) -> None:
+        """Events or facts: each (key, source message, entities) links to its message, then its entities."""
+        ends = [end for _, message, entities in statements for end in (message, *entities)]
+        vertex = self.vertex
+        if all(map(vertex.__contains__, ends)):  # the statements' own keys are new, in their order
+            self.vertices([key for key, _, _ in statements])
+        else:
+            self.vertices(chain.from_iterable((key, message, *entities) for key, message, entities in statements))
+        counts = np.array([1 + len(entities) for _, _, entities in statements], dtype=np.int64)
+        keys = np.array([vertex[key] for key, _, _ in statements], dtype=np.int64)
+        first = np.zeros(int(counts.sum()), dtype=bool)
+        first[np.cumsum(counts) - counts] = True
+        self.link(np.repeat(keys, counts), [vertex[end] for end in ends], np.where(first, source, argument))
+
+    def _count(self, entity_ids: list[str]) -> None:
+        for entity_id, count in Counter(entity_ids).items():
+            self.degree[entity_id] = self.degree.get(entity_id, 0) + count
 
     def add_facets(self, personas: Sequence[Persona]) -> None:
-        for persona in personas:
-            for facet in persona.facets:
-                for message_id in facet.evidence:
-                    if message_id in self.vertex:
-                        self.link(f"facet:{facet.id}", message_id, self.weights.facet_evidence)
+        """Persona facets: each links the messages behind its facts (those in the projection)."""
+        vertex = self.vertex
+        facet_links = [
+            (f"facet:{facet.id}", message_id)
+            for persona in personas for facet in persona.facets for message_id in facet.evidence
+            if message_id in vertex
+        ]
+        self.vertices([facet for facet, _ in facet_links])
+        self.link([vertex[facet] for facet, _ in facet_links], [vertex[message] for _, message in facet_links],
+                  self.weights.facet_evidence)
 
     def finish(self, messages: Sequence[MessageNode], entity_ids: Sequence[str]) -> GraphProjection:
-        graph = igraph.Graph(n=len(self.vertex), edges=self.edges, directed=False)
-        graph.es["weight"] = self.edge_weights
-        if self.edges:
-            graph = graph.simplify(combine_edges="sum")
+        """The projection of the collected links, parallel ones merged (weights summed) and loops
+        dropped, sorted by vertex pair: what igraph's simplify(combine_edges="sum") makes of them."""
+        size = len(self.vertex)
+        a, b, link_weights = self._collected()
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        kept = low != high
+        pairs, slot = np.unique(low[kept] * size + high[kept], return_inverse=True)
+        weights = np.bincount(slot.reshape(-1), weights=link_weights[kept], minlength=len(pairs))
         return GraphProjection(
-            graph,
-            np.array([self.vertex[m.id] for m in messages], dtype=np.int64),
-            {e: self.vertex[e] for e in entity_ids},
-            self.degree,
-            self.added,
-            self.vertex,
-            self.last_turn,
+            keys=self.added,
+            vertex=self.vertex,
+            links=np.column_stack([pairs // max(size, 1), pairs % max(size, 1)]).astype(np.int64),
+            link_weights=weights.astype(np.float64),
+            message_vertices=np.array([self.vertex[m.id] for m in messages], dtype=np.int64),
+            entity_vertices={e: self.vertex[e] for e in entity_ids},
+            entity_degree=self.degree,
+            last_turns=self.last_turn,
         )
 
+    def _collected(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The collected links' two ends and weights, in the order they were made."""
+        return tuple(np.concatenate([np.zeros(0, dtype=dtype), *blocks]) for blocks, dtype in
+                     ((self.sources, np.int64), (self.targets, np.int64), (self.link_weights, np.float64)))
+
     def grow(self, projection: GraphProjection, messages: Sequence[MessageNode], entity_ids: Sequence[str]) -> None:
-        """Add the collected vertices and edges to `projection` (parallel new edges merged, summed)."""
-        graph = projection.graph
-        graph.add_vertices(len(self.added))
+        """Add the collected vertices and links to `projection` (parallel new links merged, summed)."""
         projection.keys.extend(self.added)
         merged: dict[tuple[int, int], float] = {}
-        for (a, b), weight in zip(self.edges, self.edge_weights, strict=True):
+        for a, b, weight in zip(*(column.tolist() for column in self._collected()), strict=True):
             if a != b:
                 pair = (a, b) if a < b else (b, a)
                 merged[pair] = merged.get(pair, 0.0) + weight
-        if merged:
-            graph.add_edges(list(merged), attributes={"weight": list(merged.values())})
+        new_links = np.array(list(merged), dtype=np.int64).reshape(-1, 2)
+        new_weights = np.array(list(merged.values()), dtype=np.float64)
+        projection.links = np.concatenate([projection.links, new_links])
+        projection.link_weights = np.concatenate([projection.link_weights, new_weights])
+        if projection._graph is not None:
+            projection._graph.add_vertices(len(self.added))
+            projection._graph.add_edges(new_links.tolist(), attributes={"weight": new_weights.tolist()})
         projection.entity_vertices.update({e: self.vertex[e] for e in entity_ids})
         projection.message_vertices = np.concatenate(
             [projection.message_vertices, np.array([self.vertex[m.id] for m in messages], dtype=np.int64)]
         )
         projection._edge_arrays = None
         projection._walk = None
+        projection._path_costs = None
 
 
 def entity_specificity(projection: GraphProjection, entity_id: str, messages: int) -> float:

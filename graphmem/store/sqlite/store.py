@@ -573,7 +573,12 @@ def _messages(
         sql += " AND conversation_id = ?"
         params.append(conversation_id)
     order = " ORDER BY version, conversation_id, seq" if in_write_order else " ORDER BY conversation_id, seq"
-    return [MessageNode(**{**dict(r), "ts": datetime.fromisoformat(r["ts"])}) for r in db.execute(sql + order, params)]
+    return [  # positional: the columns are MessageNode's fields in order (a bulk read of a whole tenant)
+        MessageNode(id_, source, conversation, seq, speaker, speaker_id, text, datetime.fromisoformat(ts), session,
+                    caption, addressee, digest)
+        for id_, source, conversation, seq, speaker, speaker_id, text, ts, session, caption, addressee, digest
+        in db.execute(sql + order, params)
+    ]
 
 
 def _entities(db: sqlite3.Connection, group_id: str, since: int) -> list[EntityNode]:
@@ -599,7 +604,8 @@ def _mentions(db: sqlite3.Connection, group_id: str, since: int) -> list[Mention
                WHERE m.group_id = ? AND m.version > ? ORDER BY x.entity_id, x.message_id""",
             (group_id, since),
         )
-    return [Mention(*r) for r in rows]
+    same = {}.setdefault  # one string per id: a tenant has ~3 mentions per message and few entities
+    return [Mention(same(message, message), same(entity, entity)) for message, entity in rows]
 
 
 def _events(db: sqlite3.Connection, group_id: str, since: int, entity_id: str | None) -> list[EventNode]:
@@ -631,14 +637,10 @@ def _events(db: sqlite3.Connection, group_id: str, since: int, entity_id: str | 
         )
     for event_id, member, role in members:
         participants.setdefault(event_id, []).append((member, role))
-    return [
-        EventNode(
-            id=r["id"], message_id=r["message_id"], predicate=r["predicate"], summary=r["summary"],
-            participants=tuple(participants.get(r["id"], ())), ts_start=_date(r["ts_start"]),
-            ts_end=_date(r["ts_end"]), precision=Precision(r["precision"]) if r["precision"] else None,
-            place_id=r["place_id"],
-        )
-        for r in rows
+    return [  # positional, in EventNode's field order (a bulk read of a whole tenant)
+        EventNode(id_, message_id, predicate, summary, tuple(participants.get(id_, ())), _date(ts_start), _date(ts_end),
+                  Precision(precision) if precision else None, place_id)
+        for id_, message_id, predicate, summary, ts_start, ts_end, precision, place_id in rows
     ]
 
 
