@@ -17,7 +17,7 @@ $(INSTALLED): pyproject.toml
 ## demo: ingest the bundled sample conversation into the embedded store and ask it a question
 demo: $(INSTALLED)
 	$(VENV)/bin/graphmem --path .demo/memory.db ingest graphmem/samples/sample_conversation.json
-	$(VENV)/bin/graphmem --path .demo/memory.db query "When did Ana move to Porto?" -k 3
+	$(VENV)/bin/graphmem --path .demo/memory.db search "When did Ana move to Porto?" -k 3
 
 ## test: the import contract (pyproject's [tool.importlinter]: which layer may import which), then
 ## the whole test suite, against the embedded store, a real local Neo4j (started here) and a local LLM server

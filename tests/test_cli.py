@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import shlex
 import sys
+from pathlib import Path
 
 from graphmem import Config, Memory
 from tests.conftest import SAMPLE
@@ -106,3 +108,53 @@ def test_group_per_conversation_is_scoped_under_the_group(tmp_path):
     assert result.returncode == 0, result.stderr
     counts = graphmem(tmp_path, "counts")
     assert [row[0] for row in table_rows(counts.stdout)] == ["mine/victim"]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+_GLOBAL_OPTIONS = {"--store", "--path", "--group"}
+
+
+def _documented_invocations() -> list[tuple[str, list[str]]]:
+    """Every `graphmem ...` command line in README's and flows/README's shell blocks and in the
+    Makefile's recipes: (where, its words after `graphmem`)."""
+    found = []
+    for path in (ROOT / "README.md", ROOT / "flows" / "README.md", ROOT / "Makefile"):
+        in_shell = path.name == "Makefile"
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if path.suffix == ".md" and line.startswith("```"):
+                in_shell = line.strip() in ("```bash", "```sh", "```console")
+                continue
+            words = line.replace("$(VENV)/bin/", "").replace(".venv/bin/", "").split()
+            if (in_shell or line.startswith("    graphmem ")) and words[:1] == ["graphmem"]:
+                found.append((f"{path.name}:{number}", words[1:]))  # the command and options come first
+    return found
+
+
+def test_every_documented_command_line_names_a_command_graphmem_has():
+    from graphmem.cli.main import cli
+
+    invocations = _documented_invocations()
+    assert len(invocations) >= 8  # the two commands' recipe lines and README's examples were found
+    unknown = []
+    for where, words in invocations:
+        while words and words[0] in _GLOBAL_OPTIONS:
+            words = words[2:]
+        if words and not words[0].startswith("-") and words[0] not in cli.commands:
+            unknown.append((where, words[0]))
+    assert unknown == []
+
+
+def test_make_demo_s_commands_ingest_the_sample_and_find_the_answer(tmp_path):
+    """The Makefile's `demo` recipe (the main command), run as written, on a memory file of its own."""
+    makefile = (ROOT / "Makefile").read_text().splitlines()
+    start = makefile.index("demo: $(INSTALLED)") + 1
+    recipe = [line.strip() for line in makefile[start:] if line.startswith("\t")][:2]
+    binary = str(Path(sys.executable).parent / "graphmem")
+    outputs = []
+    for line in recipe:
+        words = shlex.split(line.replace("$(VENV)/bin/graphmem", binary).replace(".demo/memory.db", str(tmp_path / "m.db")))
+        done = subprocess.run(words, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    first_row = next(line for line in outputs[-1].splitlines() if line.startswith("│"))
+    assert first_row.split("│")[2].strip() == "s2-6"  # "By the way, I moved to Porto last month"
