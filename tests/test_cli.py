@@ -7,6 +7,7 @@ import os
 import subprocess
 import shlex
 import sys
+from itertools import takewhile
 from pathlib import Path
 
 from graphmem import Config, Memory
@@ -148,7 +149,7 @@ def test_make_demo_s_commands_ingest_the_sample_and_find_the_answer(tmp_path):
     """The Makefile's `demo` recipe (the main command), run as written, on a memory file of its own."""
     makefile = (ROOT / "Makefile").read_text().splitlines()
     start = makefile.index("demo: $(INSTALLED)") + 1
-    recipe = [line.strip() for line in makefile[start:] if line.startswith("\t")][:2]
+    recipe = [line.strip() for line in takewhile(lambda line: line.startswith("\t"), makefile[start:])]
     binary = str(Path(sys.executable).parent / "graphmem")
     outputs = []
     for line in recipe:

@@ -114,24 +114,28 @@ def test_reads_racing_another_processs_appends_reflect_every_commit_seen_before_
         memory.add_messages("chat", [{"speaker": "Ann", "text": "hello there", "timestamp": "2024-01-01T10:00:00"}])
         assert memory.search("hello", k=1)[0].text == "hello there"  # the index exists before the appends
         committed = [-1]
-        writer = subprocess.Popen([sys.executable, "-c", _APPENDING_WRITER], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+        first_commit = threading.Event()
+        errors = tmp_path / "writer.err"  # a file, not a pipe: nothing the writer says can block it
+        with errors.open("w") as error_file:
+            writer = subprocess.Popen([sys.executable, "-c", _APPENDING_WRITER], env=env, stdout=subprocess.PIPE,
+                                      stderr=error_file, text=True)
 
         def follow() -> None:
             for line in writer.stdout:
                 committed[0] = int(line)
+                first_commit.set()
 
         follower = threading.Thread(target=follow)
         follower.start()
+        assert first_commit.wait(timeout=600), errors.read_text()
         stale, reads = [], 0
         while follower.is_alive():
             last = committed[0]
-            if last >= 0:
-                reads += 1
-                if not _found(memory, last):
-                    stale.append(last)
+            reads += 1
+            if not _found(memory, last):
+                stale.append(last)
         follower.join()
-        assert writer.wait(timeout=600) == 0, writer.stderr.read()
+        assert writer.wait(timeout=600) == 0, errors.read_text()
         assert committed[0] == APPENDS - 1 and reads > 0
         assert stale == [], f"reads missed appends committed before they began: {stale}"
         assert [i for i in range(APPENDS) if not _found(memory, i)] == []
