@@ -14,6 +14,7 @@ used. A given id must be valid (`graphmem.models.check_group_id`): an empty or m
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -29,7 +30,7 @@ from threadpoolctl import ThreadpoolController
 
 from graphmem.config import Config
 from graphmem.consolidation.pipeline import ConsolidationReport, StepMeasures, TenantRecords, consolidate
-from graphmem.errors import ConfigError, GroupIdError, InputError, RecordProblem
+from graphmem.errors import ConfigError, GroupIdError, InputError, RecordProblem, StoreError
 from graphmem.extraction import Extractor
 from graphmem.ingest.graph_builder import build_graph_batch, entity_id, message_digest
 from graphmem.ingest.loaders import LoadedFile, conversation_from_messages, load_file
@@ -38,15 +39,23 @@ from graphmem.models import (
     check_group_id,
 )
 from graphmem.search.engine import GroupIndex, SearchSettings, search
-from graphmem.store.base import Store, StoreCounts, TenantVersion
+from graphmem.search.projection import EdgeWeights
+from graphmem.search.snapshot import SnapshotError, index_from_bytes, index_to_bytes, snapshot_key
+from graphmem.store.base import IndexSnapshot, Store, StoreCounts, TenantVersion
 
 if TYPE_CHECKING:
     from graphmem.llm.answering import Answer
     from graphmem.llm.client import LLMClient
     from graphmem.llm.usage import LLMUsage
 
+log = logging.getLogger(__name__)
+
 ProgressCallback = Callable[[int, int], None]
 """Called as (messages done, messages to do) while an ingest extracts and writes."""
+
+# A restored snapshot extended by more than this share of its messages is replaced by the index
+# it became, so later processes do not catch up on the same appends again and again.
+SNAPSHOT_REFRESH_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,7 @@ class Memory:
         self._extractor = extractor
         self._llm = llm
         self.index_cache = IndexCache(self.config.index_cache_tenants, int(self.config.index_cache_mb * 2**20))
+        self._snapshot_key = snapshot_key(EdgeWeights(), self.config.embeddings)
         self._tenant_locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
         self._thread_pools: ThreadpoolController | None = None  # made on the first query
@@ -573,9 +583,50 @@ class Memory:
         if index is not None and current.version != index.version:
             index = self._extended(index, current, group)
         if index is None:
-            index = GroupIndex.build(self.store, group, embeddings=self.config.embeddings)
+            index = self._restored(group, current) or self._built(group)
         self.index_cache.put(group, index)
         return index
+
+    def _built(self, group: str) -> GroupIndex:
+        """The tenant's index built from its records, and kept as its snapshot if it is large."""
+        index = GroupIndex.build(self.store, group, EdgeWeights(), embeddings=self.config.embeddings)
+        self._keep_snapshot(index)
+        return index
+
+    def _restored(self, group: str, current: TenantVersion) -> GroupIndex | None:
+        """The tenant's index loaded from its stored snapshot and caught up with the store; None
+        when no snapshot stands in for a build (none kept, built otherwise, or overtaken by a
+        write that was not an append). A snapshot much older than the tenant is replaced."""
+        if not self.config.index_snapshots:
+            return None
+        snapshot = self.store.index_snapshot(group, self._snapshot_key, current.reset)
+        if snapshot is None:
+            return None
+        try:
+            index = index_from_bytes(snapshot.data, EdgeWeights(), self.config.embeddings)
+        except SnapshotError as exc:
+            log.warning("the index snapshot of tenant %s is unreadable; building the index instead: %s", group, exc)
+            return None
+        if index.group_id != group:
+            return None
+        held = len(index.messages)
+        if index.version < current.version:
+            index = self._extended(index, current, group)
+        if index is not None and len(index.messages) - held > SNAPSHOT_REFRESH_SHARE * held:
+            self._keep_snapshot(index)
+        return index
+
+    def _keep_snapshot(self, index: GroupIndex) -> None:
+        """Store `index` as its tenant's snapshot if snapshots are on and the tenant is large enough.
+        A store that refuses (read-only, unavailable) costs later processes only the build."""
+        config = self.config
+        if not config.index_snapshots or len(index.messages) < config.index_snapshot_min_messages:
+            return
+        snapshot = IndexSnapshot(self._snapshot_key, index.version, index_to_bytes(index))
+        try:
+            self.store.save_index_snapshot(index.group_id, snapshot)
+        except StoreError as exc:
+            log.warning("could not keep the index snapshot of tenant %s: %s", index.group_id, exc)
 
     def _extended(self, index: GroupIndex, current: TenantVersion, group: str) -> GroupIndex | None:
         """`index` brought in place to the tenant's version if all written since was an append;

@@ -329,3 +329,31 @@ def test_every_write_bumps_the_tenant_version_and_says_whether_it_appended(store
     assert forgotten.version > 4 and forgotten.reset == forgotten.version and store.changes("g1").messages == []
     store.write("g1", _batch("g1"))  # written anew: versions keep rising, so old readers rebuild
     assert store.version("g1") == TenantVersion(forgotten.version + 1, forgotten.version)
+
+
+def test_an_index_snapshot_is_kept_per_tenant_by_key_and_version_and_forgotten_with_the_tenant(store):
+    from graphmem.store.base import IndexSnapshot
+
+    store.write("g1", _batch("g1"))
+    version = store.version("g1")
+    big = bytes(range(256)) * (5 * 2**20 // 256) + b"tail"  # more than one stored piece anywhere
+    store.save_index_snapshot("g1", IndexSnapshot("k1", 3, big))
+    assert store.version("g1") == version  # a snapshot is derived data: no write of the tenant
+    assert store.index_snapshot("g1", "k1", 2) == IndexSnapshot("k1", 3, big)
+    assert store.index_snapshot("g1", "k1", 4) is None  # older than what the reader needs
+    assert store.index_snapshot("g1", "k2", 0) is None  # built otherwise
+    assert store.index_snapshot("g2", "k1", 0) is None  # another tenant sees none
+
+    store.save_index_snapshot("g1", IndexSnapshot("k1", 2, b"older"))
+    assert store.index_snapshot("g1", "k1", 0).data == big  # an older save does not replace a newer one
+    store.save_index_snapshot("g1", IndexSnapshot("k1", 5, b"newer"))
+    assert store.index_snapshot("g1", "k1", 0) == IndexSnapshot("k1", 5, b"newer")
+    store.save_index_snapshot("g1", IndexSnapshot("k2", 1, b"other settings"))
+    assert store.index_snapshot("g1", "k1", 0) is None  # one snapshot per tenant: the new key replaced it
+    assert store.index_snapshot("g1", "k2", 0) == IndexSnapshot("k2", 1, b"other settings")
+
+    store.write("g2", _batch("g2"))
+    store.save_index_snapshot("g2", IndexSnapshot("k2", 1, b"g2's"))
+    store.forget("g1")
+    assert store.index_snapshot("g1", "k2", 0) is None
+    assert store.index_snapshot("g2", "k2", 0).data == b"g2's"

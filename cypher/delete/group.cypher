@@ -11,6 +11,8 @@ CALL () {
   MATCH (n:Entity {group_id: $group_id}) RETURN n
   UNION ALL
   MATCH (n:Scene|Persona|Facet {group_id: $group_id}) RETURN n
+  UNION ALL
+  MATCH (n:IndexSnapshot|IndexSnapshotChunk {group_id: $group_id}) RETURN n
 }
 CALL (n) {
   DETACH DELETE n

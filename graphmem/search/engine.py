@@ -119,7 +119,7 @@ class GroupIndex:
     speaker_ids: set[str]
     message_days: np.ndarray  # day ordinal each message was said
     stated_days: dict[str, list[tuple[int, int]]]  # message id -> day spans its events/facts are dated to
-    captions: dict[str, str]  # projection vertex key -> how an explanation names it
+    captions: dict[str, str]  # projection vertex key -> how an explanation names it (messages: `caption`)
     version: int = 0  # the tenant's write version this index reflects
     relation_positions: dict[str, int] = field(default_factory=dict)  # relation id -> its place in `relations`
     text_bytes: int = 0  # characters of message text held, for the size estimate
@@ -138,7 +138,7 @@ class GroupIndex:
         scenes, personas = store.scenes(group_id), store.personas(group_id)
         messages, entities, events, relations = delta.messages, delta.entities, delta.events, delta.relations
         projection = build_projection(messages, entities, delta.mentions, events, relations, weights, scenes, personas)
-        captions = _captions(messages, entities, events, relations)
+        captions = _captions(entities, events, relations)
         captions.update({f"scene:{s.id}": f"scene «{s.label}»" for s in scenes})
         captions.update({f"facet:{f.id}": f"{p.name}'s side «{f.label}»" for p in personas for f in p.facets})
         by_message: dict[str, list[RelationEdge]] = {}
@@ -206,7 +206,7 @@ class GroupIndex:
             self.relations_by_message.setdefault(relation.message_id, []).append(relation)
         for message_id, spans in _stated_days(events, added).items():
             self.stated_days.setdefault(message_id, []).extend(spans)
-        self.captions.update(_captions(new, delta.entities, events, added))
+        self.captions.update(_captions(delta.entities, events, added))
         self.text_bytes += sum(len(m.text) for m in new)
         self.version = max(self.version, delta.version.version)
 
@@ -223,6 +223,13 @@ class GroupIndex:
         """The held message with this id, or None (not stored, or written after this index's version)."""
         position = self.positions.get(message_id)
         return self.messages[position] if position is not None else None
+
+    def caption(self, key: str) -> str:
+        """How an explanation names the projection vertex `key` (a message by its turn)."""
+        message = self.message(key)
+        if message is not None:
+            return f"{message.source_id} {message.speaker}: {_clip(message.text)}"
+        return self.captions.get(key, key)
 
     def estimated_bytes(self) -> int:
         """About how much memory this index holds, for the cache budget (`Config.index_cache_mb`).
@@ -337,7 +344,7 @@ def _path(index: GroupIndex, seeds: dict[int, float], message: int) -> tuple[str
     projection = index.projection
     target = int(projection.message_vertices[message])
     steps = strongest_path(projection, sorted(seeds), target)
-    captions = [index.captions.get(projection.keys[v], projection.keys[v]) for v in steps]
+    captions = [index.caption(projection.keys[v]) for v in steps]
     if not captions:
         return ()
     first = projection.keys[steps[0]]
@@ -467,10 +474,9 @@ def _stated_days(events: Sequence[EventNode], relations: Sequence[RelationEdge])
     return spans
 
 
-def _captions(messages, entities, events, relations) -> dict[str, str]:
-    """How explanations name projection vertices."""
+def _captions(entities, events, relations) -> dict[str, str]:
+    """How explanations name projection vertices other than messages (`GroupIndex.caption`)."""
     return {
-        **{m.id: f"{m.source_id} {m.speaker}: {_clip(m.text)}" for m in messages},
         **{e.id: e.name for e in entities},
         **{f"event:{e.id}": f"event «{_clip(e.summary)}»" for e in events},
         **{f"fact:{r.id}": f"fact «{_clip(r.fact)}»" for r in relations},

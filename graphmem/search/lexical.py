@@ -66,6 +66,23 @@ class LexicalIndex:
         self._term_of: dict[str, int] = {}  # a lower-cased word -> the term id of its stem; -1: a stopword
         self.add(messages)
 
+    @classmethod
+    def from_compacted(
+        cls, vocab: list[str], lengths: np.ndarray, indptr: np.ndarray, docs: np.ndarray, tfs: np.ndarray
+    ) -> LexicalIndex:
+        """The index `compacted` described: `vocab` lists the stems in term-id order."""
+        index = cls()
+        index.vocab = dict(zip(vocab, range(len(vocab))))
+        index._lengths, index._indptr, index._docs, index._tfs = lengths, indptr, docs, tfs
+        return index
+
+    def compacted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Document lengths and the postings in one compact segment (indptr, docs, tfs), the
+        tail merged first: with `vocab`, all the index is (its word -> stem cache aside)."""
+        if self._tail:
+            self._compact()
+        return self._lengths, self._indptr, self._docs, self._tfs
+
     @property
     def size(self) -> int:
         return len(self._lengths)
@@ -107,12 +124,15 @@ class LexicalIndex:
         return terms[kept], docs[kept]
 
     def _compact(self) -> None:
-        """Merge the tail into the compact segment (time in proportion to the whole index)."""
+        """Merge the tail into the compact segment (time in proportion to the whole index).
+
+        Each segment is sorted by (term, document) and holds later documents than the one before
+        it, so a stable sort by term alone (a merge of sorted runs) leaves documents in order."""
         terms = np.repeat(np.arange(len(self._indptr) - 1, dtype=np.int64), np.diff(self._indptr))
         terms = np.concatenate([terms, *(t for t, _, _ in self._tail)])
         docs = np.concatenate([self._docs, *(d for _, d, _ in self._tail)])
         tfs = np.concatenate([self._tfs, *(f for _, _, f in self._tail)])
-        order = np.lexsort((docs, terms))
+        order = np.argsort(terms, kind="stable")
         self._docs, self._tfs = docs[order], tfs[order]
         self._indptr = np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=len(self.vocab)))]).astype(np.int64)
         self._tail, self._tail_size = [], 0

@@ -62,6 +62,16 @@ class TenantDelta:
     relations: list[RelationEdge]
 
 
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """A tenant's query index at one write version, as bytes (graphmem.search.snapshot), with the
+    key naming what it was built with: a cache of derived data, not tenant data."""
+
+    key: str
+    version: int
+    data: bytes
+
+
 EVERYTHING = -1
 """`since` that reads every record of a tenant (stamped versions start at 0 for records older than versions)."""
 
@@ -121,6 +131,18 @@ class Store(Protocol):
         ...
 
     def groups(self) -> list[str]: ...
+
+    def save_index_snapshot(self, group_id: str, snapshot: IndexSnapshot) -> None:
+        """Keep `snapshot` as the tenant's index snapshot unless the one kept is as new (same key).
+
+        A tenant keeps one snapshot: one with another key replaces it. Saving is no write of the
+        tenant (its version stays); `forget` removes the snapshot with the rest.
+        """
+        ...
+
+    def index_snapshot(self, group_id: str, key: str, since: int) -> IndexSnapshot | None:
+        """The tenant's index snapshot if it has `key` and reflects version `since` or a later one."""
+        ...
 
     def forget(self, group_id: str) -> None:
         """Remove everything stored for a tenant, and nothing else."""

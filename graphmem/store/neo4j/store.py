@@ -39,7 +39,7 @@ from graphmem.models import (
     Precision, RelationEdge, Scene, SceneMember, WriteCounts, check_group_id,
 )
 from graphmem.extraction.canonical import entity_id, message_id
-from graphmem.store.base import EVERYTHING, StoreCounts, TenantDelta, TenantVersion
+from graphmem.store.base import EVERYTHING, IndexSnapshot, StoreCounts, TenantDelta, TenantVersion
 from graphmem.store.neo4j.cypher import load, names
 from graphmem.store.supersession import resolve_supersession, supersession_key
 
@@ -49,6 +49,7 @@ T = TypeVar("T")
 
 CONNECTION_TIMEOUT_SECONDS = 10.0
 EXCERPT_CHARS = 60  # length of a message's `excerpt`, its caption in Neo4j Browser
+SNAPSHOT_CHUNK_BYTES = 4 * 2**20  # an index snapshot is stored in pieces of this size
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +258,27 @@ class Neo4jStore:
 
     def groups(self) -> list[str]:
         return [r["group_id"] for r in self._fetch("read/groups")]
+
+    def save_index_snapshot(self, group_id: str, snapshot: IndexSnapshot) -> None:
+        """In chunks of SNAPSHOT_CHUNK_BYTES (one node each, written in one transaction)."""
+        check_group_id(group_id)
+        data = snapshot.data
+        chunks = [data[i : i + SNAPSHOT_CHUNK_BYTES] for i in range(0, len(data), SNAPSHOT_CHUNK_BYTES)] or [b""]
+
+        def save(tx: ManagedTransaction) -> None:
+            if _fetch(tx, "write/claim_index_snapshot", group_id=group_id, key=snapshot.key,
+                      version=snapshot.version, chunks=len(chunks)):
+                _execute(tx, "delete/index_snapshot_chunks", group_id=group_id)
+                _execute(tx, "write/index_snapshot_chunks", group_id=group_id, version=snapshot.version, chunks=chunks)
+
+        self._write(save)
+
+    def index_snapshot(self, group_id: str, key: str, since: int) -> IndexSnapshot | None:
+        check_group_id(group_id)
+        records = self._fetch("read/index_snapshot", group_id=group_id, key=key, since=since)
+        if not records or len(records) != records[0]["chunks"]:  # replaced while read: as if none
+            return None
+        return IndexSnapshot(records[0]["key"], records[0]["version"], b"".join(r["data"] for r in records))
 
     def close(self) -> None:
         self._driver.close()

@@ -66,3 +66,6 @@ CREATE TABLE IF NOT EXISTS facet_facts (
     PRIMARY KEY (group_id, facet_id, position)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tenant_versions (
     group_id TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, reset INTEGER NOT NULL) WITHOUT ROWID;
+-- A cache of each tenant's query index (graphmem.search.snapshot): derived data, one row per tenant.
+CREATE TABLE IF NOT EXISTS index_snapshots (
+    group_id TEXT NOT NULL PRIMARY KEY, key TEXT NOT NULL, version INTEGER NOT NULL, data BLOB NOT NULL);

@@ -22,7 +22,7 @@ from graphmem.models import (
     Precision, RelationEdge, Scene, SceneMember, WriteCounts, check_group_id, refined_type,
 )
 from graphmem.extraction.canonical import entity_id
-from graphmem.store.base import EVERYTHING, StoreCounts, TenantDelta, TenantVersion
+from graphmem.store.base import EVERYTHING, IndexSnapshot, StoreCounts, TenantDelta, TenantVersion
 from graphmem.store.sqlite.connection import open_sqlite
 from graphmem.store.supersession import resolve_supersession, supersession_key
 
@@ -342,7 +342,7 @@ class SQLiteStore:
         with self._versioned(group_id) as write:
             db = write.db
             for table in ("conversations", "messages", "entities", "mentions", "events", "event_participants",
-                          "relations", "relation_sources", *CONSOLIDATION_TABLES):
+                          "relations", "relation_sources", "index_snapshots", *CONSOLIDATION_TABLES):
                 db.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
 
     # -- reads ---------------------------------------------------------------------------------
@@ -410,6 +410,24 @@ class SQLiteStore:
             for table in ("conversations", "messages", "entities", "events", "relations")
         ]
         return StoreCounts(*values)
+
+    def save_index_snapshot(self, group_id: str, snapshot: IndexSnapshot) -> None:
+        check_group_id(group_id)
+        with self._transaction() as db:
+            db.execute(
+                """INSERT INTO index_snapshots VALUES (?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE
+                   SET key = excluded.key, version = excluded.version, data = excluded.data
+                   WHERE index_snapshots.key != excluded.key OR index_snapshots.version < excluded.version""",
+                (group_id, snapshot.key, snapshot.version, snapshot.data),
+            )
+
+    def index_snapshot(self, group_id: str, key: str, since: int) -> IndexSnapshot | None:
+        check_group_id(group_id)
+        rows = self._query(
+            "SELECT key, version, data FROM index_snapshots WHERE group_id = ? AND key = ? AND version >= ?",
+            (group_id, key, since),
+        )
+        return IndexSnapshot(*rows[0]) if rows else None
 
     def groups(self) -> list[str]:
         return [r[0] for r in self._query("SELECT DISTINCT group_id FROM messages ORDER BY group_id")]

@@ -1,0 +1,111 @@
+"""Index snapshots: a process's first query loads the tenant's index from the store instead of
+building it, and only when the snapshot stands for what the store holds now (or for a state the
+appends since extend)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from graphmem import Config, GroupIndex, Memory
+from graphmem.search.engine import search
+from graphmem.search.projection import EdgeWeights
+from graphmem.search.snapshot import SnapshotError, index_from_bytes, index_to_bytes, snapshot_key
+from graphmem.store.base import IndexSnapshot
+from tests.conftest import SAMPLE
+
+QUESTIONS = ("Who adopted a beagle?", "Who did Ana visit Kyoto with?", "Where does Ana live?", "What did Ben start?")
+CELLO = {"speaker": "Ana", "text": "Big news: I started playing the cello yesterday!", "timestamp": "2024-05-20T10:00:00"}
+
+
+def _config(tmp_path, **overrides) -> Config:
+    return Config(**{"path": tmp_path / "memory.db", "group_id": "snap", "index_snapshot_min_messages": 1, **overrides})
+
+
+def _ranked(memory: Memory) -> list[list[tuple[str, float]]]:
+    return [[(h.source_id, h.score) for h in memory.search(q, k=12)] for q in QUESTIONS]
+
+
+def test_a_restored_index_holds_and_ranks_exactly_what_the_built_one_does(tmp_path):
+    with Memory(_config(tmp_path)) as memory:
+        memory.ingest(SAMPLE)
+        memory.consolidate()
+        built = memory.index()
+        restored = index_from_bytes(index_to_bytes(built), EdgeWeights(), "none")
+        for name in ("group_id", "version", "messages", "relations", "entities", "source_ids", "positions",
+                     "speaker_ids", "stated_days", "captions", "text_bytes", "relations_by_message"):
+            assert getattr(restored, name) == getattr(built, name), name
+        for name in ("keys", "vertex", "entity_vertices", "entity_degree", "last_turns"):
+            assert getattr(restored.projection, name) == getattr(built.projection, name), name
+        for name in ("links", "link_weights", "message_vertices"):
+            assert np.array_equal(getattr(restored.projection, name), getattr(built.projection, name)), name
+        assert len(restored.projection.consolidated_vertices) > 0  # scenes and facets came along
+        for question in QUESTIONS:
+            assert np.array_equal(restored.lexical.scores(question), built.lexical.scores(question))
+            assert search(restored, question, k=12, explain=True) == search(built, question, k=12, explain=True)
+
+
+def test_bytes_that_are_not_a_snapshot_are_refused_with_a_clear_error():
+    with pytest.raises(SnapshotError, match="not a readable index snapshot"):
+        index_from_bytes(b"PK\x03\x04 truncated", EdgeWeights(), "none")
+
+
+def test_a_new_memory_answers_from_the_snapshot_the_first_one_kept(tmp_path, store, monkeypatch):
+    with Memory(_config(tmp_path), store=store) as first:
+        first.ingest(SAMPLE)
+        expected = _ranked(first)
+        version = store.version("snap").version
+    assert store.index_snapshot("snap", snapshot_key(EdgeWeights(), "none"), version) is not None
+
+    monkeypatch.setattr(GroupIndex, "build", classmethod(lambda *a, **k: pytest.fail("built, not restored")))
+    with Memory(_config(tmp_path), store=store) as second:
+        assert _ranked(second) == expected
+
+
+def test_a_snapshot_is_extended_by_later_appends_and_never_stands_in_after_a_rewrite(tmp_path, store, monkeypatch):
+    with Memory(_config(tmp_path), store=store) as writer:
+        writer.ingest(SAMPLE)
+        writer.search("Who adopted a beagle?")  # the index is built and kept as the snapshot
+        writer.add_messages("sample-ana-ben", [CELLO])  # an append after the snapshot's version
+
+    refused = classmethod(lambda *a, **k: pytest.fail("built, not restored"))
+    with monkeypatch.context() as patched:
+        patched.setattr(GroupIndex, "build", refused)
+        with Memory(_config(tmp_path), store=store) as reader:
+            assert "cello" in reader.search("When did Ana start the cello?", k=1)[0].text
+
+    with Memory(_config(tmp_path), store=store) as writer:
+        writer.consolidate()  # not an append: no snapshot older than it may stand in
+    key = snapshot_key(EdgeWeights(), "none")
+    assert store.index_snapshot("snap", key, store.version("snap").reset) is None
+    with Memory(_config(tmp_path), store=store) as reader:
+        assert len(reader.index().projection.consolidated_vertices) > 0  # built: the scenes are in it
+    assert store.index_snapshot("snap", key, store.version("snap").version) is not None  # and kept anew
+
+
+def test_an_unreadable_snapshot_is_reported_and_the_index_built_instead(tmp_path, caplog):
+    config = _config(tmp_path)
+    with Memory(config) as memory:
+        memory.ingest(SAMPLE)
+        expected = _ranked(memory)
+        version = memory.store.version("snap").version
+        memory.store.save_index_snapshot("snap", IndexSnapshot(snapshot_key(EdgeWeights(), "none"), version + 1, b"junk"))
+    with caplog.at_level(logging.WARNING, logger="graphmem.memory"), Memory(config) as memory:
+        assert _ranked(memory) == expected
+    assert "index snapshot of tenant snap is unreadable" in caplog.text
+
+
+def test_small_tenants_and_memories_with_snapshots_off_keep_none(tmp_path):
+    key = snapshot_key(EdgeWeights(), "none")
+    with Memory(_config(tmp_path, index_snapshot_min_messages=13)) as memory:
+        memory.ingest(SAMPLE)  # 12 messages
+        memory.search("Who adopted a beagle?")
+        assert memory.store.index_snapshot("snap", key, 0) is None
+    with Memory(_config(tmp_path, index_snapshots=False)) as memory:
+        memory.search("Who adopted a beagle?")
+        assert memory.store.index_snapshot("snap", key, 0) is None
+    with Memory(_config(tmp_path)) as memory:
+        memory.search("Who adopted a beagle?")
+        assert memory.store.index_snapshot("snap", key, 0) is not None
