@@ -2,7 +2,8 @@
 
 It consolidates the group (`Memory.consolidate`: scenes, personas and their alignment,
 incremental unless `full`), then rebuilds the group's search index through `rebuild_index`, so
-that the index covers what consolidation wrote.
+that the index covers what consolidation wrote: for a large group the index is kept as its
+snapshot, which query processes then load instead of each building it.
 """
 
 from __future__ import annotations

@@ -500,13 +500,17 @@ class Memory:
         return self.store.groups()
 
     def rebuild_index(self, *, group_id: str | None = None) -> IndexSize:
-        """Build the tenant's search index anew from the store, as a process's first query does.
+        """Build the tenant's search index anew from the store's records (never from its snapshot),
+        and keep it as the tenant's snapshot if the tenant is large enough.
 
         Proves every stored message and entity reads back and indexes; the size says what it holds.
+        Run after consolidation (the `consolidate` flow does), query processes load the new index
+        instead of each building it.
         """
         group = self._group(group_id)
-        self.index_cache.pop(group)
-        index = self.index(group_id=group)
+        with self._tenant_lock(group):
+            index = self._built(group)
+            self.index_cache.put(group, index)
         return IndexSize(messages=len(index.messages), entities=len(index.entities))
 
     def forget(self, *, group_id: str | None = None) -> None:
@@ -572,10 +576,12 @@ class Memory:
         other tenants are not held up.
         """
         group = self._group(group_id)
-        with self._locks_lock:
-            lock = self._tenant_locks.setdefault(group, threading.RLock())
-        with lock:
+        with self._tenant_lock(group):
             yield self._caught_up(group)
+
+    def _tenant_lock(self, group: str) -> threading.RLock:
+        with self._locks_lock:
+            return self._tenant_locks.setdefault(group, threading.RLock())
 
     def _caught_up(self, group: str) -> GroupIndex:
         current = self.store.version(group)

@@ -109,3 +109,19 @@ def test_small_tenants_and_memories_with_snapshots_off_keep_none(tmp_path):
     with Memory(_config(tmp_path)) as memory:
         memory.search("Who adopted a beagle?")
         assert memory.store.index_snapshot("snap", key, 0) is not None
+
+
+def test_rebuilding_the_index_after_consolidation_keeps_the_snapshot_query_processes_then_load(tmp_path, monkeypatch):
+    key = snapshot_key(EdgeWeights(), "none")
+    with Memory(_config(tmp_path)) as memory:
+        memory.ingest(SAMPLE)
+        memory.search("Who adopted a beagle?")
+        memory.consolidate()
+        assert memory.store.index_snapshot("snap", key, memory.store.version("snap").reset) is None
+        memory.rebuild_index()  # what the consolidate flow runs after consolidating
+        assert memory.store.index_snapshot("snap", key, memory.store.version("snap").version) is not None
+        expected = _ranked(memory)
+    monkeypatch.setattr(GroupIndex, "build", classmethod(lambda *a, **k: pytest.fail("built, not restored")))
+    with Memory(_config(tmp_path)) as reader:
+        assert len(reader.index().projection.consolidated_vertices) > 0
+        assert _ranked(reader) == expected

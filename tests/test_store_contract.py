@@ -348,6 +348,8 @@ def test_an_index_snapshot_is_kept_per_tenant_by_key_and_version_and_forgotten_w
     assert store.index_snapshot("g1", "k1", 0).data == big  # an older save does not replace a newer one
     store.save_index_snapshot("g1", IndexSnapshot("k1", 5, b"newer"))
     assert store.index_snapshot("g1", "k1", 0) == IndexSnapshot("k1", 5, b"newer")
+    store.save_index_snapshot("g1", IndexSnapshot("k1", 5, b"rebuilt"))  # as new: replaced (it may be unreadable)
+    assert store.index_snapshot("g1", "k1", 0) == IndexSnapshot("k1", 5, b"rebuilt")
     store.save_index_snapshot("g1", IndexSnapshot("k2", 1, b"other settings"))
     assert store.index_snapshot("g1", "k1", 0) is None  # one snapshot per tenant: the new key replaced it
     assert store.index_snapshot("g1", "k2", 0) == IndexSnapshot("k2", 1, b"other settings")

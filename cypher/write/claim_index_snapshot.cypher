@@ -1,7 +1,7 @@
 // Take the tenant's snapshot slot for a new snapshot unless the one kept has the same key and is
-// as new; the MERGE locks the slot, so concurrent saves take turns. Returns a row only if taken.
+// newer (one as new is replaced: it may be unreadable); the MERGE locks the slot, so concurrent saves take turns. Returns a row only if taken.
 MERGE (s:IndexSnapshot {group_id: $group_id})
 WITH s
-WHERE s.key IS NULL OR s.key <> $key OR s.version < $version
+WHERE s.key IS NULL OR s.key <> $key OR s.version <= $version
 SET s.key = $key, s.version = $version, s.chunks = $chunks
 RETURN s.version AS version

@@ -133,7 +133,7 @@ class Store(Protocol):
     def groups(self) -> list[str]: ...
 
     def save_index_snapshot(self, group_id: str, snapshot: IndexSnapshot) -> None:
-        """Keep `snapshot` as the tenant's index snapshot unless the one kept is as new (same key).
+        """Keep `snapshot` as the tenant's index snapshot unless the one kept is newer (same key).
 
         A tenant keeps one snapshot: one with another key replaces it. Saving is no write of the
         tenant (its version stays); `forget` removes the snapshot with the rest.

@@ -417,7 +417,7 @@ class SQLiteStore:
             db.execute(
                 """INSERT INTO index_snapshots VALUES (?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE
                    SET key = excluded.key, version = excluded.version, data = excluded.data
-                   WHERE index_snapshots.key != excluded.key OR index_snapshots.version < excluded.version""",
+                   WHERE index_snapshots.key != excluded.key OR index_snapshots.version <= excluded.version""",
                 (group_id, snapshot.key, snapshot.version, snapshot.data),
             )
 
