@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from datetime import date, datetime
 from importlib.metadata import version
@@ -100,11 +101,12 @@ def index_from_bytes(data: bytes, weights: EdgeWeights, embeddings: str) -> Grou
         raise SnapshotError(f"not a readable index snapshot: {exc}") from exc
     if (embeddings == "wordllama") != (dense is not None):
         raise SnapshotError("the snapshot's embeddings do not match the configured ones")
-    messages = _messages(document["messages"])
-    entities = [EntityNode(id_, name, EntityType(type_), tuple(aliases))
+    same = {}.setdefault  # one string object per id, as a build shares them (JSON makes one per occurrence)
+    messages = _messages(document["messages"], same)
+    entities = [EntityNode(same(id_, id_), name, EntityType(type_), tuple(aliases))
                 for id_, name, type_, aliases in document["entities"]]
-    relations = [_relation(row) for row in document["relations"]]
-    keys = document["keys"]
+    relations = [_relation(row, same) for row in document["relations"]]
+    keys = [same(key, key) for key in document["keys"]]
     vertex = dict(zip(keys, range(len(keys))))
     projection = GraphProjection(
         keys=keys, vertex=vertex, links=arrays["links"], link_weights=arrays["link_weights"],
@@ -148,20 +150,24 @@ def _json_value(value: object) -> str:
     raise TypeError(f"{type(value).__name__} in an index snapshot")
 
 
-def _messages(columns: list[list]) -> list[MessageNode]:
+def _messages(columns: list[list], same: Callable[[str, str], str]) -> list[MessageNode]:
     if not columns:
         return []
     id_, source, conversation, seq, speaker, speaker_id, text, ts, session, caption, addressee, digest = columns
+    shared = [[same(value, value) if value is not None else None for value in column]
+              for column in (id_, conversation, speaker, speaker_id, addressee)]
+    id_, conversation, speaker, speaker_id, addressee = shared
     stamps = map(datetime.fromisoformat, ts)
     return list(map(MessageNode, id_, source, conversation, seq, speaker, speaker_id, text, stamps, session, caption,
                     addressee, digest))
 
 
-def _relation(row: list) -> RelationEdge:
+def _relation(row: list, same: Callable[[str, str], str]) -> RelationEdge:
     (id_, subject, object_, predicate, fact, message, observed_at, valid_from, valid_to, precision, confidence,
      expired_at, superseded_by) = row
     return RelationEdge(
-        id_, subject, object_, predicate, fact, message, datetime.fromisoformat(observed_at), _day(valid_from),
+        same(id_, id_), same(subject, subject), same(object_, object_), predicate, fact, same(message, message),
+        datetime.fromisoformat(observed_at), _day(valid_from),
         _day(valid_to), Precision(precision) if precision else None, confidence,
         datetime.fromisoformat(expired_at) if expired_at else None, superseded_by,
     )
