@@ -129,7 +129,7 @@ class GroupIndex:
         cls, store: Store, group_id: str, weights: EdgeWeights = EdgeWeights(), embeddings: str = "none"
     ) -> GroupIndex:
         """Read the tenant from the store and build every structure from scratch."""
-        with _collector_paused():
+        with collector_paused():
             return cls._built(store, group_id, weights, embeddings)
 
     @classmethod
@@ -141,28 +141,42 @@ class GroupIndex:
         captions = _captions(entities, events, relations)
         captions.update({f"scene:{s.id}": f"scene «{s.label}»" for s in scenes})
         captions.update({f"facet:{f.id}": f"{p.name}'s side «{f.label}»" for p in personas for f in p.facets})
+        return cls.from_parts(
+            group_id, weights, list(messages), LexicalIndex(messages),
+            DenseIndex.build(messages) if embeddings == "wordllama" else None, entities, projection,
+            list(relations), _stated_days(events, relations), captions, delta.version.version,
+        )
+
+    @classmethod
+    def from_parts(
+        cls, group_id: str, weights: EdgeWeights, messages: list[MessageNode], lexical: LexicalIndex,
+        dense: DenseIndex | None, entities: Sequence[EntityNode], projection: GraphProjection,
+        relations: list[RelationEdge], stated_days: dict[str, list[tuple[int, int]]], captions: dict[str, str],
+        version: int,
+    ) -> GroupIndex:
+        """An index of these parts (built, or restored from a snapshot), with the maps derived from them."""
         by_message: dict[str, list[RelationEdge]] = {}
         for relation in relations:
             by_message.setdefault(relation.message_id, []).append(relation)
         return cls(
             group_id=group_id,
             weights=weights,
-            messages=list(messages),
-            lexical=LexicalIndex(messages),
-            dense=DenseIndex.build(messages) if embeddings == "wordllama" else None,
+            messages=messages,
+            lexical=lexical,
+            dense=dense,
             linker=EntityLinker(entities),
             entities={e.id: e for e in entities},
             projection=projection,
-            relations=list(relations),
+            relations=relations,
             relations_by_message=by_message,
             source_ids={m.id: m.source_id for m in messages},
             positions={m.id: i for i, m in enumerate(messages)},
             message_speakers=np.array([m.speaker_id for m in messages], dtype=object),
             speaker_ids={m.speaker_id for m in messages},
             message_days=np.array([m.ts.toordinal() for m in messages], dtype=np.int64),
-            stated_days=_stated_days(events, relations),
+            stated_days=stated_days,
             captions=captions,
-            version=delta.version.version,
+            version=version,
             relation_positions={r.id: i for i, r in enumerate(relations)},
             text_bytes=sum(len(m.text) for m in messages),
         )
@@ -262,10 +276,10 @@ class GroupIndex:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for a while (if it was on).
 
-    A build allocates a few million objects (records, keys, postings) and frees almost none;
+    A build (or a snapshot's restore) allocates a few million objects (records, keys, postings) and frees almost none;
     each of the collector's full passes meanwhile walks every live object, so on a 100k-message
     tenant they took a third of the build. What the build makes is collected as usual afterwards.
     """

@@ -27,9 +27,8 @@ import numpy as np
 
 from graphmem.models import EntityNode, EntityType, MessageNode, Precision, RelationEdge
 from graphmem.search.dense import DenseIndex
-from graphmem.search.engine import GroupIndex
+from graphmem.search.engine import GroupIndex, collector_paused
 from graphmem.search.lexical import LexicalIndex
-from graphmem.search.linking import EntityLinker
 from graphmem.search.projection import EdgeWeights, GraphProjection
 
 SNAPSHOT_FORMAT = 1
@@ -60,7 +59,6 @@ def index_to_bytes(index: GroupIndex) -> bytes:
     document = {
         "group_id": index.group_id,
         "version": index.version,
-        "text_bytes": index.text_bytes,
         "messages": [[getattr(m, name) for m in messages] for name in _MESSAGE_FIELDS] if messages else [],
         "entities": [[e.id, e.name, e.type, list(e.aliases)] for e in index.entities.values()],
         "relations": [[getattr(r, name) for name in _RELATION_FIELDS] for r in index.relations],
@@ -90,6 +88,11 @@ def index_to_bytes(index: GroupIndex) -> bytes:
 
 def index_from_bytes(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
     """The index a snapshot holds. Raises SnapshotError for bytes that are not a snapshot."""
+    with collector_paused():
+        return _restored(data, weights, embeddings)
+
+
+def _restored(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in (*_ARRAYS, "document")}
@@ -115,32 +118,13 @@ def index_from_bytes(data: bytes, weights: EdgeWeights, embeddings: str) -> Grou
         entity_degree=dict(document["entity_degree"]),
         last_turns={(conversation, session): message for conversation, session, message in document["last_turns"]},
     )
-    by_message: dict[str, list[RelationEdge]] = {}
-    for relation in relations:
-        by_message.setdefault(relation.message_id, []).append(relation)
     caption_keys, caption_texts = document["captions"]
-    return GroupIndex(
-        group_id=document["group_id"],
-        weights=weights,
-        messages=messages,
-        lexical=LexicalIndex.from_compacted(document["vocab"], arrays["lengths"], arrays["indptr"], arrays["docs"],
-                                            arrays["tfs"]),
-        dense=DenseIndex(dense) if dense is not None else None,
-        linker=EntityLinker(entities),
-        entities={e.id: e for e in entities},
-        projection=projection,
-        relations=relations,
-        relations_by_message=by_message,
-        source_ids={m.id: m.source_id for m in messages},
-        positions={m.id: i for i, m in enumerate(messages)},
-        message_speakers=np.array([m.speaker_id for m in messages], dtype=object),
-        speaker_ids={m.speaker_id for m in messages},
-        message_days=np.array([m.ts.toordinal() for m in messages], dtype=np.int64),
-        stated_days={message: [tuple(span) for span in spans] for message, spans in document["stated_days"]},
-        captions=dict(zip(caption_keys, caption_texts)),
-        version=document["version"],
-        relation_positions={r.id: i for i, r in enumerate(relations)},
-        text_bytes=document["text_bytes"],
+    lexical = LexicalIndex.from_compacted(document["vocab"], arrays["lengths"], arrays["indptr"], arrays["docs"],
+                                          arrays["tfs"])
+    stated_days = {message: [tuple(span) for span in spans] for message, spans in document["stated_days"]}
+    return GroupIndex.from_parts(
+        document["group_id"], weights, messages, lexical, DenseIndex(dense) if dense is not None else None,
+        entities, projection, relations, stated_days, dict(zip(caption_keys, caption_texts)), document["version"],
     )
 
 
