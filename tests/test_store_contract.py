@@ -359,3 +359,7 @@ def test_an_index_snapshot_is_kept_per_tenant_by_key_and_version_and_forgotten_w
     store.forget("g1")
     assert store.index_snapshot("g1", "k2", 0) is None
     assert store.index_snapshot("g2", "k2", 0).data == b"g2's"
+    store.save_index_snapshot("g1", IndexSnapshot("k2", 1, b"built before the forget, saved after"))
+    assert store.index_snapshot("g1", "k2", 0) is None  # the forget's reset came after version 1
+    store.save_index_snapshot("never-written", IndexSnapshot("k2", 1, b"no tenant"))
+    assert store.index_snapshot("never-written", "k2", 0) is None

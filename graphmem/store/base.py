@@ -133,10 +133,12 @@ class Store(Protocol):
     def groups(self) -> list[str]: ...
 
     def save_index_snapshot(self, group_id: str, snapshot: IndexSnapshot) -> None:
-        """Keep `snapshot` as the tenant's index snapshot unless the one kept is newer (same key).
+        """Keep `snapshot` as the tenant's index snapshot unless the one kept is newer (same key),
+        or a write that was not an append came after its version (it could never be used).
 
         A tenant keeps one snapshot: one with another key replaces it. Saving is no write of the
-        tenant (its version stays); `forget` removes the snapshot with the rest.
+        tenant (its version stays); `forget` removes the snapshot with the rest, and a snapshot
+        built before a forget and saved after it is refused.
         """
         ...
 

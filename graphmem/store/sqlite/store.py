@@ -415,10 +415,11 @@ class SQLiteStore:
         check_group_id(group_id)
         with self._transaction() as db:
             db.execute(
-                """INSERT INTO index_snapshots VALUES (?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE
+                """INSERT INTO index_snapshots SELECT ?, ?, ?, ? FROM tenant_versions WHERE group_id = ? AND reset <= ?
+                   ON CONFLICT (group_id) DO UPDATE
                    SET key = excluded.key, version = excluded.version, data = excluded.data
                    WHERE index_snapshots.key != excluded.key OR index_snapshots.version <= excluded.version""",
-                (group_id, snapshot.key, snapshot.version, snapshot.data),
+                (group_id, snapshot.key, snapshot.version, snapshot.data, group_id, snapshot.version),
             )
 
     def index_snapshot(self, group_id: str, key: str, since: int) -> IndexSnapshot | None:
