@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import numpy as np
 import pytest
 
 from graphmem import Config, Memory
@@ -157,3 +158,22 @@ def test_a_turn_that_only_asks_ranks_below_its_answer(tmp_path):
         on = [h.source_id for h in memory.search(question, k=3)]
         assert memory.index().asking_turns().tolist() == [True, False, False]
     assert off.index("t0") < off.index("t1") and on.index("t1") < on.index("t0")
+
+
+def test_a_question_asking_for_places_favours_the_turns_mentioning_one(tmp_path):
+    from graphmem.search.engine import SearchSettings, _mentioning, _prior, _typed_entities
+
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(SAMPLE)
+        index = memory.index()
+        memory.search("Which cities did they visit?")  # the graph's walk is built by a first query
+    places = _typed_entities(index, "place")
+    names = [index.entities[p].name.casefold() for p in places]
+    mentioning = _mentioning(index, places)
+    assert mentioning.any() and not mentioning.all()
+    for message, flagged in zip(index.messages, mentioning):
+        assert flagged == any(name in message.text.casefold() for name in names), message.text
+    settings = SearchSettings(asking_turn=1.0)
+    prior = _prior(index, [], None, "place", [], settings)
+    assert prior.tolist() == np.where(mentioning, 1.3, 1.0).tolist()
+    assert _prior(index, [], None, "place", [], SearchSettings(asking_turn=1.0, type_focus=0.0)) is None
