@@ -68,10 +68,7 @@ _CATEGORY_MEMBERS = {
     "clothes clothing outfit outfits appearance": "dress shirt shoes outfit hair nails makeup",
     "family relatives": "mom dad mother father sister brother kids son daughter husband wife parents grandma",
 }
-_MEMBERS = {}
-for _nouns, _members in _CATEGORY_MEMBERS.items():
-    for _noun in _nouns.split():
-        _MEMBERS.setdefault(_noun, []).extend(_members.split())
+_MEMBERS = {noun: members.split() for nouns, members in _CATEGORY_MEMBERS.items() for noun in nouns.split()}
 
 
 def asked_category_members(question: str) -> list[str]:
