@@ -231,14 +231,6 @@ class GroupIndex:
         position = self.positions.get(message_id)
         return self.messages[position] if position is not None else None
 
-    def asking_turns(self) -> np.ndarray:
-        """Per message, whether it only asks (`only_asks`); worked out on first query, and for
-        appended messages on the first query after them."""
-        if len(self.asking) < len(self.messages):
-            new = [only_asks(m.text) for m in self.messages[len(self.asking):]]
-            self.asking = np.concatenate([self.asking, np.array(new, dtype=bool)])
-        return self.asking
-
     def estimated_bytes(self) -> int:
         """About how much memory this index holds, for the cache budget (`Config.index_cache_mb`).
 
@@ -252,6 +244,14 @@ class GroupIndex:
             + BYTES_PER_POSTING * self.lexical.postings
             + 2 * self.text_bytes
         )
+
+    def asking_turns(self) -> np.ndarray:
+        """Per message, whether it only asks (`only_asks`); worked out on first query, and for
+        appended messages on the first query after them."""
+        if len(self.asking) < len(self.messages):
+            new = [only_asks(m.text) for m in self.messages[len(self.asking):]]
+            self.asking = np.concatenate([self.asking, np.array(new, dtype=bool)])
+        return self.asking
 
     def fact(self, relation: RelationEdge) -> Fact:
         """A relation with its entities' names and its source message's id."""
