@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import numpy as np
 import pytest
 
 from graphmem import Config, Memory
@@ -77,3 +78,102 @@ def test_a_question_asking_for_places_seeds_the_places(tmp_path):
     _add_type_seeds(index, untouched, None, SearchSettings())
     _add_type_seeds(index, untouched, "place", SearchSettings(type_seed_weight=0.0))
     assert untouched == {}
+
+
+@pytest.mark.parametrize(
+    ("question", "members", "absent"),
+    [
+        ("What pets does Nate have?", {"dog", "cat", "puppy"}, set()),
+        ("What are Kate's hobbies?", {"painting", "hiking", "cooking"}, set()),
+        ("What movies did Nebraas watch?", {"film", "cinema"}, {"watch"}),  # the question's own words are left out
+        ("What did Ana say about her dog when they talked about pets?", set(), {"dog"}),  # asked too late
+        ("Where did Melanie camp?", set(), set()),
+    ],
+)
+def test_asked_category_members(question, members, absent):
+    from graphmem.search.question import asked_category_members
+
+    found = asked_category_members(question)
+    assert members <= set(found) and not absent & set(found)
+    assert bool(found) == bool(members) and len(found) == len(set(found))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("What kind of movies do you like?", True),
+        ("Really? How was it?? ", True),
+        ("I watched Dune last night. Have you seen it?", False),
+        ("I love himmm", False),
+        ("?!", False),
+        ("", False),
+    ],
+)
+def test_only_asks(text, expected):
+    from graphmem.search.question import only_asks
+
+    assert only_asks(text) is expected
+
+
+def _chat(tmp_path, lines: list[tuple[str, str]]):
+    messages = [
+        {"id": f"t{i}", "speaker": speaker, "text": text, "timestamp": f"2023-05-10T10:{i:02d}:00"}
+        for i, (speaker, text) in enumerate(lines)
+    ]
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps({"conversation_id": "chat", "participants": ["Ann", "Bob"], "messages": messages}))
+    return path
+
+
+def test_a_question_about_a_category_lifts_the_turn_naming_a_member(tmp_path):
+    from graphmem.search.engine import SearchSettings
+
+    path = _chat(tmp_path, [
+        ("Ann", "Pets are great but Nate does not have time for pets at the moment."),
+        ("Bob", "Nate told me that too, he works a lot."),
+        ("Ann", "Nate showed me his new puppy yesterday, so cute."),
+        ("Bob", "The weather was lovely at the lake."),
+    ])
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(path)
+        question = "What pets does Nate have?"
+        off = [h.source_id for h in memory.search(question, k=4, settings=SearchSettings(category_focus=0.0))]
+        on = [h.source_id for h in memory.search(question, k=4)]
+    assert on.index("t2") < off.index("t2")
+    assert on[0] == "t2"
+
+
+def test_a_turn_that_only_asks_ranks_below_its_answer(tmp_path):
+    from graphmem.search.engine import SearchSettings
+
+    path = _chat(tmp_path, [
+        ("Ann", "Which concert did you go to on Saturday, the jazz concert?"),
+        ("Bob", "Yes, the jazz concert downtown, it was loud and fun."),
+        ("Ann", "The weather was lovely at the lake."),
+    ])
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(path)
+        question = "Which jazz concert was on Saturday?"
+        off = [h.source_id for h in memory.search(question, k=3, settings=SearchSettings(asking_turn=1.0))]
+        on = [h.source_id for h in memory.search(question, k=3)]
+        assert memory.index().asking_turns().tolist() == [True, False, False]
+    assert off.index("t0") < off.index("t1") and on.index("t1") < on.index("t0")
+
+
+def test_a_question_asking_for_places_favours_the_turns_mentioning_one(tmp_path):
+    from graphmem.search.engine import SearchSettings, _mentioning, _prior, _typed_entities
+
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(SAMPLE)
+        index = memory.index()
+        memory.search("Which cities did they visit?")  # the graph's walk is built by a first query
+    places = _typed_entities(index, "place")
+    names = [index.entities[p].name.casefold() for p in places]
+    mentioning = _mentioning(index, places)
+    assert mentioning.any() and not mentioning.all()
+    for message, flagged in zip(index.messages, mentioning):
+        assert flagged == any(name in message.text.casefold() for name in names), message.text
+    settings = SearchSettings(asking_turn=1.0)
+    prior = _prior(index, [], None, "place", [], settings)
+    assert prior.tolist() == np.where(mentioning, 1.3, 1.0).tolist()
+    assert _prior(index, [], None, "place", [], SearchSettings(asking_turn=1.0, type_focus=0.0)) is None

@@ -23,7 +23,7 @@ from graphmem.models import EntityNode, EventNode, Evidence, Fact, MessageNode, 
 from graphmem.search.dense import DenseIndex, boosted
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
-from graphmem.search.question import absolute_time_constraint, asked_entity_type
+from graphmem.search.question import absolute_time_constraint, asked_category_members, asked_entity_type, only_asks
 from graphmem.search.scores import top_k
 from graphmem.search.projection import (
     PPR_TOLERANCE,
@@ -75,6 +75,12 @@ class SearchSettings:
     speaker_focus: float = 0.5
     # An absolute time in the question ("in May 2023") favours turns said or dated then.
     time_focus: float = 3.0
+    # A question about a category ("What pets ...", "What are her hobbies?") favours turns naming a
+    # member of it (x 1 + category_focus); a turn that only asks answers nothing itself (x asking_turn).
+    category_focus: float = 1.0
+    asking_turn: float = 0.6
+    # ... and, asking for a kind of entity ("What books ..."), turns mentioning one (x 1 + type_focus).
+    type_focus: float = 0.3
     # With embeddings configured, the nearest messages by cosine also seed the graph channels, and
     # each message's graph score is multiplied by 1 + dense_boost x its cosine to the question
     # (relative to the best). Tuned on both dev sets: 10 seeds at 0.5 and no boost (as first wired)
@@ -123,6 +129,7 @@ class GroupIndex:
     version: int = 0  # the tenant's write version this index reflects
     relation_positions: dict[str, int] = field(default_factory=dict)  # relation id -> its place in `relations`
     text_bytes: int = 0  # characters of message text held, for the size estimate
+    asking: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # see `asking_turns`
 
     @classmethod
     def build(
@@ -259,6 +266,14 @@ class GroupIndex:
             + 2 * self.text_bytes
         )
 
+    def asking_turns(self) -> np.ndarray:
+        """Per message, whether it only asks (`only_asks`); worked out on first query, and for
+        appended messages on the first query after them."""
+        if len(self.asking) < len(self.messages):
+            new = [only_asks(m.text) for m in self.messages[len(self.asking):]]
+            self.asking = np.concatenate([self.asking, np.array(new, dtype=bool)])
+        return self.asking
+
     def fact(self, relation: RelationEdge) -> Fact:
         """A relation with its entities' names and its source message's id."""
         source = self.source_ids.get(relation.message_id, relation.message_id)
@@ -319,8 +334,9 @@ def search(
         rankings["dense"] = dense
     seeds = _seeds(index, lexical, dense, linked, settings)
     projection = index.projection
-    _add_type_seeds(index, seeds, asked_entity_type(query), settings)
-    prior = _prior(index, linked, absolute_time_constraint(query), settings)
+    asked = asked_entity_type(query)
+    _add_type_seeds(index, seeds, asked, settings)
+    prior = _prior(index, linked, absolute_time_constraint(query), asked, asked_category_members(query), settings)
     activation = None
     into_ppr = "ppr" in settings.channels
     # Into PPR, activation only adds the scenes and facets it evokes: none before consolidation.
@@ -433,21 +449,44 @@ def _add_type_seeds(index: GroupIndex, seeds: dict[int, float], asked: str | Non
     if asked is None or settings.type_seed_weight <= 0:
         return
     projection = index.projection
-    typed = [e.id for e in index.entities.values() if e.type == asked and e.id in projection.entity_vertices]
+    typed = _typed_entities(index, asked)
     scale = settings.type_seed_weight / max(1.0, len(typed)) ** 0.5
     for entity_id in typed:
         vertex = projection.entity_vertices[entity_id]
         seeds[vertex] = seeds.get(vertex, 0.0) + scale * entity_specificity(projection, entity_id, len(index.messages))
 
 
+def _typed_entities(index: GroupIndex, asked: str) -> list[str]:
+    """The ids of the tenant's entities of type `asked` that are in the graph."""
+    return [e.id for e in index.entities.values() if e.type == asked and e.id in index.projection.entity_vertices]
+
+
+def _mentioning(index: GroupIndex, entity_ids: Sequence[str]) -> np.ndarray:
+    """Per message, whether it is linked to one of these entities in the graph (mentions it)."""
+    projection, walk = index.projection, index.projection.walk
+    linked = np.zeros(projection.size, dtype=bool)
+    for entity_id in entity_ids:
+        vertex = projection.entity_vertices[entity_id]
+        linked[walk.neighbours[walk.indptr[vertex] : walk.indptr[vertex + 1]]] = True
+    return linked[projection.message_vertices]
+
+
 def _prior(
-    index: GroupIndex, linked: Sequence[EntityNode], when: TimeRange | None, settings: SearchSettings
+    index: GroupIndex,
+    linked: Sequence[EntityNode],
+    when: TimeRange | None,
+    asked: str | None,
+    members: Sequence[str],
+    settings: SearchSettings,
 ) -> np.ndarray | None:
     """Per-message score multipliers from what the question constrains, or None when it constrains nothing.
 
     - the one participant it names: their own turns (x 1 + speaker_focus);
     - an absolute time ("in May 2023"): turns said then, or stating something dated then
-      (x 1 + time_focus).
+      (x 1 + time_focus);
+    - a category it asks about: turns naming one of its `members` (x 1 + category_focus), and
+      turns mentioning an entity of the type it asks for (x 1 + type_focus);
+    - turns that only ask (x asking_turn), whatever the question.
     """
     prior = np.ones(len(index.messages))
     about = [e.id for e in linked if e.id in index.speaker_ids]
@@ -460,6 +499,13 @@ def _prior(
             if message_id in index.positions and any(first <= end and start <= last for first, last in spans):
                 inside[index.positions[message_id]] = True
         prior *= np.where(inside, 1.0 + settings.time_focus, 1.0)
+    named = index.lexical.scores(" ".join(members)) if members and settings.category_focus > 0 else None
+    if named is not None:
+        prior *= np.where(named > 0, 1.0 + settings.category_focus, 1.0)
+    if asked is not None and settings.type_focus > 0:
+        prior *= np.where(_mentioning(index, _typed_entities(index, asked)), 1.0 + settings.type_focus, 1.0)
+    if settings.asking_turn != 1.0:
+        prior *= np.where(index.asking_turns(), settings.asking_turn, 1.0)
     return None if np.all(prior == 1.0) else prior
 
 

@@ -43,3 +43,53 @@ def asked_entity_type(question: str) -> str | None:
         if word in _ASKED:
             return _ASKED[word]
     return None
+
+
+# Category nouns a question asks about ("What pets does Nate have?", "What are Kate's hobbies?"),
+# with the words that name members of the category in any conversation: the turns that answer
+# such a question name a member ("this is my dog Max", "I went surfing"), rarely the category.
+_CATEGORY_MEMBERS = {
+    "pet pets animal animals": "dog cat puppy kitten pup turtle hamster bird rabbit horse",
+    "hobby hobbies interests pastimes": "painting drawing hiking camping reading cooking baking gaming swimming "
+    "running yoga dancing singing photography gardening knitting pottery surfing skiing fishing biking climbing writing",
+    "activities activity outdoor": "hiking camping surfing skiing biking climbing kayaking fishing swimming running "
+    "beach trail park mountains",
+    "sport sports": "basketball football soccer baseball tennis golf hockey volleyball swimming running gym",
+    "instrument instruments": "guitar piano violin drums ukulele flute saxophone cello",
+    "music songs song band bands artists artist singer singers": "song band album concert listen singer playlist music",
+    "book books novel novels authors author": "book novel read reading author series library",
+    "movie movies film films": "movie film watch watched cinema theater documentary",
+    "show shows tv series": "show series season episode netflix watch tv",
+    "food foods dish dishes meal meals cuisine": "food eat dish cook recipe dinner lunch breakfast restaurant pizza sushi pasta",
+    "dessert desserts sweets treats": "cake pie cookies cobbler sundae ice cream brownies cupcakes pastry chocolate",
+    "game games": "game play video console board",
+    "art artwork": "paint painting draw drawing sketch canvas sculpture pottery",
+    "drink drinks beverages": "coffee tea wine beer juice",
+    "clothes clothing outfit outfits appearance": "dress shirt shoes outfit hair nails makeup",
+    "family relatives": "mom dad mother father sister brother kids son daughter husband wife parents grandma",
+}
+_MEMBERS = {noun: members.split() for nouns, members in _CATEGORY_MEMBERS.items() for noun in nouns.split()}
+
+
+def asked_category_members(question: str) -> list[str]:
+    """Words naming members of the categories the question asks about, in its first six words
+    ("What pets does Nate have?" -> dog, cat, ...), without the question's own words."""
+    words = re.findall(r"[a-z]+", question.casefold())
+    seen = set(words)
+    members: list[str] = []
+    for word in words[:6]:
+        for member in _MEMBERS.get(word, ()):
+            if member not in seen:
+                seen.add(member)
+                members.append(member)
+    return members
+
+
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+
+
+def only_asks(text: str) -> bool:
+    """Whether a chat turn is nothing but questions ("What kind of movies do you like?"): it
+    answers nothing itself, its answer is in the turns after it."""
+    sentences = [s.strip() for s in _SENTENCE.findall(text.strip()) if re.search(r"\w", s)]
+    return bool(sentences) and all(s.endswith("?") for s in sentences)
