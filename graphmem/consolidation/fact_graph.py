@@ -46,6 +46,9 @@ MESSAGE, EVENT, RELATION = MemberKind.MESSAGE, MemberKind.EVENT, MemberKind.RELA
 BLOCK_ROWS = 256  # rows of the first block; later blocks adapt to how many candidates they find
 MAX_BLOCK_ROWS = 4096
 LINK_BUDGET = 500_000  # candidate pairs a block may score at once: bounds its memory (~40 MB)
+SAMPLE_PER_LINK = 4  # a row's candidates scored first, per link kept, to bound what the others must share
+_LEVELS = 256  # sixteenths of an octave of shared content told apart when sampling a row's candidates
+_LOWEST_LEVEL = (127 - 12) * 16  # the lowest: 2^-12 (float32 bits >> 19: exponent and 4 mantissa bits)
 _WORD = re.compile(r"[a-z]+")
 _STEMMER = Stemmer.Stemmer("english")
 # Chat filler: frequent in conversation, says nothing about a topic.
@@ -276,19 +279,17 @@ class Features:
         while start < len(rows):
             block, window = self._block(rows[row_order[start : start + size]], index, reach)
             product = window.rows @ window.matrix  # pairs sharing a feature; columns in the window
-            pair_rows = np.repeat(np.arange(len(block)), np.diff(product.indptr))
-            pair_cols, content = by_time[window.low + product.indices], product.data
-            around = self.structure[block].tocoo()  # adjacent turns and sources; add those sharing nothing
+            pair_rows, pair_cols, content = self._contenders(block, product, by_time[window.low:], reach)
+            around = self.structure[block].tocoo()  # adjacent turns and sources, whatever they share
             chosen = in_cols[around.col]
             around_rows, around_cols = around.row[chosen].astype(np.int64), around.col[chosen].astype(np.int64)
-            shared = self.vectors[block[around_rows]].multiply(self.vectors[around_cols]).sum(axis=1)
-            alone = np.asarray(shared).ravel() <= 0
-            pair_rows = np.concatenate([pair_rows, around_rows[alone]])
-            pair_cols = np.concatenate([pair_cols, around_cols[alone]])
-            content = np.concatenate([content, np.zeros(int(alone.sum()), dtype=np.float32)])
-            weight = self._weights(block[pair_rows], pair_cols, content)
-            near = np.abs(self.days[block[pair_rows]] - self.days[pair_cols]) <= reach
-            strongest = _top(pair_rows, pair_cols, np.where(near, weight, 0.0), w.neighbours)
+            shared = np.asarray(self.vectors[block[around_rows]].multiply(self.vectors[around_cols]).sum(axis=1))
+            unlinked = ~np.isin(pair_rows * len(self.items) + pair_cols, around_rows * len(self.items) + around_cols)
+            pair_rows = np.concatenate([pair_rows[unlinked], around_rows])
+            pair_cols = np.concatenate([pair_cols[unlinked], around_cols])
+            content = np.concatenate([content[unlinked], shared.ravel().astype(np.float32)])
+            weight = self._near_weights(block[pair_rows], pair_cols, content, reach)
+            strongest = _top(pair_rows, pair_cols, weight, w.neighbours)
             found_rows.append(row_order[start : start + len(block)][pair_rows[strongest]])
             found_cols.append(pair_cols[strongest])
             found_weights.append(weight[strongest])
@@ -300,6 +301,36 @@ class Features:
             return sparse.csr_matrix(shape, dtype=np.float32)
         return sparse.csr_matrix((np.concatenate(found_weights), (np.concatenate(found_rows),
                                                                   np.concatenate(found_cols))), shape=shape)
+
+    def _near_weights(self, rows: np.ndarray, cols: np.ndarray, content: np.ndarray, reach: float) -> np.ndarray:
+        """`_weights` of pairs within `reach` days of each other; 0 for the others."""
+        weight = self._weights(rows, cols, content)
+        return np.where(np.abs(self.days[rows] - self.days[cols]) <= reach, weight, np.float32(0.0))
+
+    def _contenders(self, block: np.ndarray, product: sparse.csr_matrix, columns: np.ndarray,
+                    reach: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pairs of `product` (block rows x window columns `columns`: what they share) that may be
+        among a row's `neighbours` strongest links: (block row, column position, content).
+
+        A link between items that are not adjacent turns nor a statement and its source weighs at
+        most what they share (time only scales it down), so a row's pairs sharing less than the
+        weight of its `neighbours`-th strongest link among a sample cannot make its top: they are
+        never scored. The sample is each row's pairs sharing the most, and the bound the level
+        (`_levels`) of its `neighbours`-th strongest link there: a level is a power of two times a
+        multiple of 1/16, so `_top`'s tie resolution (weights' last 4 mantissa bits dropped) cannot
+        rank a pair below it above one at or over it, and the top is exactly what scoring every
+        pair finds."""
+        counts = np.diff(product.indptr)
+        content = product.data
+        levels = _levels(content, counts, SAMPLE_PER_LINK * self.weights.neighbours)
+        sample = np.flatnonzero(content >= np.repeat(levels, counts))
+        sample_rows = np.searchsorted(product.indptr, sample, side="right") - 1
+        sample_cols = columns[product.indices[sample]]
+        weight = self._near_weights(block[sample_rows], sample_cols, content[sample], reach)
+        bound = _levels(weight, np.bincount(sample_rows, minlength=len(block)), self.weights.neighbours)
+        kept = np.flatnonzero(content >= np.repeat(bound, counts))
+        kept_rows = np.searchsorted(product.indptr, kept, side="right") - 1
+        return kept_rows, columns[product.indices[kept]], content[kept]
 
     def _block(self, rows: np.ndarray, index: _FeatureIndex, reach: float) -> tuple[np.ndarray, _Window]:
         """The first rows of `rows` (time order) whose candidates stay within `LINK_BUDGET`, with their window."""
@@ -403,6 +434,22 @@ def _top(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, keep: int) -> 
     starts = np.concatenate([[0], np.cumsum(np.bincount(ranked_rows))])
     rank = np.arange(len(order)) - starts[ranked_rows]
     return positive[order[rank < keep]]
+
+
+def _levels(values: np.ndarray, counts: np.ndarray, size: int) -> np.ndarray:
+    """Per row of a block (`counts` of `values` each, in row order, none negative), a level that at
+    least `size` of its values reach and, with few ties, not many more: the floor of the sixteenth
+    of an octave holding its `size`-th largest value, from a histogram rather than a sort (0 for
+    rows with fewer than `size` values, or whose `size`-th largest is under 2^-12)."""
+    rows = len(counts)
+    level = (values.view(np.uint32) >> np.uint32(19)).astype(np.int32) - np.int32(_LOWEST_LEVEL)
+    np.clip(level, 0, _LEVELS - 1, out=level)
+    level += np.repeat(np.arange(rows, dtype=np.int32) * np.int32(_LEVELS), counts)
+    histogram = np.bincount(level, minlength=rows * _LEVELS).reshape(rows, _LEVELS)
+    reached = np.cumsum(histogram[:, ::-1], axis=1) >= size  # values in this bucket or above: enough
+    top = _LEVELS - 1 - np.argmax(reached, axis=1)
+    floor = ((top + _LOWEST_LEVEL).astype(np.uint32) << np.uint32(19)).view(np.float32)
+    return np.where(reached[:, -1] & (top > 0), floor, np.float32(0.0))
 
 
 def _next_block_size(size: int, work: int) -> int:
