@@ -193,7 +193,7 @@ def test_pruning_candidates_by_what_they_share_keeps_the_same_links(weights, mon
     features = Features(items, NAMES, NAMES.values(), weights)
     everything = np.arange(len(features))
     pruned = features.strongest_links(everything, everything)
-    monkeypatch.setattr(fact_graph, "_levels", lambda values, counts, size: np.zeros(len(counts), np.float32))  # no bound
+    monkeypatch.setattr(fact_graph, "_levels", lambda values, counts, size, **_: np.zeros(len(counts), np.float32))  # no bound
     assert features.strongest_links(everything, everything) == pruned
 
 

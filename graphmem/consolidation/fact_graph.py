@@ -45,7 +45,7 @@ from graphmem.models import EventNode, MemberKind, Mention, MessageNode, Relatio
 MESSAGE, EVENT, RELATION = MemberKind.MESSAGE, MemberKind.EVENT, MemberKind.RELATION
 BLOCK_ROWS = 256  # rows of the first block; later blocks adapt to how many candidates they find
 MAX_BLOCK_ROWS = 4096
-LINK_BUDGET = 500_000  # candidate pairs a block may score at once: bounds its memory (~40 MB)
+LINK_BUDGET = 2_000_000  # candidate pairs a block may hold at once: bounds its memory (tens of MB)
 SAMPLE_PER_LINK = 4  # a row's candidates scored first, per link kept, to bound what the others must share
 _LEVELS = 256  # sixteenths of an octave of shared content told apart when sampling a row's candidates
 _LOWEST_LEVEL = (127 - 12) * 16  # the lowest: 2^-12 (float32 bits >> 19: exponent and 4 mantissa bits)
@@ -322,12 +322,14 @@ class Features:
         pair finds."""
         counts = np.diff(product.indptr)
         content = product.data
-        levels = _levels(content, counts, SAMPLE_PER_LINK * self.weights.neighbours)
+        links = self.weights.neighbours
+        # The sample: a row's pairs sharing the most, at least `links` + 1 of them (the row itself is one).
+        levels = _levels(content, counts, SAMPLE_PER_LINK * links, most=4 * SAMPLE_PER_LINK * links, fewest=links + 1)
         sample = np.flatnonzero(content >= np.repeat(levels, counts))
         sample_rows = np.searchsorted(product.indptr, sample, side="right") - 1
         sample_cols = columns[product.indices[sample]]
         weight = self._near_weights(block[sample_rows], sample_cols, content[sample], reach)
-        bound = _levels(weight, np.bincount(sample_rows, minlength=len(block)), self.weights.neighbours)
+        bound = _levels(weight, np.bincount(sample_rows, minlength=len(block)), links)
         kept = np.flatnonzero(content >= np.repeat(bound, counts))
         kept_rows = np.searchsorted(product.indptr, kept, side="right") - 1
         return kept_rows, columns[product.indices[kept]], content[kept]
@@ -436,20 +438,24 @@ def _top(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, keep: int) -> 
     return positive[order[rank < keep]]
 
 
-def _levels(values: np.ndarray, counts: np.ndarray, size: int) -> np.ndarray:
+def _levels(values: np.ndarray, counts: np.ndarray, size: int, most: int | None = None, fewest: int = 1) -> np.ndarray:
     """Per row of a block (`counts` of `values` each, in row order, none negative), a level that at
-    least `size` of its values reach and, with few ties, not many more: the floor of the sixteenth
-    of an octave holding its `size`-th largest value, from a histogram rather than a sort (0 for
-    rows with fewer than `size` values, or whose `size`-th largest is under 2^-12)."""
+    least `size` of its values reach: the floor of the sixteenth of an octave holding its `size`-th
+    largest value, from a histogram rather than a sort (0 for rows with fewer than `size` values,
+    or whose `size`-th largest is under 2^-12). Where ties let more than `most` values reach it,
+    the level holding the `fewest`-th largest instead, if higher."""
     rows = len(counts)
     level = (values.view(np.uint32) >> np.uint32(19)).astype(np.int32) - np.int32(_LOWEST_LEVEL)
     np.clip(level, 0, _LEVELS - 1, out=level)
     level += np.repeat(np.arange(rows, dtype=np.int32) * np.int32(_LEVELS), counts)
-    histogram = np.bincount(level, minlength=rows * _LEVELS).reshape(rows, _LEVELS)
-    reached = np.cumsum(histogram[:, ::-1], axis=1) >= size  # values in this bucket or above: enough
-    top = _LEVELS - 1 - np.argmax(reached, axis=1)
+    reaching = np.cumsum(np.bincount(level, minlength=rows * _LEVELS).reshape(rows, _LEVELS)[:, ::-1], axis=1)
+    top = _LEVELS - 1 - np.argmax(reaching >= size, axis=1)  # values in this bucket or above: enough
+    if most is not None:
+        crowded = reaching[np.arange(rows), _LEVELS - 1 - top] > most
+        fewer = _LEVELS - 1 - np.argmax(reaching >= fewest, axis=1)
+        top = np.where(crowded & (fewer > top), fewer, top)
     floor = ((top + _LOWEST_LEVEL).astype(np.uint32) << np.uint32(19)).view(np.float32)
-    return np.where(reached[:, -1] & (top > 0), floor, np.float32(0.0))
+    return np.where((reaching[:, -1] >= size) & (top > 0), floor, np.float32(0.0))
 
 
 def _next_block_size(size: int, work: int) -> int:
