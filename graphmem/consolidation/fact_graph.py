@@ -273,6 +273,8 @@ class Features:
         index = _FeatureIndex(self.vectors[by_time], self.days[by_time])
         in_cols = np.zeros(len(self.items), dtype=bool)
         in_cols[cols] = True
+        when = np.full(len(self.items), -1, dtype=np.int64)  # an item's place in `by_time`
+        when[by_time] = np.arange(len(by_time))
         row_order = np.argsort(self.days[rows], kind="stable")
         found_rows, found_cols, found_weights = [], [], []
         start, size = 0, BLOCK_ROWS
@@ -280,14 +282,11 @@ class Features:
             block, window = self._block(rows[row_order[start : start + size]], index, reach)
             product = window.rows @ window.matrix  # pairs sharing a feature; columns in the window
             pair_rows, pair_cols, content = self._contenders(block, product, by_time[window.low:], reach)
-            around = self.structure[block].tocoo()  # adjacent turns and sources, whatever they share
-            chosen = in_cols[around.col]
-            around_rows, around_cols = around.row[chosen].astype(np.int64), around.col[chosen].astype(np.int64)
-            shared = np.asarray(self.vectors[block[around_rows]].multiply(self.vectors[around_cols]).sum(axis=1))
+            around_rows, around_cols, shared = self._structural(block, product, in_cols, when, window.low)
             unlinked = ~np.isin(pair_rows * len(self.items) + pair_cols, around_rows * len(self.items) + around_cols)
             pair_rows = np.concatenate([pair_rows[unlinked], around_rows])
             pair_cols = np.concatenate([pair_cols[unlinked], around_cols])
-            content = np.concatenate([content[unlinked], shared.ravel().astype(np.float32)])
+            content = np.concatenate([content[unlinked], shared])
             weight = self._near_weights(block[pair_rows], pair_cols, content, reach)
             strongest = _top(pair_rows, pair_cols, weight, w.neighbours)
             found_rows.append(row_order[start : start + len(block)][pair_rows[strongest]])
@@ -306,6 +305,26 @@ class Features:
         """`_weights` of pairs within `reach` days of each other; 0 for the others."""
         weight = self._weights(rows, cols, content)
         return np.where(np.abs(self.days[rows] - self.days[cols]) <= reach, weight, np.float32(0.0))
+
+    def _structural(self, block: np.ndarray, product: sparse.csr_matrix, in_cols: np.ndarray, when: np.ndarray,
+                    low: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The block's adjacent turns and sources among the columns, linked whatever they share:
+        (block row, column position, what they share as `product` has it, 0 where nothing).
+        `when` holds each column's place in time order, `low` that of the product's first column."""
+        around = self.structure[block].tocoo()
+        chosen = in_cols[around.col]
+        rows, cols = around.row[chosen].astype(np.int64), around.col[chosen].astype(np.int64)
+        width = product.shape[1]
+        local = when[cols] - low  # the column in the product (out of it: too far apart in time to link)
+        inside = np.flatnonzero((local >= 0) & (local < width))
+        linked = sparse.csr_matrix((np.ones(len(inside), dtype=np.float32), (rows[inside], local[inside])),
+                                   shape=product.shape)
+        shared = product.multiply(linked).tocoo()  # exact: each value times 1
+        keys = rows[inside] * width + local[inside]
+        order = np.argsort(keys)
+        content = np.zeros(len(rows), dtype=np.float32)
+        content[inside[order[np.searchsorted(keys[order], shared.row.astype(np.int64) * width + shared.col)]]] = shared.data
+        return rows, cols, content
 
     def _contenders(self, block: np.ndarray, product: sparse.csr_matrix, columns: np.ndarray,
                     reach: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
