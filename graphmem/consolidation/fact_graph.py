@@ -271,22 +271,26 @@ class Features:
         reach = w.horizon * w.day_scale if w.time_floor == 0 else math.inf
         by_time = cols[np.argsort(self.days[cols], kind="stable")]
         index = _FeatureIndex(self.vectors[by_time], self.days[by_time])
+        row_order = np.argsort(self.days[rows], kind="stable")
+        # Adjacent turns and sources, linked whatever they share: (place in row_order, column), by place.
         in_cols = np.zeros(len(self.items), dtype=bool)
         in_cols[cols] = True
-        when = np.full(len(self.items), -1, dtype=np.int64)  # an item's place in `by_time`
-        when[by_time] = np.arange(len(by_time))
-        row_order = np.argsort(self.days[rows], kind="stable")
+        around = self.structure[rows[row_order]].tocoo()
+        chosen = np.flatnonzero(in_cols[around.col])
+        around_places, around_cols = around.row[chosen].astype(np.int64), around.col[chosen].astype(np.int64)
+        around_shared = self._shared(rows[row_order][around_places], around_cols)
         found_rows, found_cols, found_weights = [], [], []
         start, size = 0, BLOCK_ROWS
         while start < len(rows):
             block, window = self._block(rows[row_order[start : start + size]], index, reach)
             product = window.rows @ window.matrix  # pairs sharing a feature; columns in the window
             pair_rows, pair_cols, content = self._contenders(block, product, by_time[window.low:], reach)
-            around_rows, around_cols, shared = self._structural(block, product, in_cols, when, window.low)
-            unlinked = ~np.isin(pair_rows * len(self.items) + pair_cols, around_rows * len(self.items) + around_cols)
+            first, last = np.searchsorted(around_places, [start, start + len(block)])
+            around_rows, linked = around_places[first:last] - start, around_cols[first:last]
+            unlinked = ~np.isin(pair_rows * len(self.items) + pair_cols, around_rows * len(self.items) + linked)
             pair_rows = np.concatenate([pair_rows[unlinked], around_rows])
-            pair_cols = np.concatenate([pair_cols[unlinked], around_cols])
-            content = np.concatenate([content[unlinked], shared])
+            pair_cols = np.concatenate([pair_cols[unlinked], linked])
+            content = np.concatenate([content[unlinked], around_shared[first:last]])
             weight = self._near_weights(block[pair_rows], pair_cols, content, reach)
             strongest = _top(pair_rows, pair_cols, weight, w.neighbours)
             found_rows.append(row_order[start : start + len(block)][pair_rows[strongest]])
@@ -306,25 +310,31 @@ class Features:
         weight = self._weights(rows, cols, content)
         return np.where(np.abs(self.days[rows] - self.days[cols]) <= reach, weight, np.float32(0.0))
 
-    def _structural(self, block: np.ndarray, product: sparse.csr_matrix, in_cols: np.ndarray, when: np.ndarray,
-                    low: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The block's adjacent turns and sources among the columns, linked whatever they share:
-        (block row, column position, what they share as `product` has it, 0 where nothing).
-        `when` holds each column's place in time order, `low` that of the product's first column."""
-        around = self.structure[block].tocoo()
-        chosen = in_cols[around.col]
-        rows, cols = around.row[chosen].astype(np.int64), around.col[chosen].astype(np.int64)
-        width = product.shape[1]
-        local = when[cols] - low  # the column in the product (out of it: too far apart in time to link)
-        inside = np.flatnonzero((local >= 0) & (local < width))
-        linked = sparse.csr_matrix((np.ones(len(inside), dtype=np.float32), (rows[inside], local[inside])),
-                                   shape=product.shape)
-        shared = product.multiply(linked).tocoo()  # exact: each value times 1
-        keys = rows[inside] * width + local[inside]
-        order = np.argsort(keys)
-        content = np.zeros(len(rows), dtype=np.float32)
-        content[inside[order[np.searchsorted(keys[order], shared.row.astype(np.int64) * width + shared.col)]]] = shared.data
-        return rows, cols, content
+    def _shared(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """What items `rows`[i] and `cols`[i] (positions) share, summed as the sparse product sums it:
+        over the first item's features in their stored order, one float32 addition after another, so
+        that it is the product's value to the bit (`links` mixes the two)."""
+        vectors = self.vectors
+        starts, lengths = vectors.indptr[rows], np.diff(vectors.indptr)[rows]
+        entries = _ranges(starts, starts + lengths)
+        others, where = np.unique(cols, return_inverse=True)
+        other = vectors[others]
+        other.sort_indices()
+        keys = np.repeat(np.arange(len(others), dtype=np.int64), np.diff(other.indptr)) * vectors.shape[1] + other.indices
+        total = np.zeros(len(rows), dtype=np.float32)
+        if not len(keys):
+            return total
+        wanted = np.repeat(where.reshape(-1), lengths) * vectors.shape[1] + vectors.indices[entries]
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        terms = np.where(keys[at] == wanted, vectors.data[entries] * other.data[at], np.float32(0.0))
+        longest = np.argsort(-lengths, kind="stable")  # each step adds to the pairs with terms left: a prefix
+        offsets, lengths = (np.cumsum(lengths) - lengths)[longest], lengths[longest]
+        going = len(lengths) - np.searchsorted(lengths[::-1], np.arange(int(lengths.max(initial=0))), side="right")
+        summed = np.zeros(len(rows), dtype=np.float32)
+        for step, count in enumerate(going.tolist()):
+            summed[:count] += terms[offsets[:count] + step]
+        total[longest] = summed
+        return total
 
     def _contenders(self, block: np.ndarray, product: sparse.csr_matrix, columns: np.ndarray,
                     reach: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
