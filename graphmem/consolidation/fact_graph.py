@@ -17,7 +17,9 @@ strongest links are found by neighbour search: rows are taken in time order, in 
 block's candidates are the items within reach in time that share an entity or a keyword with it
 (a sparse product over the feature index), plus adjacent turns and statement sources. Only
 candidates are scored, so cost and memory follow the links that exist, not items x items or
-items x vocabulary; a block is cut so that its candidates stay under `LINK_BUDGET`.
+items x vocabulary; a block is cut so that its candidates stay under `LINK_BUDGET`. Of those,
+only the ones sharing enough to make a row's top are scored (`Features._contenders`): the bound
+comes from a scored sample, and the links found are exactly those of scoring every candidate.
 
 Pure: plain data in, an igraph graph and memberships out.
 """
@@ -275,10 +277,11 @@ class Features:
         # Adjacent turns and sources, linked whatever they share: (place in row_order, column), by place.
         in_cols = np.zeros(len(self.items), dtype=bool)
         in_cols[cols] = True
-        around = self.structure[rows[row_order]].tocoo()
+        ordered = rows[row_order]
+        around = self.structure[ordered].tocoo()
         chosen = np.flatnonzero(in_cols[around.col])
         around_places, around_cols = around.row[chosen].astype(np.int64), around.col[chosen].astype(np.int64)
-        around_shared = self._shared(rows[row_order][around_places], around_cols)
+        around_shared = self._shared(ordered[around_places], around_cols)
         found_rows, found_cols, found_weights = [], [], []
         start, size = 0, BLOCK_ROWS
         while start < len(rows):
@@ -320,11 +323,12 @@ class Features:
         others, where = np.unique(cols, return_inverse=True)
         other = vectors[others]
         other.sort_indices()
-        keys = np.repeat(np.arange(len(others), dtype=np.int64), np.diff(other.indptr)) * vectors.shape[1] + other.indices
+        width = vectors.shape[1]
+        keys = np.repeat(np.arange(len(others), dtype=np.int64), np.diff(other.indptr)) * width + other.indices
         total = np.zeros(len(rows), dtype=np.float32)
         if not len(keys):
             return total
-        wanted = np.repeat(where.reshape(-1), lengths) * vectors.shape[1] + vectors.indices[entries]
+        wanted = np.repeat(where.reshape(-1), lengths) * width + vectors.indices[entries]
         at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
         terms = np.where(keys[at] == wanted, vectors.data[entries] * other.data[at], np.float32(0.0))
         longest = np.argsort(-lengths, kind="stable")  # each step adds to the pairs with terms left: a prefix
