@@ -478,7 +478,8 @@ def _levels(values: np.ndarray, counts: np.ndarray, size: int, most: int | None 
     or whose `size`-th largest is under 2^-12). Where ties let more than `most` values reach it,
     the level holding the `fewest`-th largest instead, if higher."""
     rows = len(counts)
-    level = (values.view(np.uint32) >> np.uint32(19)).astype(np.int32) - np.int32(_LOWEST_LEVEL)
+    level = values.view(np.int32) >> np.int32(19)  # sign bit clear: none negative
+    level -= np.int32(_LOWEST_LEVEL)
     np.clip(level, 0, _LEVELS - 1, out=level)
     level += np.repeat(np.arange(rows, dtype=np.int32) * np.int32(_LEVELS), counts)
     reaching = np.cumsum(np.bincount(level, minlength=rows * _LEVELS).reshape(rows, _LEVELS)[:, ::-1], axis=1)
