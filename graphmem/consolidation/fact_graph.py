@@ -348,11 +348,11 @@ class Features:
         A link between items that are not adjacent turns nor a statement and its source weighs at
         most what they share (time only scales it down), so a row's pairs sharing less than the
         weight of its `neighbours`-th strongest link among a sample cannot make its top: they are
-        never scored. The sample is each row's pairs sharing the most, and the bound the level
-        (`_levels`) of its `neighbours`-th strongest link there: a level is a power of two times a
-        multiple of 1/16, so `_top`'s tie resolution (weights' last 4 mantissa bits dropped) cannot
-        rank a pair below it above one at or over it, and the top is exactly what scoring every
-        pair finds."""
+        never scored, nor those whose share scaled by their distance in days falls under it. The
+        sample is each row's pairs sharing the most, and the bound the level (`_levels`) of its
+        `neighbours`-th strongest link there: a level is a power of two times a multiple of 1/16,
+        so `_top`'s tie resolution (weights' last 4 mantissa bits dropped) cannot rank a pair below
+        it above one at or over it, and the top is exactly what scoring every pair finds."""
         counts = np.diff(product.indptr)
         content = product.data
         links = self.weights.neighbours
@@ -365,7 +365,14 @@ class Features:
         bound = _levels(weight, np.bincount(sample_rows, minlength=len(block)), links)
         kept = np.flatnonzero(content >= np.repeat(bound, counts))
         kept_rows = np.searchsorted(product.indptr, kept, side="right") - 1
-        return kept_rows, columns[product.indices[kept]], content[kept]
+        kept_cols = columns[product.indices[kept]]
+        # Then time: apart, a pair's link weighs at most what they share times their closeness in
+        # days (the scale of `_weights`, with a margin for rounding).
+        w = self.weights
+        apart = np.exp(-np.abs(self.days[block[kept_rows]] - self.days[kept_cols]) / np.float32(w.day_scale))
+        most = content[kept] * (np.float32(w.time_floor) + np.float32(1.0 - w.time_floor) * apart)
+        close = np.flatnonzero(most * np.float32(1.001) >= bound[kept_rows])
+        return kept_rows[close], kept_cols[close], content[kept][close]
 
     def _block(self, rows: np.ndarray, index: _FeatureIndex, reach: float) -> tuple[np.ndarray, _Window]:
         """The first rows of `rows` (time order) whose candidates stay within `LINK_BUDGET`, with their window."""
