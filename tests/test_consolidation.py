@@ -184,6 +184,19 @@ def test_sparse_neighbour_search_finds_the_dense_top_links(weights, sessions, bu
     assert sum(map(len, sparse_links)) >= len(features)  # every item is linked to something
 
 
+@pytest.mark.parametrize("weights", [AffinityWeights(), AffinityWeights(time_floor=0.5, day_scale=30.0)])
+def test_pruning_candidates_by_what_they_share_keeps_the_same_links(weights, monkeypatch):
+    """Candidates sharing less than a row's sampled bound are never scored: the links found, their
+    weights and the ties between them are exactly those found by scoring every candidate."""
+    records, _ = synthetic_tenant()
+    items = items_of(records.messages, records.mentions, records.events, records.relations)
+    features = Features(items, NAMES, NAMES.values(), weights)
+    everything = np.arange(len(features))
+    pruned = features.strongest_links(everything, everything)
+    monkeypatch.setattr(fact_graph, "_levels", lambda values, counts, size, **_: np.zeros(len(counts), np.float32))  # no bound
+    assert features.strongest_links(everything, everything) == pruned
+
+
 def test_an_items_links_do_not_depend_on_what_else_is_searched():
     """Incremental consolidation searches links for the new items only: they must be the links a
     search over the whole tenant finds for them."""

@@ -17,7 +17,9 @@ strongest links are found by neighbour search: rows are taken in time order, in 
 block's candidates are the items within reach in time that share an entity or a keyword with it
 (a sparse product over the feature index), plus adjacent turns and statement sources. Only
 candidates are scored, so cost and memory follow the links that exist, not items x items or
-items x vocabulary; a block is cut so that its candidates stay under `LINK_BUDGET`.
+items x vocabulary; a block is cut so that its candidates stay under `LINK_BUDGET`. Of those,
+only the ones sharing enough to make a row's top are scored (`Features._contenders`): the bound
+comes from a scored sample, and the links found are exactly those of scoring every candidate.
 
 Pure: plain data in, an igraph graph and memberships out.
 """
@@ -45,7 +47,10 @@ from graphmem.models import EventNode, MemberKind, Mention, MessageNode, Relatio
 MESSAGE, EVENT, RELATION = MemberKind.MESSAGE, MemberKind.EVENT, MemberKind.RELATION
 BLOCK_ROWS = 256  # rows of the first block; later blocks adapt to how many candidates they find
 MAX_BLOCK_ROWS = 4096
-LINK_BUDGET = 500_000  # candidate pairs a block may score at once: bounds its memory (~40 MB)
+LINK_BUDGET = 2_000_000  # candidate pairs a block may hold at once: bounds its memory (tens of MB)
+SAMPLE_PER_LINK = 4  # a row's candidates scored first, per link kept, to bound what the others must share
+_LEVELS = 256  # sixteenths of an octave of shared content told apart when sampling a row's candidates
+_LOWEST_LEVEL = (127 - 12) * 16  # the lowest: 2^-12 (float32 bits >> 19: exponent and 4 mantissa bits)
 _WORD = re.compile(r"[a-z]+")
 _STEMMER = Stemmer.Stemmer("english")
 # Chat filler: frequent in conversation, says nothing about a topic.
@@ -268,27 +273,29 @@ class Features:
         reach = w.horizon * w.day_scale if w.time_floor == 0 else math.inf
         by_time = cols[np.argsort(self.days[cols], kind="stable")]
         index = _FeatureIndex(self.vectors[by_time], self.days[by_time])
+        row_order = np.argsort(self.days[rows], kind="stable")
+        # Adjacent turns and sources, linked whatever they share: (place in row_order, column), by place.
         in_cols = np.zeros(len(self.items), dtype=bool)
         in_cols[cols] = True
-        row_order = np.argsort(self.days[rows], kind="stable")
+        ordered = rows[row_order]
+        around = self.structure[ordered].tocoo()
+        chosen = np.flatnonzero(in_cols[around.col])
+        around_places, around_cols = around.row[chosen].astype(np.int64), around.col[chosen].astype(np.int64)
+        around_shared = self._shared(ordered[around_places], around_cols)
         found_rows, found_cols, found_weights = [], [], []
         start, size = 0, BLOCK_ROWS
         while start < len(rows):
             block, window = self._block(rows[row_order[start : start + size]], index, reach)
             product = window.rows @ window.matrix  # pairs sharing a feature; columns in the window
-            pair_rows = np.repeat(np.arange(len(block)), np.diff(product.indptr))
-            pair_cols, content = by_time[window.low + product.indices], product.data
-            around = self.structure[block].tocoo()  # adjacent turns and sources; add those sharing nothing
-            chosen = in_cols[around.col]
-            around_rows, around_cols = around.row[chosen].astype(np.int64), around.col[chosen].astype(np.int64)
-            shared = self.vectors[block[around_rows]].multiply(self.vectors[around_cols]).sum(axis=1)
-            alone = np.asarray(shared).ravel() <= 0
-            pair_rows = np.concatenate([pair_rows, around_rows[alone]])
-            pair_cols = np.concatenate([pair_cols, around_cols[alone]])
-            content = np.concatenate([content, np.zeros(int(alone.sum()), dtype=np.float32)])
-            weight = self._weights(block[pair_rows], pair_cols, content)
-            near = np.abs(self.days[block[pair_rows]] - self.days[pair_cols]) <= reach
-            strongest = _top(pair_rows, pair_cols, np.where(near, weight, 0.0), w.neighbours)
+            pair_rows, pair_cols, content = self._contenders(block, product, by_time[window.low:], reach)
+            first, last = np.searchsorted(around_places, [start, start + len(block)])
+            around_rows, linked = around_places[first:last] - start, around_cols[first:last]
+            unlinked = ~np.isin(pair_rows * len(self.items) + pair_cols, around_rows * len(self.items) + linked)
+            pair_rows = np.concatenate([pair_rows[unlinked], around_rows])
+            pair_cols = np.concatenate([pair_cols[unlinked], linked])
+            content = np.concatenate([content[unlinked], around_shared[first:last]])
+            weight = self._near_weights(block[pair_rows], pair_cols, content, reach)
+            strongest = _top(pair_rows, pair_cols, weight, w.neighbours)
             found_rows.append(row_order[start : start + len(block)][pair_rows[strongest]])
             found_cols.append(pair_cols[strongest])
             found_weights.append(weight[strongest])
@@ -300,6 +307,72 @@ class Features:
             return sparse.csr_matrix(shape, dtype=np.float32)
         return sparse.csr_matrix((np.concatenate(found_weights), (np.concatenate(found_rows),
                                                                   np.concatenate(found_cols))), shape=shape)
+
+    def _near_weights(self, rows: np.ndarray, cols: np.ndarray, content: np.ndarray, reach: float) -> np.ndarray:
+        """`_weights` of pairs within `reach` days of each other; 0 for the others."""
+        weight = self._weights(rows, cols, content)
+        return np.where(np.abs(self.days[rows] - self.days[cols]) <= reach, weight, np.float32(0.0))
+
+    def _shared(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """What items `rows`[i] and `cols`[i] (positions) share, summed as the sparse product sums it:
+        over the first item's features in their stored order, one float32 addition after another, so
+        that it is the product's value to the bit (`links` mixes the two)."""
+        vectors = self.vectors
+        starts, lengths = vectors.indptr[rows], np.diff(vectors.indptr)[rows]
+        entries = _ranges(starts, starts + lengths)
+        others, where = np.unique(cols, return_inverse=True)
+        other = vectors[others]
+        other.sort_indices()
+        width = vectors.shape[1]
+        keys = np.repeat(np.arange(len(others), dtype=np.int64), np.diff(other.indptr)) * width + other.indices
+        total = np.zeros(len(rows), dtype=np.float32)
+        if not len(keys):
+            return total
+        wanted = np.repeat(where.reshape(-1), lengths) * width + vectors.indices[entries]
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        terms = np.where(keys[at] == wanted, vectors.data[entries] * other.data[at], np.float32(0.0))
+        longest = np.argsort(-lengths, kind="stable")  # each step adds to the pairs with terms left: a prefix
+        offsets, lengths = (np.cumsum(lengths) - lengths)[longest], lengths[longest]
+        going = len(lengths) - np.searchsorted(lengths[::-1], np.arange(int(lengths.max(initial=0))), side="right")
+        summed = np.zeros(len(rows), dtype=np.float32)
+        for step, count in enumerate(going.tolist()):
+            summed[:count] += terms[offsets[:count] + step]
+        total[longest] = summed
+        return total
+
+    def _contenders(self, block: np.ndarray, product: sparse.csr_matrix, columns: np.ndarray,
+                    reach: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pairs of `product` (block rows x window columns `columns`: what they share) that may be
+        among a row's `neighbours` strongest links: (block row, column position, content).
+
+        A link between items that are not adjacent turns nor a statement and its source weighs at
+        most what they share (time only scales it down), so a row's pairs sharing less than the
+        weight of its `neighbours`-th strongest link among a sample cannot make its top: they are
+        never scored, nor those whose share scaled by their distance in days falls under it. The
+        sample is each row's pairs sharing the most, and the bound the level (`_levels`) of its
+        `neighbours`-th strongest link there: a level is a power of two times a multiple of 1/16,
+        so `_top`'s tie resolution (weights' last 4 mantissa bits dropped) cannot rank a pair below
+        it above one at or over it, and the top is exactly what scoring every pair finds."""
+        counts = np.diff(product.indptr)
+        content = product.data
+        links = self.weights.neighbours
+        # The sample: a row's pairs sharing the most, at least `links` + 1 of them (the row itself is one).
+        levels = _levels(content, counts, SAMPLE_PER_LINK * links, most=4 * SAMPLE_PER_LINK * links, fewest=links + 1)
+        sample = np.flatnonzero(content >= np.repeat(levels, counts))
+        sample_rows = np.searchsorted(product.indptr, sample, side="right") - 1
+        sample_cols = columns[product.indices[sample]]
+        weight = self._near_weights(block[sample_rows], sample_cols, content[sample], reach)
+        bound = _levels(weight, np.bincount(sample_rows, minlength=len(block)), links)
+        kept = np.flatnonzero(content >= np.repeat(bound, counts))
+        kept_rows = np.searchsorted(product.indptr, kept, side="right") - 1
+        kept_cols = columns[product.indices[kept]]
+        # Then time: apart, a pair's link weighs at most what they share times their closeness in
+        # days (the scale of `_weights`, with a margin for rounding).
+        w = self.weights
+        apart = np.exp(-np.abs(self.days[block[kept_rows]] - self.days[kept_cols]) / np.float32(w.day_scale))
+        most = content[kept] * (np.float32(w.time_floor) + np.float32(1.0 - w.time_floor) * apart)
+        close = np.flatnonzero(most * np.float32(1.001) >= bound[kept_rows])
+        return kept_rows[close], kept_cols[close], content[kept][close]
 
     def _block(self, rows: np.ndarray, index: _FeatureIndex, reach: float) -> tuple[np.ndarray, _Window]:
         """The first rows of `rows` (time order) whose candidates stay within `LINK_BUDGET`, with their window."""
@@ -403,6 +476,27 @@ def _top(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, keep: int) -> 
     starts = np.concatenate([[0], np.cumsum(np.bincount(ranked_rows))])
     rank = np.arange(len(order)) - starts[ranked_rows]
     return positive[order[rank < keep]]
+
+
+def _levels(values: np.ndarray, counts: np.ndarray, size: int, most: int | None = None, fewest: int = 1) -> np.ndarray:
+    """Per row of a block (`counts` of `values` each, in row order, none negative), a level that at
+    least `size` of its values reach: the floor of the sixteenth of an octave holding its `size`-th
+    largest value, from a histogram rather than a sort (0 for rows with fewer than `size` values,
+    or whose `size`-th largest is under 2^-12). Where ties let more than `most` values reach it,
+    the level holding the `fewest`-th largest instead, if higher."""
+    rows = len(counts)
+    level = values.view(np.int32) >> np.int32(19)  # sign bit clear: none negative
+    level -= np.int32(_LOWEST_LEVEL)
+    np.clip(level, 0, _LEVELS - 1, out=level)
+    level += np.repeat(np.arange(rows, dtype=np.int32) * np.int32(_LEVELS), counts)
+    reaching = np.cumsum(np.bincount(level, minlength=rows * _LEVELS).reshape(rows, _LEVELS)[:, ::-1], axis=1)
+    top = _LEVELS - 1 - np.argmax(reaching >= size, axis=1)  # values in this bucket or above: enough
+    if most is not None:
+        crowded = reaching[np.arange(rows), _LEVELS - 1 - top] > most
+        fewer = _LEVELS - 1 - np.argmax(reaching >= fewest, axis=1)
+        top = np.where(crowded & (fewer > top), fewer, top)
+    floor = ((top + _LOWEST_LEVEL).astype(np.uint32) << np.uint32(19)).view(np.float32)
+    return np.where((reaching[:, -1] >= size) & (top > 0), floor, np.float32(0.0))
 
 
 def _next_block_size(size: int, work: int) -> int:
