@@ -86,10 +86,13 @@ def asked_category_members(question: str) -> list[str]:
 
 
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_WORDY = re.compile(r"\w").search
 
 
 def only_asks(text: str) -> bool:
     """Whether a chat turn is nothing but questions ("What kind of movies do you like?"): it
     answers nothing itself, its answer is in the turns after it."""
-    sentences = [s.strip() for s in _SENTENCE.findall(text.strip()) if re.search(r"\w", s)]
+    if "?" not in text:  # most turns: no need to split them (a whole tenant is checked on its first query)
+        return False
+    sentences = [s.strip() for s in _SENTENCE.findall(text.strip()) if _WORDY(s)]
     return bool(sentences) and all(s.endswith("?") for s in sentences)
