@@ -41,6 +41,7 @@ def test_a_restored_index_holds_and_ranks_exactly_what_the_built_one_does(tmp_pa
             assert getattr(restored.projection, name) == getattr(built.projection, name), name
         for name in ("links", "link_weights", "message_vertices"):
             assert np.array_equal(getattr(restored.projection, name), getattr(built.projection, name)), name
+        assert np.array_equal(restored.asking_turns(), built.asking_turns())
         assert len(restored.projection.consolidated_vertices) > 0  # scenes and facets came along
         for question in QUESTIONS:
             assert np.array_equal(restored.lexical.scores(question), built.lexical.scores(question))

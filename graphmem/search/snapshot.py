@@ -32,7 +32,7 @@ from graphmem.search.lexical import LexicalIndex
 from graphmem.search.projection import EdgeWeights, GraphProjection
 
 SNAPSHOT_FORMAT = 1
-_ARRAYS = ("links", "link_weights", "message_vertices", "lengths", "indptr", "docs", "tfs")
+_ARRAYS = ("links", "link_weights", "message_vertices", "lengths", "indptr", "docs", "tfs", "asking")
 _INTEGERS = ("links", "message_vertices", "docs")  # int64 in the index, int32 in a snapshot
 _COUNTS = ("lengths", "tfs")  # float64 in the index, whole numbers stored as int32
 _MESSAGE_FIELDS = [f.name for f in fields(MessageNode)]
@@ -76,7 +76,7 @@ def index_to_bytes(index: GroupIndex) -> bytes:
         "links": projection.links.astype(np.int32), "link_weights": projection.link_weights,
         "message_vertices": projection.message_vertices.astype(np.int32),
         "lengths": lengths.astype(np.int32), "indptr": indptr, "docs": docs.astype(np.int32),
-        "tfs": tfs.astype(np.int32),
+        "tfs": tfs.astype(np.int32), "asking": index.asking_turns(),
         "document": np.frombuffer(json.dumps(document, default=_json_value).encode(), dtype=np.uint8),
     }
     if index.dense is not None:
@@ -122,10 +122,12 @@ def _restored(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
     lexical = LexicalIndex.from_compacted(document["vocab"], arrays["lengths"], arrays["indptr"], arrays["docs"],
                                           arrays["tfs"])
     stated_days = {message: [tuple(span) for span in spans] for message, spans in document["stated_days"]}
-    return GroupIndex.from_parts(
+    index = GroupIndex.from_parts(
         document["group_id"], weights, messages, lexical, DenseIndex(dense) if dense is not None else None,
         entities, projection, relations, stated_days, dict(zip(caption_keys, caption_texts)), document["version"],
     )
+    index.asking = arrays["asking"]
+    return index
 
 
 def _json_value(value: object) -> str:
