@@ -4,6 +4,7 @@ appends since extend)."""
 
 from __future__ import annotations
 
+import io
 import logging
 
 import numpy as np
@@ -48,9 +49,21 @@ def test_a_restored_index_holds_and_ranks_exactly_what_the_built_one_does(tmp_pa
             assert search(restored, question, k=12, explain=True) == search(built, question, k=12, explain=True)
 
 
-def test_bytes_that_are_not_a_snapshot_are_refused_with_a_clear_error():
+def test_bytes_that_are_not_a_snapshot_are_refused_with_a_clear_error(tmp_path):
     with pytest.raises(SnapshotError, match="not a readable index snapshot"):
         index_from_bytes(b"PK\x03\x04 truncated", EdgeWeights(), "none")
+    with Memory(_config(tmp_path)) as memory:
+        memory.ingest(SAMPLE)
+        data = index_to_bytes(memory.index())
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:  # a well-formed archive, a wrong document
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["document"] = np.frombuffer(b'{"messages": []}', dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with pytest.raises(SnapshotError, match="not a readable index snapshot"):
+        index_from_bytes(buffer.getvalue(), EdgeWeights(), "none")
+    with pytest.raises(SnapshotError, match="embeddings do not match"):
+        index_from_bytes(data, EdgeWeights(), "wordllama")
 
 
 def test_a_new_memory_answers_from_the_snapshot_the_first_one_kept(tmp_path, store, monkeypatch):

@@ -72,7 +72,7 @@ def index_to_bytes(index: GroupIndex) -> bytes:
         "captions": [list(index.captions), list(index.captions.values())],
     }
     lengths, indptr, docs, tfs = lexical.compacted()
-    arrays = {  # vertex and document numbers fit 32 bits, term frequencies and weights 32-bit floats
+    arrays = {  # vertex and document numbers, lengths and term frequencies fit 32-bit integers
         "links": projection.links.astype(np.int32), "link_weights": projection.link_weights,
         "message_vertices": projection.message_vertices.astype(np.int32),
         "lengths": lengths.astype(np.int32), "indptr": indptr, "docs": docs.astype(np.int32),
@@ -88,20 +88,22 @@ def index_to_bytes(index: GroupIndex) -> bytes:
 
 def index_from_bytes(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
     """The index a snapshot holds. Raises SnapshotError for bytes that are not a snapshot."""
-    with collector_paused():
-        return _restored(data, weights, embeddings)
+    try:
+        with collector_paused():
+            return _restored(data, weights, embeddings)
+    except SnapshotError:
+        raise
+    except (OSError, LookupError, ValueError, TypeError, zipfile.BadZipFile) as exc:  # malformed in any part
+        raise SnapshotError(f"not a readable index snapshot: {exc!r}") from exc
 
 
 def _restored(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in (*_ARRAYS, "document")}
-            arrays.update({name: arrays[name].astype(np.int64) for name in _INTEGERS})
-            arrays.update({name: arrays[name].astype(np.float64) for name in _COUNTS})
-            dense = archive["dense"] if "dense" in archive.files else None
-        document = json.loads(arrays["document"].tobytes())
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise SnapshotError(f"not a readable index snapshot: {exc}") from exc
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in (*_ARRAYS, "document")}
+        arrays.update({name: arrays[name].astype(np.int64) for name in _INTEGERS})
+        arrays.update({name: arrays[name].astype(np.float64) for name in _COUNTS})
+        dense = archive["dense"] if "dense" in archive.files else None
+    document = json.loads(arrays["document"].tobytes())
     if (embeddings == "wordllama") != (dense is not None):
         raise SnapshotError("the snapshot's embeddings do not match the configured ones")
     same = {}.setdefault  # one string object per id, as a build shares them (JSON makes one per occurrence)
