@@ -162,6 +162,23 @@ def test_bm25_scores_are_bm25s_scores():
         assert (found is None) == (query == "naive cafe")
 
 
+def test_postings_compacted_across_appends_equal_those_of_one_build():
+    """Compaction merges the compact segment with the appends' tails by a stable sort on the term
+    alone: each segment is sorted by (term, document) and holds later documents than the one
+    before, so the result must be the postings a single build makes."""
+    words = "pottery lake cafe sunset group class kids paint".split()
+    texts = [" ".join(words[j % len(words)] for j in range(i, i + 1 + i % 5)) for i in range(40)]
+    messages = [MessageNode(f"m{i}", f"m{i}", "c", i, "Ann", "ann", text, datetime(2024, 1, 1))
+                for i, text in enumerate(texts)]
+    grown = LexicalIndex(messages[:7])
+    grown.compacted()  # a compact segment, then tails after it
+    for start, end in ((7, 15), (15, 16), (16, 40)):
+        grown.add(messages[start:end])
+    for mine, built in zip(grown.compacted(), LexicalIndex(messages).compacted(), strict=True):
+        assert np.array_equal(mine, built)
+    assert grown.vocab == LexicalIndex(messages).vocab
+
+
 def test_strongest_path_prefers_strong_links():
     projection = chain(4)
     start, end = projection.entity_vertices["e0"], int(projection.message_vertices[3])
