@@ -63,7 +63,7 @@ def test_asked_entity_type(question, expected):
 
 
 def test_a_question_asking_for_places_seeds_the_places(tmp_path):
-    from graphmem.search.engine import SearchSettings, _add_type_seeds
+    from graphmem.search.engine import SearchSettings, _add_type_seeds, _typed_entities
 
     with Memory(Config(path=tmp_path / "m.db")) as memory:
         memory.ingest(SAMPLE)
@@ -71,12 +71,12 @@ def test_a_question_asking_for_places_seeds_the_places(tmp_path):
     places = {e.id for e in index.entities.values() if e.type == "place"}
     assert places
     seeds: dict[int, float] = {}
-    _add_type_seeds(index, seeds, "place", SearchSettings())
+    _add_type_seeds(index, seeds, _typed_entities(index, "place"), SearchSettings())
     assert {index.projection.keys[v] for v in seeds} == places
     assert all(0 < w for w in seeds.values())
     untouched: dict[int, float] = {}
-    _add_type_seeds(index, untouched, None, SearchSettings())
-    _add_type_seeds(index, untouched, "place", SearchSettings(type_seed_weight=0.0))
+    _add_type_seeds(index, untouched, [], SearchSettings())
+    _add_type_seeds(index, untouched, _typed_entities(index, "place"), SearchSettings(type_seed_weight=0.0))
     assert untouched == {}
 
 
@@ -174,6 +174,6 @@ def test_a_question_asking_for_places_favours_the_turns_mentioning_one(tmp_path)
     for message, flagged in zip(index.messages, mentioning):
         assert flagged == any(name in message.text.casefold() for name in names), message.text
     settings = SearchSettings(asking_turn=1.0)
-    prior = _prior(index, [], None, "place", [], settings)
+    prior = _prior(index, [], None, places, [], settings)
     assert prior.tolist() == np.where(mentioning, 1.3, 1.0).tolist()
-    assert _prior(index, [], None, "place", [], SearchSettings(asking_turn=1.0, type_focus=0.0)) is None
+    assert _prior(index, [], None, places, [], SearchSettings(asking_turn=1.0, type_focus=0.0)) is None

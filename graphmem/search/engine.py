@@ -335,8 +335,9 @@ def search(
     seeds = _seeds(index, lexical, dense, linked, settings)
     projection = index.projection
     asked = asked_entity_type(query)
-    _add_type_seeds(index, seeds, asked, settings)
-    prior = _prior(index, linked, absolute_time_constraint(query), asked, asked_category_members(query), settings)
+    typed = _typed_entities(index, asked) if asked is not None else []  # for the seeds and the prior
+    _add_type_seeds(index, seeds, typed, settings)
+    prior = _prior(index, linked, absolute_time_constraint(query), typed, asked_category_members(query), settings)
     activation = None
     into_ppr = "ppr" in settings.channels
     # Into PPR, activation only adds the scenes and facets it evokes: none before consolidation.
@@ -444,12 +445,11 @@ def _lexical_query(query: str, linked: Sequence[EntityNode], index: GroupIndex, 
     return query
 
 
-def _add_type_seeds(index: GroupIndex, seeds: dict[int, float], asked: str | None, settings: SearchSettings) -> None:
-    """Seed the entities of the type a question asks for, the rare ones more."""
-    if asked is None or settings.type_seed_weight <= 0:
+def _add_type_seeds(index: GroupIndex, seeds: dict[int, float], typed: Sequence[str], settings: SearchSettings) -> None:
+    """Seed the entities of the type a question asks for (`typed`, see `_typed_entities`), the rare ones more."""
+    if not typed or settings.type_seed_weight <= 0:
         return
     projection = index.projection
-    typed = _typed_entities(index, asked)
     scale = settings.type_seed_weight / max(1.0, len(typed)) ** 0.5
     for entity_id in typed:
         vertex = projection.entity_vertices[entity_id]
@@ -475,7 +475,7 @@ def _prior(
     index: GroupIndex,
     linked: Sequence[EntityNode],
     when: TimeRange | None,
-    asked: str | None,
+    typed: Sequence[str],
     members: Sequence[str],
     settings: SearchSettings,
 ) -> np.ndarray | None:
@@ -485,7 +485,7 @@ def _prior(
     - an absolute time ("in May 2023"): turns said then, or stating something dated then
       (x 1 + time_focus);
     - a category it asks about: turns naming one of its `members` (x 1 + category_focus), and
-      turns mentioning an entity of the type it asks for (x 1 + type_focus);
+      turns mentioning an entity of the type it asks for (`typed`, x 1 + type_focus);
     - turns that only ask (x asking_turn), whatever the question.
     """
     prior = np.ones(len(index.messages))
@@ -502,8 +502,8 @@ def _prior(
     named = index.lexical.scores(" ".join(members)) if members and settings.category_focus > 0 else None
     if named is not None:
         prior *= np.where(named > 0, 1.0 + settings.category_focus, 1.0)
-    if asked is not None and settings.type_focus > 0:
-        prior *= np.where(_mentioning(index, _typed_entities(index, asked)), 1.0 + settings.type_focus, 1.0)
+    if typed and settings.type_focus > 0:
+        prior *= np.where(_mentioning(index, typed), 1.0 + settings.type_focus, 1.0)
     if settings.asking_turn != 1.0:
         prior *= np.where(index.asking_turns(), settings.asking_turn, 1.0)
     return None if np.all(prior == 1.0) else prior
