@@ -124,7 +124,8 @@ class Memory:
         self._extractor = extractor
         self._llm = llm
         self.index_cache = IndexCache(self.config.index_cache_tenants, int(self.config.index_cache_mb * 2**20))
-        self._snapshot_key = snapshot_key(EdgeWeights(), self.config.embeddings)
+        self._weights = EdgeWeights()  # what this Memory's indexes are built with, and its snapshots keyed by
+        self._snapshot_key = snapshot_key(self._weights, self.config.embeddings)
         self._tenant_locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
         self._thread_pools: ThreadpoolController | None = None  # made on the first query
@@ -595,7 +596,7 @@ class Memory:
 
     def _built(self, group: str) -> GroupIndex:
         """The tenant's index built from its records, and kept as its snapshot if it is large."""
-        index = GroupIndex.build(self.store, group, EdgeWeights(), embeddings=self.config.embeddings)
+        index = GroupIndex.build(self.store, group, self._weights, embeddings=self.config.embeddings)
         self._keep_snapshot(index)
         return index
 
@@ -609,7 +610,7 @@ class Memory:
         if snapshot is None:
             return None
         try:
-            index = index_from_bytes(snapshot.data, EdgeWeights(), self.config.embeddings)
+            index = index_from_bytes(snapshot.data, self._weights, self.config.embeddings)
         except SnapshotError as exc:
             log.warning("the index snapshot of tenant %s is unreadable; building the index instead: %s", group, exc)
             return None
