@@ -260,11 +260,12 @@ def test_the_dense_boost_lifts_messages_near_the_question_and_keeps_the_graph_or
 def test_with_embeddings_a_turn_sharing_no_word_with_the_question_is_lifted_and_off_is_the_default_engine(tmp_path):
     """The dense seeds and boost bring "learning to play the piano" to the top for a question about a
     musical instrument; with both set to zero, an embeddings memory ranks exactly as one without.
-    (The category prior, which names instruments too, is off throughout: the embeddings alone lift it.)"""
+    (The category prior, which names instruments too, and the reranker are off throughout: the embeddings
+    alone lift it.)"""
     pytest.importorskip("wordllama")
     question = "Which musical instrument is Ben studying?"
-    no_category = SearchSettings(category_focus=0.0)
-    off = SearchSettings(dense_seeds=0, dense_boost=0.0, category_focus=0.0)
+    no_category = SearchSettings(category_focus=0.0, rerank=False)
+    off = SearchSettings(dense_seeds=0, dense_boost=0.0, category_focus=0.0, rerank=False)
     with Memory(Config(path=tmp_path / "plain.db")) as plain:
         plain.ingest(SAMPLE)
         default_engine = [h.source_id for h in plain.search(question, k=5, settings=no_category)]

@@ -158,12 +158,19 @@ class LexicalIndex:
             found[term] = (docs, tfs)
         return found
 
-    def scores(self, query: str) -> np.ndarray | None:
-        """BM25 score of every document for `query`; None when no query term is indexed."""
+    def _query_terms(self, query: str) -> list[int]:
+        """The indexed term ids of a query, as bm25s tokenizes it (repeats kept)."""
         words = bm25s.tokenize(
             [query], stopwords=QUERY_STOPWORDS, stemmer=_STEMMER, show_progress=False, return_ids=False
         )[0]
-        ids = [self.vocab[w] for w in words if w in self.vocab]  # repeated terms count again, as in bm25s
+        return [self.vocab[w] for w in words if w in self.vocab]
+
+    def _idf(self, df: int) -> float:
+        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
+
+    def scores(self, query: str) -> np.ndarray | None:
+        """BM25 score of every document for `query`; None when no query term is indexed."""
+        ids = self._query_terms(query)  # repeated terms count again, as in bm25s
         if self.size == 0 or not ids:
             return None
         size = self.size
@@ -172,11 +179,24 @@ class LexicalIndex:
         scores = np.zeros(size)
         for term in ids:
             docs, tfs = postings[term]
-            df = len(docs)
-            idf = np.log(1 + (size - df + 0.5) / (df + 0.5))
             norm = K1 * ((1 - B) + B * self._lengths[docs] / mean_length) if mean_length > 0 else K1
-            scores[docs] += idf * tfs / (norm + tfs)
+            scores[docs] += self._idf(len(docs)) * tfs / (norm + tfs)
         return scores
+
+    def coverage(self, query: str) -> np.ndarray | None:
+        """Per document, the share of the query's distinct terms it holds, each weighed by its idf
+        (1.0: every term); None when no query term is indexed. Unlike BM25, repeating one term
+        does not add up: it tells a turn holding all of a question from one holding a part of it."""
+        ids = np.unique(np.array(self._query_terms(query), dtype=np.int64))
+        if self.size == 0 or not len(ids):
+            return None
+        held = np.zeros(self.size)
+        total = 0.0
+        for docs, _tfs in self._term_postings(ids).values():
+            idf = self._idf(len(docs))
+            held[docs] += idf
+            total += idf
+        return held / total if total > 0 else held
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         if k <= 0:

@@ -1,0 +1,127 @@
+"""Train the learned reranker on the dev sets, print how it does on conversations it never saw,
+and write the model graphmem ships (`graphmem/search/ranker.json`).
+
+    .venv/bin/pip install -e '.[train]'   # LightGBM, for training only
+    .venv/bin/python bench/train_ranker.py [--locomo FILE] [--realtalk DIR] [--cache DIR] [--no-write]
+
+Each conversation of LoCoMo dev and REALTALK dev is ingested as its own tenant and consolidated
+(kept in `--cache` between runs). Per question, the graph's best candidates and their features
+(`engine.rerank_features`) are the examples. The table gives recall@10 (all questions; multi-hop)
+of the graph's own order, of leave-one-conversation-out reranking (each conversation scored by a
+model trained on the nine others: the figure to expect on new conversations), and of the model
+trained on all ten (what `graphmem eval` then shows on these dev sets: in-sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from graphmem import Config, Memory
+from graphmem.eval.locomo import EvalSet, _split_evidence, locomo_set, realtalk_set
+from graphmem.search.engine import SearchSettings, rerank_features
+from graphmem.search.rerank import FEATURES, MODEL_PATH
+from graphmem.search.rerank_training import (
+    LAMBDARANK, ROUNDS, RankingExamples, leave_one_conversation_out, recall_at_10, train_reranker,
+)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+MULTI_HOP = "1"  # the multi-hop category in both dev sets
+
+
+def consolidated_memory(dataset: EvalSet, path: Path, progress: Progress) -> Memory:
+    """A memory holding each conversation as a consolidated tenant (reused when `path` has them)."""
+    memory = Memory(Config(path=path))
+    present = set(memory.store.groups())
+    task = progress.add_task(f"{dataset.name}: ingest and consolidate", total=len(dataset.conversations))
+    for conversation_id, conversation in dataset.conversations.items():
+        if conversation_id not in present:
+            memory.ingest_conversations([conversation], group_id=conversation_id)
+            memory.consolidate(group_id=conversation_id)
+        progress.advance(task)
+    return memory
+
+
+def ranking_examples(memory: Memory, name: str, dataset: EvalSet, settings: SearchSettings) -> RankingExamples:
+    """Each answerable question of `dataset` with the graph's candidates and whether each is evidence."""
+    known = {cid: {m.id for m in c.messages} for cid, c in dataset.conversations.items()}
+    rows, relevant, numbers, conversations, categories, evidence_counts = [], [], [], [], [], []
+    for qa in dataset.questions:
+        evidence, _ = _split_evidence(qa.evidence, known.get(qa.conversation_id, set()))
+        if not evidence or not qa.question.strip():
+            continue
+        index = memory.index(group_id=qa.conversation_id)
+        candidates, features = rerank_features(index, qa.question, settings)
+        wanted = set(evidence)
+        numbers.append(np.full(len(candidates), len(conversations), dtype=np.int64))
+        conversations.append(f"{name}/{qa.conversation_id}")
+        categories.append(qa.category)
+        evidence_counts.append(len(evidence))
+        rows.append(features)
+        relevant.append(np.array([index.messages[i].source_id in wanted for i in candidates], dtype=bool))
+    return RankingExamples(np.vstack(rows), np.concatenate(relevant), np.concatenate(numbers), tuple(conversations),
+                           tuple(categories), np.array(evidence_counts, dtype=np.int64))
+
+
+def graph_order(examples: RankingExamples) -> np.ndarray:
+    """Scores that keep each question's candidates in the graph's order (rank 0 highest)."""
+    return -examples.features[:, FEATURES.index("graph_rank")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--locomo", type=Path, default=SHARED / "locomo" / "locomo_dev.json")
+    parser.add_argument("--realtalk", type=Path, default=SHARED / "realtalk")
+    parser.add_argument("--cache", type=Path, help="keep the ingested dev sets here between runs")
+    parser.add_argument("--no-write", action="store_true", help=f"do not write {MODEL_PATH.name}")
+    args = parser.parse_args()
+    console = Console()
+    settings = SearchSettings(rerank=False)
+    with tempfile.TemporaryDirectory(prefix="graphmem-ranker-") as scratch:
+        cache = args.cache or Path(scratch)
+        cache.mkdir(parents=True, exist_ok=True)
+        parts = {}
+        with Progress(console=console) as progress:
+            for name, dataset in (("LoCoMo", locomo_set(args.locomo)), ("REALTALK", realtalk_set([args.realtalk]))):
+                with consolidated_memory(dataset, cache / f"{name.lower()}.db", progress) as memory:
+                    parts[name] = ranking_examples(memory, name, dataset, settings)
+    examples = RankingExamples.joined(list(parts.values()))
+    console.print(f"{len(examples.conversation)} questions, {len(examples.features)} candidates; "
+                  f"{ROUNDS} rounds of LambdaRank per model, {len(set(examples.conversation))} held-out runs")
+    held_out = leave_one_conversation_out(examples)
+    model = train_reranker(examples)
+    in_sample = model.predict(examples.features)
+    table = Table(title="recall@10 (multi-hop) of the graph's best candidates, reordered")
+    table.add_column("order")
+    for name in parts:
+        table.add_column(name, justify="right")
+    figures: dict[str, dict[str, list[float]]] = {}
+    offsets = np.cumsum([0, *(len(p.conversation) for p in parts.values())])
+    for label, scores in (("graph (no reranker)", graph_order(examples)),
+                          ("reranked, conversation held out", held_out),
+                          ("reranked, trained on all (in-sample)", in_sample)):
+        cells = []
+        for (name, part), offset in zip(parts.items(), offsets):
+            rows = (examples.question >= offset) & (examples.question < offset + len(part.conversation))
+            recall = recall_at_10(part, scores[rows])
+            figures.setdefault(label, {})[name] = [round(recall["all"], 3), round(recall[MULTI_HOP], 3)]
+            cells.append(f"{recall['all']:.3f} ({recall[MULTI_HOP]:.3f})")
+        table.add_row(label, *cells)
+    console.print(table)
+    if not args.no_write:
+        MODEL_PATH.write_text(model.to_json(
+            trained_on=sorted(set(examples.conversation)), objective="LightGBM LambdaRank", rounds=ROUNDS,
+            params=LAMBDARANK, recall_at_10=figures,
+        ) + "\n")
+        console.print(f"wrote {MODEL_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Learned reranking of the graph's best candidates.
+
+Personalized PageRank with the question's priors ranks every turn; the reranker reorders its best
+`SearchSettings.rerank_candidates` by a small ensemble of regression trees over features that mean
+the same in any conversation: the channel scores, how much of the question a turn holds, the turns
+just before and after it (a short reply's meaning is in the turn it answers), its session's share
+of the lexical match, and the marks the question's priors read (the named participant's turns,
+category members, asked-for types, turns that only ask).
+
+The trees are trained offline with LightGBM's LambdaRank on the dev sets (`bench/train_ranker.py`,
+which also prints the leave-one-conversation-out table) and evaluated here with numpy alone, so
+queries need no extra package. The model file records its feature names; a model whose features are
+not `FEATURES`, in order, is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphmem.errors import ConfigError
+from graphmem.models import MessageNode
+
+MODEL_PATH = Path(__file__).with_name("ranker.json")
+
+FEATURES: tuple[str, ...] = (
+    "graph_score",  # log of the candidate's graph score (PPR x priors) over the best candidate's
+    "graph_rank",  # log(1 + its place in the graph ranking)
+    "ppr",  # log of its PPR score before the priors over the best turn's
+    "bm25",  # BM25 score over the best turn's
+    "bm25_before",  # ... of the turn before it in its session (0 without one)
+    "bm25_after",  # ... of the turn after it
+    "coverage",  # idf-weighted share of the question's terms it holds
+    "coverage_before",
+    "coverage_after",
+    "session_bm25",  # its session's summed BM25 over the best session's
+    "said_by_named",  # said by the one participant the question names
+    "said_by_other",  # said by another participant than the one named
+    "names_member",  # names a member of a category the question asks about
+    "mentions_asked_type",  # mentions an entity of the type the question asks for
+    "only_asks",  # every sentence of it a question
+    "follows_asking",  # the turn before it only asks (it may be the answer)
+    "mentions_named_entity",  # mentions an entity (not a participant) the question names
+    "words",  # log(1 + its words)
+    "has_photo",  # it shares a photo (a caption is indexed with it)
+)
+
+
+@dataclass
+class TurnContext:
+    """Where each turn of a tenant sits: the turn before and after it in its session (-1: none), its
+    session, its length and whether it shares a photo. Grown with the tenant (`extend`), in time
+    proportional to the new turns."""
+
+    previous: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    following: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    session: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    words: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    has_photo: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    _last_turn: dict[tuple[str, int | None], int] = field(default_factory=dict)
+    _sessions: dict[tuple[str, int | None], int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.session)
+
+    def extend(self, messages: Sequence[MessageNode]) -> None:
+        """Add the next turns of the tenant (positions `len(self)`, `len(self) + 1`, ...), in
+        write order: a turn follows the last one written to its conversation's session."""
+        start = len(self)
+        previous = np.full(len(messages), -1, dtype=np.int64)
+        session = np.zeros(len(messages), dtype=np.int64)
+        for offset, message in enumerate(messages):
+            key = (message.conversation_id, message.session)
+            previous[offset] = self._last_turn.get(key, -1)
+            self._last_turn[key] = start + offset
+            session[offset] = self._sessions.setdefault(key, len(self._sessions))
+        following = np.concatenate([self.following, np.full(len(messages), -1, dtype=np.int64)])
+        linked = previous >= 0
+        following[previous[linked]] = np.arange(start, start + len(messages))[linked]
+        self.previous = np.concatenate([self.previous, previous])
+        self.following = following
+        self.session = np.concatenate([self.session, session])
+        self.words = np.concatenate([self.words, np.array([len(m.text.split()) for m in messages], dtype=np.int64)])
+        self.has_photo = np.concatenate([self.has_photo, np.array([bool(m.caption) for m in messages], dtype=bool)])
+
+
+@dataclass(frozen=True)
+class QuestionSignals:
+    """Per-turn arrays over the tenant for one question: what the features are read from.
+    A mark the question does not make (it names no participant, asks for no type) is None."""
+
+    graph: np.ndarray  # PPR x priors: the ranking being reordered
+    ppr: np.ndarray  # PPR before the priors
+    bm25: np.ndarray  # zeros when no question term is indexed
+    coverage: np.ndarray
+    asking: np.ndarray
+    said_by_named: np.ndarray | None = None
+    names_member: np.ndarray | None = None
+    mentions_asked_type: np.ndarray | None = None
+    mentions_named_entity: np.ndarray | None = None
+
+
+def candidate_features(candidates: np.ndarray, signals: QuestionSignals, turns: TurnContext) -> np.ndarray:
+    """The feature matrix (one row per candidate, columns `FEATURES`) of turns in graph-rank order."""
+    best = lambda values: values / values.max() if len(values) and values.max() > 0 else values
+    bm25 = best(signals.bm25)
+    session_bm25 = best(np.bincount(turns.session, weights=bm25))
+    before, after = turns.previous[candidates], turns.following[candidates]
+    around = lambda values, at: np.where(at >= 0, values[np.maximum(at, 0)], 0.0)
+    mark = lambda values: np.zeros(len(candidates)) if values is None else values[candidates].astype(float)
+    graph = signals.graph[candidates]
+    named = signals.said_by_named
+    return np.column_stack([
+        np.log(graph / graph[0] + 1e-12),
+        np.log1p(np.arange(len(candidates))),
+        np.log(signals.ppr[candidates] / max(signals.ppr.max(), 1e-300) + 1e-12),
+        bm25[candidates], around(bm25, before), around(bm25, after),
+        signals.coverage[candidates], around(signals.coverage, before), around(signals.coverage, after),
+        session_bm25[turns.session[candidates]],
+        mark(named), np.zeros(len(candidates)) if named is None else (~named[candidates]).astype(float),
+        mark(signals.names_member), mark(signals.mentions_asked_type),
+        signals.asking[candidates].astype(float), around(signals.asking.astype(float), before),
+        mark(signals.mentions_named_entity),
+        np.log1p(turns.words[candidates]), turns.has_photo[candidates].astype(float),
+    ]).reshape(len(candidates), len(FEATURES))
+
+
+@dataclass(frozen=True)
+class TreeEnsemble:
+    """Regression trees whose summed leaf values score a candidate (higher ranks first).
+
+    Each tree's internal nodes are numbered from 0; a child index `c < 0` is leaf `~c`; a row goes
+    left when its feature is <= the node's threshold (LightGBM's numerical split).
+    """
+
+    features: tuple[str, ...]
+    split_feature: np.ndarray  # (trees, nodes) feature column per internal node
+    threshold: np.ndarray  # (trees, nodes)
+    left: np.ndarray  # (trees, nodes)
+    right: np.ndarray  # (trees, nodes)
+    leaf_value: np.ndarray  # (trees, leaves)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """The score of each row of `rows` (columns `features`): all trees walked level by level at once,
+        over flat arrays (a node of tree t is at t x width + node)."""
+        trees, width = self.split_feature.shape
+        count = len(rows)
+        tree_base = (np.arange(trees) * width)[:, None]
+        by_feature = np.ascontiguousarray(rows.T).ravel()  # feature f of row r at f x count + r
+        row = np.arange(count)[None, :]
+        split_feature, threshold = self.split_feature.ravel(), self.threshold.ravel()
+        left, right = self.left.ravel(), self.right.ravel()
+        has_split = self.left[:, 0] != 0  # a tree of one leaf has no internal node (children both ~0)
+        node = np.where(has_split, 0, -1)[:, None].repeat(count, axis=1)
+        while (inner := node >= 0).any():
+            at = tree_base + np.maximum(node, 0)
+            goes_left = by_feature[split_feature[at] * count + row] <= threshold[at]
+            node = np.where(inner, np.where(goes_left, left[at], right[at]), node)
+        leaves = self.leaf_value.shape[1]
+        return self.leaf_value.ravel()[(np.arange(trees) * leaves)[:, None] + ~node].sum(axis=0)
+
+    def to_json(self, **about: Any) -> str:
+        """The model as a JSON document (plus any `about` entries: how it was trained, its scores)."""
+        return json.dumps({
+            **about,
+            "features": list(self.features),
+            "trees": [
+                {"split_feature": f.tolist(), "threshold": t.tolist(), "left": lo.tolist(), "right": r.tolist(),
+                 "leaf_value": v.tolist()}
+                for f, t, lo, r, v in zip(self.split_feature, self.threshold, self.left, self.right, self.leaf_value)
+            ],
+        }, indent=1)
+
+    @classmethod
+    def from_trees(cls, features: Sequence[str], trees: Sequence[dict[str, list]]) -> TreeEnsemble:
+        """An ensemble from per-tree node lists, padded to one array per field."""
+        nodes = max([len(t["split_feature"]) for t in trees] + [1])
+        leaves = max([len(t["leaf_value"]) for t in trees] + [1])
+        pad = lambda key, width, dtype: np.array(
+            [list(t[key]) + [0] * (width - len(t[key])) for t in trees], dtype=dtype
+        ).reshape(len(trees), width)
+        return cls(
+            tuple(features), pad("split_feature", nodes, np.int64), pad("threshold", nodes, np.float64),
+            pad("left", nodes, np.int64), pad("right", nodes, np.int64), pad("leaf_value", leaves, np.float64),
+        )
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "<ranker>") -> TreeEnsemble:
+        """Read a model written by `to_json`; a malformed one, or one over other features, is a ConfigError."""
+        try:
+            document = json.loads(text)
+            features, trees = document["features"], document["trees"]
+            model = cls.from_trees(features, trees)
+        except (ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f"{source}: not a reranking model ({error})") from error
+        if model.features != FEATURES:
+            raise ConfigError(f"{source}: the model's features {list(model.features)} are not graphmem's {list(FEATURES)}")
+        if len(trees) and (model.split_feature.min() < 0 or model.split_feature.max() >= len(FEATURES)):
+            raise ConfigError(f"{source}: a split names a feature column outside 0..{len(FEATURES) - 1}")
+        return model
+
+
+@cache
+def bundled_model() -> TreeEnsemble:
+    """The reranking model shipped with graphmem (`ranker.json`), read once per process."""
+    return TreeEnsemble.from_json(MODEL_PATH.read_text(), str(MODEL_PATH))
