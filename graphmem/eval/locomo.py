@@ -150,10 +150,11 @@ class EvalResult:
 @dataclass(frozen=True)
 class Variant:
     """A ranking to score: search channels (None: the default engine), with or without consolidation
-    (`scenes`: the tenant's scenes and persona facets in the graph)."""
+    (`scenes`: the tenant's scenes and persona facets in the graph) and the learned reranker."""
 
     channels: tuple[str, ...] | None = None
     scenes: bool = False
+    rerank: bool = True
 
 
 BASELINES: dict[str, Variant] = {
@@ -167,6 +168,7 @@ BASELINES: dict[str, Variant] = {
 
 ABLATION: dict[str, Variant] = {
     "full engine (PPR + activation, scenes and facets)": Variant(("ppr", "activation"), scenes=True),
+    "full engine without the reranker": Variant(("ppr", "activation"), scenes=True, rerank=False),
     "without scenes and facets (not consolidated)": Variant(("ppr", "activation")),
     "without activation (PPR, scenes and facets)": Variant(("ppr",), scenes=True),
     "PPR alone": Variant(("ppr",)),
@@ -229,7 +231,7 @@ def run_variants(
                             if on_progress:
                                 on_progress("consolidate", number, len(conversations))
                     for name, variant in chosen.items():
-                        results[name] = _evaluate(memory, dataset, ks, prefix, variant.channels, ingest_rate, on_progress)
+                        results[name] = _evaluate(memory, dataset, ks, prefix, variant, ingest_rate, on_progress)
             finally:
                 for conversation_id in conversations:
                     if prefix:
@@ -251,7 +253,7 @@ def _ingest(memory: Memory, conversations, prefix, on_progress) -> float:
     return turns / ingest_seconds if ingest_seconds else 0.0
 
 
-def _evaluate(memory: Memory, dataset: EvalSet, ks, prefix, channels, ingest_rate, on_progress) -> EvalResult:
+def _evaluate(memory: Memory, dataset: EvalSet, ks, prefix, variant: Variant, ingest_rate, on_progress) -> EvalResult:
     conversations = dataset.conversations
     turns = sum(len(c.messages) for c in conversations.values())
     known = {cid: {m.id for m in c.messages} for cid, c in conversations.items()}
@@ -260,7 +262,7 @@ def _evaluate(memory: Memory, dataset: EvalSet, ks, prefix, channels, ingest_rat
     latencies: list[float] = []
     questions = skipped = dropped = 0
     per_question: list[dict] = []
-    settings = SearchSettings(channels=channels) if channels else None
+    settings = SearchSettings(**({"channels": variant.channels} if variant.channels else {}), rerank=variant.rerank)
     asked = [q for q in dataset.questions if q.conversation_id in conversations]
     for number, qa in enumerate(asked, start=1):
         questions += 1
