@@ -335,7 +335,7 @@ def search(
     """
     if k <= 0 or not index.messages:
         return []
-    ranked = _channel_rankings(index, query, settings)
+    ranked = _channel_rankings(index, query, settings, with_signals=settings.rerank)
     rankings = ranked.rankings
     if settings.rerank and ranked.signals is not None and rankings.get("ppr"):
         rankings["ppr"] = _reranked(index, rankings["ppr"], ranked.signals, settings)
@@ -359,7 +359,7 @@ def rerank_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The graph's best `rerank_candidates` turns for a question (positions in `index.messages`, best
     first) and their reranking features (`rerank.FEATURES`): what the reranker is trained on."""
-    ranked = _channel_rankings(index, query, settings)
+    ranked = _channel_rankings(index, query, settings, with_signals=True)
     candidates = np.array([i for i, _ in ranked.rankings.get("ppr", [])[: settings.rerank_candidates]], dtype=np.int64)
     if ranked.signals is None or not len(candidates):
         return candidates, np.zeros((0, len(FEATURES)))
@@ -369,7 +369,7 @@ def rerank_features(
 @dataclass(frozen=True)
 class _Ranked:
     """What the channels made of a question: the entities it names, PPR's seeds, each channel's
-    ranking, and (when PPR ran) the per-turn signals the reranker reads."""
+    ranking, and (when PPR ran and they were asked for) the per-turn signals the reranker reads."""
 
     linked: Sequence[EntityNode]
     seeds: dict[int, float]
@@ -377,7 +377,7 @@ class _Ranked:
     signals: QuestionSignals | None
 
 
-def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings) -> _Ranked:
+def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *, with_signals: bool) -> _Ranked:
     linked = index.linker.link(query)
     lexical_query = _lexical_query(query, linked, index, settings)
     bm25 = index.lexical.scores(lexical_query)
@@ -412,7 +412,8 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings) -
         scores = scores[projection.message_vertices]
         weighed = _weighed(scores, prior, similarity, settings)
         rankings["ppr"] = top_k(weighed, settings.candidates)
-        signals = _signals(index, lexical_query, linked, marks, scores, weighed, bm25)
+        if with_signals:
+            signals = _signals(index, lexical_query, linked, marks, scores, weighed, bm25)
     if activation is not None and not into_ppr:
         scores = activation[projection.message_vertices]
         rankings["activation"] = top_k(_weighed(scores, prior, similarity, settings), settings.candidates)
