@@ -1,12 +1,14 @@
 """Train the learned reranker on the dev sets, print how it does on conversations it never saw,
-and write the model graphmem ships (`graphmem/search/ranker.json`).
+and write the models graphmem ships (`graphmem/search/ranker.json`, and `ranker-wordllama.json` for
+the engine with embeddings).
 
     .venv/bin/pip install -e '.[train]'   # LightGBM, for training only
     .venv/bin/python bench/train_ranker.py [--locomo FILE] [--realtalk DIR] [--cache DIR] [--no-write]
 
 Each conversation of LoCoMo dev and REALTALK dev is ingested as its own tenant and consolidated
 (kept in `--cache` between runs). Per question, the graph's best candidates and their features
-(`engine.rerank_features`) are the examples. The table gives recall@10 (all questions; multi-hop)
+(`engine.rerank_features`) are the examples, once for the engine without embeddings and once with
+them (wordllama; the cosines are extra features). Each table gives recall@10 (all questions; multi-hop)
 of the graph's own order, of leave-one-conversation-out reranking (each conversation scored by a
 model trained on the nine others: the figure to expect on new conversations), and of the model
 trained on all ten (what `graphmem eval` then shows on these dev sets: in-sample).
@@ -15,7 +17,6 @@ trained on all ten (what `graphmem eval` then shows on these dev sets: in-sample
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from rich.table import Table
 from graphmem import Config, Memory
 from graphmem.eval.locomo import EvalSet, _split_evidence, locomo_set, realtalk_set
 from graphmem.search.engine import SearchSettings, rerank_features
-from graphmem.search.rerank import FEATURES, MODEL_PATH
+from graphmem.search.rerank import FEATURES, MODEL_PATHS
 from graphmem.search.rerank_training import (
     LAMBDARANK, ROUNDS, RankingExamples, leave_one_conversation_out, recall_at_10, train_reranker,
 )
@@ -80,25 +81,35 @@ def main() -> None:
     parser.add_argument("--locomo", type=Path, default=SHARED / "locomo" / "locomo_dev.json")
     parser.add_argument("--realtalk", type=Path, default=SHARED / "realtalk")
     parser.add_argument("--cache", type=Path, help="keep the ingested dev sets here between runs")
-    parser.add_argument("--no-write", action="store_true", help=f"do not write {MODEL_PATH.name}")
+    parser.add_argument("--no-write", action="store_true", help="do not write the model files")
     args = parser.parse_args()
     console = Console()
-    settings = SearchSettings(rerank=False)
+    datasets = {"LoCoMo": locomo_set(args.locomo), "REALTALK": realtalk_set([args.realtalk])}
     with tempfile.TemporaryDirectory(prefix="graphmem-ranker-") as scratch:
         cache = args.cache or Path(scratch)
         cache.mkdir(parents=True, exist_ok=True)
-        parts = {}
         with Progress(console=console) as progress:
-            for name, dataset in (("LoCoMo", locomo_set(args.locomo)), ("REALTALK", realtalk_set([args.realtalk]))):
-                with consolidated_memory(dataset, cache / f"{name.lower()}.db", progress) as memory:
-                    parts[name] = ranking_examples(memory, name, dataset, settings)
+            for name, dataset in datasets.items():
+                consolidated_memory(dataset, cache / f"{name.lower()}.db", progress).close()
+        for dense in (False, True):
+            parts = {}
+            for name, dataset in datasets.items():
+                config = Config(path=cache / f"{name.lower()}.db", embeddings="wordllama" if dense else "none")
+                with Memory(config) as memory:
+                    parts[name] = ranking_examples(memory, name, dataset, SearchSettings())
+            train_and_report(parts, dense, console, write=not args.no_write)
+
+
+def train_and_report(parts: dict[str, RankingExamples], dense: bool, console: Console, write: bool) -> None:
+    """Print the held-out and in-sample table of one model and write it (`MODEL_PATHS[dense]`)."""
     examples = RankingExamples.joined(list(parts.values()))
-    console.print(f"{len(examples.conversation)} questions, {len(examples.features)} candidates; "
+    engine = "with embeddings (wordllama)" if dense else "without embeddings"
+    console.print(f"engine {engine}: {len(examples.conversation)} questions, {len(examples.features)} candidates; "
                   f"{ROUNDS} rounds of LambdaRank per model, {len(set(examples.conversation))} held-out runs")
     held_out = leave_one_conversation_out(examples)
     model = train_reranker(examples)
     in_sample = model.predict(examples.features)
-    table = Table(title="recall@10 (multi-hop) of the graph's best candidates, reordered")
+    table = Table(title=f"recall@10 (multi-hop) of the graph's best candidates, reordered; engine {engine}")
     table.add_column("order")
     for name in parts:
         table.add_column(name, justify="right")
@@ -115,12 +126,13 @@ def main() -> None:
             cells.append(f"{recall['all']:.3f} ({recall[MULTI_HOP]:.3f})")
         table.add_row(label, *cells)
     console.print(table)
-    if not args.no_write:
-        MODEL_PATH.write_text(model.to_json(
-            trained_on=sorted(set(examples.conversation)), objective="LightGBM LambdaRank", rounds=ROUNDS,
-            params=LAMBDARANK, recall_at_10=figures,
+    if write:
+        path = MODEL_PATHS[dense]
+        path.write_text(model.to_json(
+            trained_on=sorted(set(examples.conversation)), engine=engine, objective="LightGBM LambdaRank",
+            rounds=ROUNDS, params=LAMBDARANK, recall_at_10=figures,
         ) + "\n")
-        console.print(f"wrote {MODEL_PATH}")
+        console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

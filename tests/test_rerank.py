@@ -13,7 +13,7 @@ from graphmem.errors import ConfigError
 from graphmem.models import MessageNode
 from graphmem.search.engine import SearchSettings, rerank_features
 from graphmem.search.lexical import LexicalIndex
-from graphmem.search.rerank import FEATURES, MODEL_PATH, TreeEnsemble, TurnContext, bundled_model
+from graphmem.search.rerank import DENSE_FEATURES, FEATURES, MODEL_PATHS, TreeEnsemble, TurnContext, bundled_model
 from graphmem.search.rerank_training import (
     RankingExamples, from_lightgbm, leave_one_conversation_out, recall_at_10, train_reranker,
 )
@@ -69,10 +69,13 @@ def test_a_tree_of_one_leaf_adds_its_value():
     assert model.predict(rows).tolist() == [-0.75, 1.25]
 
 
-def test_the_bundled_model_is_over_graphmems_features():
-    document = json.loads(MODEL_PATH.read_text())
-    assert document["features"] == list(FEATURES)
-    assert len(bundled_model().leaf_value) == document["rounds"]
+@pytest.mark.parametrize("dense", [False, True])
+def test_the_bundled_models_are_over_their_engines_features(dense):
+    document = json.loads(MODEL_PATHS[dense].read_text())
+    assert document["features"] == list(FEATURES + DENSE_FEATURES if dense else FEATURES)
+    assert len(bundled_model(dense).leaf_value) == document["rounds"]
+    with pytest.raises(ConfigError, match="are not graphmem's"):  # each file is read for its own engine only
+        TreeEnsemble.from_json(MODEL_PATHS[dense].read_text(), "ranker", FEATURES if dense else FEATURES + DENSE_FEATURES)
 
 
 def _message(i: int, conversation: str, session: int, text: str = "hello there", caption: str | None = None):
@@ -110,17 +113,25 @@ def test_coverage_is_the_idf_weighted_share_of_the_query_terms_a_turn_holds():
     assert LexicalIndex(messages).coverage("zebra") is None
 
 
-def test_search_orders_the_graphs_candidates_by_the_model_and_keeps_the_rest_below(tmp_path):
+@pytest.mark.parametrize("embeddings", ["none", "wordllama"])
+def test_search_orders_the_graphs_candidates_by_the_model_and_keeps_the_rest_below(tmp_path, embeddings):
+    """Without embeddings by `ranker.json`; with them by `ranker-wordllama.json`, which also reads the cosines."""
+    if embeddings != "none":
+        pytest.importorskip("wordllama")
+    dense = embeddings != "none"
     question = "Which musical instrument is Ben studying?"
-    with Memory(Config(path=tmp_path / "m.db")) as memory:
+    with Memory(Config(path=tmp_path / "m.db", embeddings=embeddings)) as memory:
         memory.ingest(SAMPLE)
         index = memory.index()
-        graph = [h.source_id for h in memory.search(question, k=50, settings=SearchSettings(rerank=False))]
+        # the graph the reranker reorders: with embeddings, the cosines enter through the reranker only
+        unreranked = SearchSettings(rerank=False, dense_seeds=0, dense_boost=0.0)
+        graph = [h.source_id for h in memory.search(question, k=50, settings=unreranked)]
         hits = memory.search(question, k=50)
     candidates, features = rerank_features(index, question)
-    assert features.shape == (len(candidates), len(FEATURES))
+    assert features.shape == (len(candidates), len(FEATURES) + (len(DENSE_FEATURES) if dense else 0))
     assert [index.messages[i].source_id for i in candidates] == graph[: len(candidates)]
-    expected = [index.messages[candidates[j]].source_id for j in np.argsort(-bundled_model().predict(features), kind="stable")]
+    scores = bundled_model(dense).predict(features)
+    expected = [index.messages[candidates[j]].source_id for j in np.argsort(-scores, kind="stable")]
     assert [h.source_id for h in hits][: len(candidates)] == expected
     assert expected != graph[: len(candidates)]  # the model did reorder
     scores = [h.score for h in hits]

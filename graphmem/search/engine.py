@@ -24,7 +24,7 @@ from graphmem.search.dense import DenseIndex, boosted
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
 from graphmem.search.question import absolute_time_constraint, asked_category_members, asked_entity_type, only_asks
-from graphmem.search.rerank import FEATURES, QuestionSignals, TurnContext, bundled_model, candidate_features
+from graphmem.search.rerank import QuestionSignals, TurnContext, bundled_model, candidate_features, features
 from graphmem.search.scores import top_k
 from graphmem.search.projection import (
     PPR_TOLERANCE,
@@ -82,10 +82,13 @@ class SearchSettings:
     asking_turn: float = 0.6
     # ... and, asking for a kind of entity ("What books ..."), turns mentioning one (x 1 + type_focus).
     type_focus: float = 0.3
-    # With embeddings configured, the nearest messages by cosine also seed the graph channels, and
-    # each message's graph score is multiplied by 1 + dense_boost x its cosine to the question
-    # (relative to the best). Tuned on both dev sets: 10 seeds at 0.5 and no boost (as first wired)
-    # lowered LoCoMo R@10; more seeds weighing less, plus the boost, raise R@5 and R@10 on both.
+    # With embeddings configured and the reranker on, the cosines enter through the reranker's
+    # features only: its held-out recall was higher on both dev sets so than over a graph that also
+    # used them (README). Without the reranker (rerank=False, or no PPR channel), the nearest
+    # messages by cosine also seed the graph channels, and each message's graph score is multiplied
+    # by 1 + dense_boost x its cosine to the question (relative to the best). Tuned on both dev sets:
+    # 10 seeds at 0.5 and no boost (as first wired) lowered LoCoMo R@10; more seeds weighing less,
+    # plus the boost, raise R@5 and R@10 on both.
     dense_seeds: int = 20
     dense_seed_weight: float = 0.2
     dense_boost: float = 0.3
@@ -358,11 +361,11 @@ def rerank_features(
     index: GroupIndex, query: str, settings: SearchSettings = SearchSettings()
 ) -> tuple[np.ndarray, np.ndarray]:
     """The graph's best `rerank_candidates` turns for a question (positions in `index.messages`, best
-    first) and their reranking features (`rerank.FEATURES`): what the reranker is trained on."""
+    first) and their reranking features (`rerank.features`): what the reranker is trained on."""
     ranked = _channel_rankings(index, query, settings, with_signals=True)
     candidates = np.array([i for i, _ in ranked.rankings.get("ppr", [])[: settings.rerank_candidates]], dtype=np.int64)
     if ranked.signals is None or not len(candidates):
-        return candidates, np.zeros((0, len(FEATURES)))
+        return candidates, np.zeros((0, len(features(index.dense is not None))))
     return candidates, candidate_features(candidates, ranked.signals, index.turn_context())
 
 
@@ -389,7 +392,9 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *
         rankings["bm25"] = lexical
     if "dense" in settings.channels:
         rankings["dense"] = dense
-    seeds = _seeds(index, lexical, dense, linked, settings)
+    reranked = settings.rerank and "ppr" in settings.channels
+    graph_similarity = None if reranked else similarity  # with the reranker, cosines enter through it
+    seeds = _seeds(index, lexical, [] if reranked else dense, linked, settings)
     projection = index.projection
     asked = asked_entity_type(query)
     typed = _typed_entities(index, asked) if asked is not None else []  # for the seeds and the prior
@@ -410,19 +415,19 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *
         restart = with_activated(projection, seeds, activation, settings) if into_ppr else seeds
         scores = personalized_pagerank(projection, restart, settings.damping, settings.ppr_tolerance)
         scores = scores[projection.message_vertices]
-        weighed = _weighed(scores, prior, similarity, settings)
+        weighed = _weighed(scores, prior, graph_similarity, settings)
         rankings["ppr"] = top_k(weighed, settings.candidates)
         if with_signals:
-            signals = _signals(index, lexical_query, linked, marks, scores, weighed, bm25)
+            signals = _signals(index, lexical_query, linked, marks, scores, weighed, bm25, similarity)
     if activation is not None and not into_ppr:
         scores = activation[projection.message_vertices]
-        rankings["activation"] = top_k(_weighed(scores, prior, similarity, settings), settings.candidates)
+        rankings["activation"] = top_k(_weighed(scores, prior, graph_similarity, settings), settings.candidates)
     return _Ranked(linked, seeds, rankings, signals)
 
 
 def _signals(
     index: GroupIndex, lexical_query: str, linked: Sequence[EntityNode], marks: _Marks,
-    ppr: np.ndarray, weighed: np.ndarray, bm25: np.ndarray | None,
+    ppr: np.ndarray, weighed: np.ndarray, bm25: np.ndarray | None, similarity: np.ndarray | None,
 ) -> QuestionSignals:
     """The per-turn arrays the reranker's features are read from."""
     empty = np.zeros(len(index.messages))
@@ -431,7 +436,7 @@ def _signals(
     return QuestionSignals(
         graph=weighed, ppr=ppr, bm25=empty if bm25 is None else bm25, coverage=empty if coverage is None else coverage,
         asking=marks.asking, said_by_named=marks.own, names_member=marks.members, mentions_asked_type=marks.typed,
-        mentions_named_entity=_mentioning(index, named) if named else None,
+        mentions_named_entity=_mentioning(index, named) if named else None, similarity=similarity,
     )
 
 
@@ -444,7 +449,8 @@ def _reranked(
     them keep their order, scaled to stay below the last reranked one."""
     head, tail = ranking[: settings.rerank_candidates], ranking[settings.rerank_candidates :]
     candidates = np.array([i for i, _ in head], dtype=np.int64)
-    scores = bundled_model().predict(candidate_features(candidates, signals, index.turn_context()))
+    model = bundled_model(dense=signals.similarity is not None)
+    scores = model.predict(candidate_features(candidates, signals, index.turn_context()))
     order = np.argsort(-scores, kind="stable")
     relative = np.exp(scores[order] - scores[order[0]])
     reranked = [(int(candidates[j]), float(value)) for j, value in zip(order, relative)]

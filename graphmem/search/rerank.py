@@ -7,10 +7,14 @@ just before and after it (a short reply's meaning is in the turn it answers), it
 of the lexical match, and the marks the question's priors read (the named participant's turns,
 category members, asked-for types, turns that only ask).
 
+With embeddings configured, a second model also reads the turn's cosine to the question and its
+neighbours' (`DENSE_FEATURES`) and is the one used then; the cosines enter the ranking through it
+alone (the graph it reorders is the one without embeddings).
+
 The trees are trained offline with LightGBM's LambdaRank on the dev sets (`bench/train_ranker.py`,
 which also prints the leave-one-conversation-out table) and evaluated here with numpy alone, so
 queries need no extra package. The model file records its feature names; a model whose features are
-not `FEATURES`, in order, is refused.
+not the ones its engine computes, in order, is refused.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import numpy as np
 from graphmem.errors import ConfigError
 from graphmem.models import MessageNode
 
-MODEL_PATH = Path(__file__).with_name("ranker.json")
+MODEL_PATHS = {False: Path(__file__).with_name("ranker.json"), True: Path(__file__).with_name("ranker-wordllama.json")}
+"""The shipped models, by whether embeddings are configured."""
 
 FEATURES: tuple[str, ...] = (
     "graph_score",  # log of the candidate's graph score (PPR x priors) over the best candidate's
@@ -50,6 +55,16 @@ FEATURES: tuple[str, ...] = (
     "words",  # log(1 + its words)
     "has_photo",  # it shares a photo (a caption is indexed with it)
 )
+DENSE_FEATURES: tuple[str, ...] = (
+    "cosine",  # the turn's cosine to the question over the best turn's (embeddings configured)
+    "cosine_before",
+    "cosine_after",
+)
+
+
+def features(dense: bool) -> tuple[str, ...]:
+    """The feature columns of the engine without embeddings (`dense` false) or with them."""
+    return FEATURES + DENSE_FEATURES if dense else FEATURES
 
 
 @dataclass
@@ -104,10 +119,12 @@ class QuestionSignals:
     names_member: np.ndarray | None = None
     mentions_asked_type: np.ndarray | None = None
     mentions_named_entity: np.ndarray | None = None
+    similarity: np.ndarray | None = None  # cosine to the question, with embeddings configured
 
 
 def candidate_features(candidates: np.ndarray, signals: QuestionSignals, turns: TurnContext) -> np.ndarray:
-    """The feature matrix (one row per candidate, columns `FEATURES`) of turns in graph-rank order."""
+    """The feature matrix (one row per candidate, columns `features(dense)`) of turns in graph-rank
+    order; the dense columns when the signals carry a similarity."""
     best = lambda values: values / values.max() if len(values) and values.max() > 0 else values
     bm25 = best(signals.bm25)
     session_bm25 = best(np.bincount(turns.session, weights=bm25))
@@ -116,7 +133,7 @@ def candidate_features(candidates: np.ndarray, signals: QuestionSignals, turns: 
     mark = lambda values: np.zeros(len(candidates)) if values is None else values[candidates].astype(float)
     graph = signals.graph[candidates]
     named = signals.said_by_named
-    return np.column_stack([
+    columns = [
         np.log(graph / graph[0] + 1e-12),
         np.log1p(np.arange(len(candidates))),
         np.log(signals.ppr[candidates] / max(signals.ppr.max(), 1e-300) + 1e-12),
@@ -128,7 +145,11 @@ def candidate_features(candidates: np.ndarray, signals: QuestionSignals, turns: 
         signals.asking[candidates].astype(float), around(signals.asking.astype(float), before),
         mark(signals.mentions_named_entity),
         np.log1p(turns.words[candidates]), turns.has_photo[candidates].astype(float),
-    ]).reshape(len(candidates), len(FEATURES))
+    ]
+    if signals.similarity is not None:
+        cosine = best(np.maximum(signals.similarity, 0.0))
+        columns += [cosine[candidates], around(cosine, before), around(cosine, after)]
+    return np.column_stack(columns).reshape(len(candidates), len(columns))
 
 
 @dataclass(frozen=True)
@@ -191,22 +212,25 @@ class TreeEnsemble:
         )
 
     @classmethod
-    def from_json(cls, text: str, source: str = "<ranker>") -> TreeEnsemble:
-        """Read a model written by `to_json`; a malformed one, or one over other features, is a ConfigError."""
+    def from_json(cls, text: str, source: str = "<ranker>", expected: tuple[str, ...] = FEATURES) -> TreeEnsemble:
+        """Read a model written by `to_json`; a malformed one, or one over other features than
+        `expected`, is a ConfigError."""
         try:
             document = json.loads(text)
             features, trees = document["features"], document["trees"]
             model = cls.from_trees(features, trees)
         except (ValueError, KeyError, TypeError) as error:
             raise ConfigError(f"{source}: not a reranking model ({error})") from error
-        if model.features != FEATURES:
-            raise ConfigError(f"{source}: the model's features {list(model.features)} are not graphmem's {list(FEATURES)}")
-        if len(trees) and (model.split_feature.min() < 0 or model.split_feature.max() >= len(FEATURES)):
-            raise ConfigError(f"{source}: a split names a feature column outside 0..{len(FEATURES) - 1}")
+        if model.features != expected:
+            raise ConfigError(f"{source}: the model's features {list(model.features)} are not graphmem's {list(expected)}")
+        if len(trees) and (model.split_feature.min() < 0 or model.split_feature.max() >= len(expected)):
+            raise ConfigError(f"{source}: a split names a feature column outside 0..{len(expected) - 1}")
         return model
 
 
 @cache
-def bundled_model() -> TreeEnsemble:
-    """The reranking model shipped with graphmem (`ranker.json`), read once per process."""
-    return TreeEnsemble.from_json(MODEL_PATH.read_text(), str(MODEL_PATH))
+def bundled_model(dense: bool = False) -> TreeEnsemble:
+    """The reranking model shipped with graphmem for the engine without embeddings (`ranker.json`)
+    or with them (`ranker-wordllama.json`), read once per process."""
+    path = MODEL_PATHS[dense]
+    return TreeEnsemble.from_json(path.read_text(), str(path), features(dense))

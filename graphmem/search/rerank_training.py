@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from graphmem.errors import ConfigError
-from graphmem.search.rerank import FEATURES, TreeEnsemble
+from graphmem.search.rerank import DENSE_FEATURES, FEATURES, TreeEnsemble, features
 
 # Small trees, many rounds, bagged: on both dev sets these held up best on held-out conversations.
 LAMBDARANK = {
@@ -33,7 +33,7 @@ ROUNDS = 300
 class RankingExamples:
     """Candidates of labelled questions: row r is candidate `rank[r]` of question `question[r]`."""
 
-    features: np.ndarray  # (rows, len(FEATURES))
+    features: np.ndarray  # (rows, columns of `rerank.features`, with or without the dense ones)
     relevant: np.ndarray  # (rows,) whether the candidate is an evidence turn
     question: np.ndarray  # (rows,) the question's number in `conversation`, `category`, `evidence`
     conversation: tuple[str, ...]  # per question: "dataset/conversation id"
@@ -60,8 +60,12 @@ def train_reranker(
     except ImportError as error:
         raise ConfigError("training the reranker needs LightGBM: pip install 'graphmem[train]'") from error
     _, group_sizes = np.unique(examples.question, return_counts=True)  # rows are grouped by question
+    width = examples.features.shape[1]
+    if width not in (len(FEATURES), len(FEATURES) + len(DENSE_FEATURES)):
+        raise ConfigError(f"examples have {width} feature columns; the reranker reads {len(FEATURES)} or "
+                          f"{len(FEATURES) + len(DENSE_FEATURES)} (with embeddings)")
     data = lightgbm.Dataset(examples.features, examples.relevant.astype(float), group=group_sizes,
-                            feature_name=list(FEATURES))
+                            feature_name=list(features(dense=width > len(FEATURES))))
     booster = lightgbm.train({**LAMBDARANK, **(params or {})}, data, rounds)
     return from_lightgbm(booster.dump_model())
 
