@@ -86,19 +86,20 @@ def _message(i: int, conversation: str, session: int, text: str = "hello there",
 
 
 def test_turn_context_links_turns_within_a_session_and_grows_as_one_build():
-    messages = [_message(0, "c", 1), _message(1, "c", 1, "one two three"), _message(0, "d", 1),
+    messages = [_message(0, "c", 1), _message(1, "c", 1, "I'm sure my dog likes me"), _message(0, "d", 1),
                 _message(2, "c", 2, caption="a dog"), _message(3, "c", 1), _message(1, "d", 1)]
     whole = TurnContext()
     whole.extend(messages)
     assert whole.previous.tolist() == [-1, 0, -1, -1, 1, 2]
     assert whole.following.tolist() == [1, 4, 5, -1, -1, -1]
     assert whole.session.tolist() == [0, 0, 1, 2, 0, 1]
-    assert whole.words.tolist() == [2, 3, 2, 2, 2, 2]
+    assert whole.words.tolist() == [2, 6, 2, 2, 2, 2]
     assert whole.has_photo.tolist() == [False, False, False, True, False, False]
+    assert whole.first_person.tolist() == [0, 3, 0, 0, 0, 0]  # I'm, my, me
     grown = TurnContext()
     for start, end in ((0, 2), (2, 5), (5, 6)):
         grown.extend(messages[start:end])
-    for name in ("previous", "following", "session", "words", "has_photo"):
+    for name in ("previous", "following", "session", "words", "has_photo", "first_person"):
         assert getattr(grown, name).tolist() == getattr(whole, name).tolist(), name
 
 

@@ -20,6 +20,7 @@ not the ones its engine computes, in order, is refused.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -30,6 +31,8 @@ import numpy as np
 
 from graphmem.errors import ConfigError
 from graphmem.models import MessageNode
+
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|my|me|we|our)\b", re.IGNORECASE)
 
 MODEL_PATHS = {False: Path(__file__).with_name("ranker.json"), True: Path(__file__).with_name("ranker-wordllama.json")}
 """The shipped models, by whether embeddings are configured."""
@@ -54,6 +57,7 @@ FEATURES: tuple[str, ...] = (
     "mentions_named_entity",  # mentions an entity (not a participant) the question names
     "words",  # log(1 + its words)
     "has_photo",  # it shares a photo (a caption is indexed with it)
+    "first_person",  # how many first-person words it has (I, my, me, we, our): a speaker telling of themselves
 )
 DENSE_FEATURES: tuple[str, ...] = (
     "cosine",  # the turn's cosine to the question over the best turn's (embeddings configured)
@@ -70,14 +74,15 @@ def features(dense: bool) -> tuple[str, ...]:
 @dataclass
 class TurnContext:
     """Where each turn of a tenant sits: the turn before and after it in its session (-1: none), its
-    session, its length and whether it shares a photo. Grown with the tenant (`extend`), in time
-    proportional to the new turns."""
+    session; and what kind of turn it is: its length, whether it shares a photo, its first-person
+    words. Grown with the tenant (`extend`), in time proportional to the new turns."""
 
     previous: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     following: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     session: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     words: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     has_photo: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    first_person: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _last_turn: dict[tuple[str, int | None], int] = field(default_factory=dict)
     _sessions: dict[tuple[str, int | None], int] = field(default_factory=dict)
 
@@ -103,6 +108,8 @@ class TurnContext:
         self.session = np.concatenate([self.session, session])
         self.words = np.concatenate([self.words, np.array([len(m.text.split()) for m in messages], dtype=np.int64)])
         self.has_photo = np.concatenate([self.has_photo, np.array([bool(m.caption) for m in messages], dtype=bool)])
+        first_person = np.array([len(_FIRST_PERSON.findall(m.text)) for m in messages], dtype=np.int64)
+        self.first_person = np.concatenate([self.first_person, first_person])
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,7 @@ def candidate_features(candidates: np.ndarray, signals: QuestionSignals, turns: 
         signals.asking[candidates].astype(float), around(signals.asking.astype(float), before),
         mark(signals.mentions_named_entity),
         np.log1p(turns.words[candidates]), turns.has_photo[candidates].astype(float),
+        turns.first_person[candidates].astype(float),
     ]
     if signals.similarity is not None:
         cosine = best(np.maximum(signals.similarity, 0.0))
