@@ -31,7 +31,9 @@ ROUNDS = 300
 
 @dataclass(frozen=True)
 class RankingExamples:
-    """Candidates of labelled questions: row r is candidate `rank[r]` of question `question[r]`."""
+    """Candidates of labelled questions: row r is a candidate of question `question[r]`. A question's
+    rows are contiguous and in graph-rank order, and questions come in ascending number (LightGBM's
+    query groups are read off that order)."""
 
     features: np.ndarray  # (rows, columns of `rerank.features`, with or without the dense ones)
     relevant: np.ndarray  # (rows,) whether the candidate is an evidence turn
