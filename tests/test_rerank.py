@@ -4,6 +4,7 @@ the features the engine hands it, and the leave-one-conversation-out protocol.""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -81,7 +82,7 @@ def test_the_bundled_models_are_over_their_engines_features(dense):
 def _message(i: int, conversation: str, session: int, text: str = "hello there", caption: str | None = None):
     return MessageNode(
         id=f"{conversation}-{i}", source_id=str(i), conversation_id=conversation, seq=i, speaker="A",
-        speaker_id="a", text=text, ts=np.datetime64("2023-05-01").astype(object), session=session, caption=caption,
+        speaker_id="a", text=text, ts=datetime(2023, 5, 1, 10, i), session=session, caption=caption,
     )
 
 
