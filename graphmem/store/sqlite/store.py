@@ -27,6 +27,9 @@ from graphmem.store.sqlite.connection import open_sqlite
 from graphmem.store.supersession import resolve_supersession, supersession_key
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
+# A snapshot is worth keeping but not worth holding up the query that built it: its save waits this
+# long for another writer's lock (instead of the store's busy timeout), then gives up (transient).
+SNAPSHOT_LOCK_WAIT_MS = 1000
 VERSIONED_TABLES = ("messages", "entities", "relations")  # their rows carry the version that last wrote them
 CONSOLIDATION_TABLES = ("scenes", "scene_members", "scene_links", "personas", "facets", "facet_facts")
 MEMBER_TABLES = {MemberKind.MESSAGE: "messages", MemberKind.EVENT: "events", MemberKind.RELATION: "relations"}
@@ -90,6 +93,17 @@ class SQLiteStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def _busy_timeout(self, milliseconds: int) -> Iterator[None]:
+        """This connection waits at most `milliseconds` for a lock meanwhile, then its own timeout again."""
+        with self._lock, self._store_errors():
+            (before,) = self._db.execute("PRAGMA busy_timeout").fetchone()
+            self._db.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")  # an int, never input
+            try:
+                yield
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {int(before)}")
 
     @contextmanager
     def _versioned(self, group_id: str) -> Iterator[_TenantWrite]:
@@ -413,7 +427,7 @@ class SQLiteStore:
 
     def save_index_snapshot(self, group_id: str, snapshot: IndexSnapshot) -> None:
         check_group_id(group_id)
-        with self._transaction() as db:
+        with self._busy_timeout(SNAPSHOT_LOCK_WAIT_MS), self._transaction() as db:
             db.execute(
                 """INSERT INTO index_snapshots SELECT ?, ?, ?, ? FROM tenant_versions WHERE group_id = ? AND reset <= ?
                    ON CONFLICT (group_id) DO UPDATE
