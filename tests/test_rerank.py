@@ -140,6 +140,18 @@ def test_search_orders_the_graphs_candidates_by_the_model_and_keeps_the_rest_bel
     assert scores[0] == 1.0 and scores == sorted(scores, reverse=True)
 
 
+def test_with_embeddings_a_question_sharing_no_word_with_the_tenant_is_answered_by_its_nearest_turns(tmp_path):
+    """With the reranker the cosines enter through its features, not the graph's seeds; a question no
+    BM25 term or entity of which is in the tenant still seeds the graph with its nearest turns."""
+    pytest.importorskip("wordllama")
+    question = "xylophone harmonica?"
+    with Memory(Config(path=tmp_path / "m.db", embeddings="wordllama")) as memory:
+        memory.ingest(SAMPLE)
+        assert memory.index().lexical.scores(question) is None and not memory.index().linker.link(question)
+        hits = memory.search(question, k=5)
+    assert len(hits) == 5
+
+
 def test_the_features_see_turns_appended_after_the_first_query(tmp_path):
     with Memory(Config(path=tmp_path / "m.db")) as memory:
         memory.ingest(SAMPLE)

@@ -395,6 +395,8 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *
     reranked = settings.rerank and "ppr" in settings.channels
     graph_similarity = None if reranked else similarity  # with the reranker, cosines enter through it
     seeds = _seeds(index, lexical, [] if reranked else dense, linked, settings)
+    if reranked and not seeds:  # nothing in the question reaches the graph but its meaning: its nearest turns do
+        seeds = _seeds(index, lexical, dense, linked, settings)
     projection = index.projection
     asked = asked_entity_type(query)
     typed = _typed_entities(index, asked) if asked is not None else []  # for the seeds and the prior
