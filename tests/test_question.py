@@ -125,38 +125,36 @@ def _chat(tmp_path, lines: list[tuple[str, str]]):
     return path
 
 
-def test_a_question_about_a_category_lifts_the_turn_naming_a_member(tmp_path):
+def _prior_off_and_on(tmp_path, lines: list[tuple[str, str]], question: str, **off):
+    """A chat's turns ranked for `question` with a prior turned off (the `off` settings) and on, both
+    without the reranker over them (these tests are about the prior itself); and the chat's index."""
     from graphmem.search.engine import SearchSettings
 
-    path = _chat(tmp_path, [
+    path = _chat(tmp_path, lines)
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(path)
+        ranked = lambda settings: [h.source_id for h in memory.search(question, k=len(lines), settings=settings)]
+        return ranked(SearchSettings(rerank=False, **off)), ranked(SearchSettings(rerank=False)), memory.index()
+
+
+def test_a_question_about_a_category_lifts_the_turn_naming_a_member(tmp_path):
+    off, on, _ = _prior_off_and_on(tmp_path, [
         ("Ann", "Pets are great but Nate does not have time for pets at the moment."),
         ("Bob", "Nate told me that too, he works a lot."),
         ("Ann", "Nate showed me his new puppy yesterday, so cute."),
         ("Bob", "The weather was lovely at the lake."),
-    ])
-    with Memory(Config(path=tmp_path / "m.db")) as memory:
-        memory.ingest(path)
-        question = "What pets does Nate have?"  # the prior itself, without the reranker over it
-        off = [h.source_id for h in memory.search(question, k=4, settings=SearchSettings(category_focus=0.0, rerank=False))]
-        on = [h.source_id for h in memory.search(question, k=4, settings=SearchSettings(rerank=False))]
+    ], "What pets does Nate have?", category_focus=0.0)
     assert on.index("t2") < off.index("t2")
     assert on[0] == "t2"
 
 
 def test_a_turn_that_only_asks_ranks_below_its_answer(tmp_path):
-    from graphmem.search.engine import SearchSettings
-
-    path = _chat(tmp_path, [
+    off, on, index = _prior_off_and_on(tmp_path, [
         ("Ann", "Which concert did you go to on Saturday, the jazz concert?"),
         ("Bob", "Yes, the jazz concert downtown, it was loud and fun."),
         ("Ann", "The weather was lovely at the lake."),
-    ])
-    with Memory(Config(path=tmp_path / "m.db")) as memory:
-        memory.ingest(path)
-        question = "Which jazz concert was on Saturday?"  # the prior itself, without the reranker over it
-        off = [h.source_id for h in memory.search(question, k=3, settings=SearchSettings(asking_turn=1.0, rerank=False))]
-        on = [h.source_id for h in memory.search(question, k=3, settings=SearchSettings(rerank=False))]
-        assert memory.index().asking_turns().tolist() == [True, False, False]
+    ], "Which jazz concert was on Saturday?", asking_turn=1.0)
+    assert index.asking_turns().tolist() == [True, False, False]
     assert off.index("t0") < off.index("t1") and on.index("t1") < on.index("t0")
 
 
