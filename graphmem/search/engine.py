@@ -363,10 +363,17 @@ def rerank_features(
     """The graph's best `rerank_candidates` turns for a question (positions in `index.messages`, best
     first) and their reranking features (`rerank.features`): what the reranker is trained on."""
     ranked = _channel_rankings(index, query, settings, with_signals=True)
-    candidates = np.array([i for i, _ in ranked.rankings.get("ppr", [])[: settings.rerank_candidates]], dtype=np.int64)
-    if ranked.signals is None or not len(candidates):
-        return candidates, np.zeros((0, len(features(index.dense is not None))))
-    return candidates, candidate_features(candidates, ranked.signals, index.turn_context())
+    if ranked.signals is None or not ranked.rankings.get("ppr"):
+        return np.zeros(0, dtype=np.int64), np.zeros((0, len(features(index.dense is not None))))
+    return _head_features(index, ranked.rankings["ppr"], ranked.signals, settings)
+
+
+def _head_features(
+    index: GroupIndex, ranking: list[tuple[int, float]], signals: QuestionSignals, settings: SearchSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best `rerank_candidates` of a graph ranking (positions) and their reranking features."""
+    candidates = np.array([i for i, _ in ranking[: settings.rerank_candidates]], dtype=np.int64)
+    return candidates, candidate_features(candidates, signals, index.turn_context())
 
 
 @dataclass(frozen=True)
@@ -450,9 +457,8 @@ def _reranked(
     Their scores become exp(model score - the best's), so the best is 1 as before; the turns after
     them keep their order, scaled to stay below the last reranked one."""
     head, tail = ranking[: settings.rerank_candidates], ranking[settings.rerank_candidates :]
-    candidates = np.array([i for i, _ in head], dtype=np.int64)
-    model = bundled_model(dense=signals.similarity is not None)
-    scores = model.predict(candidate_features(candidates, signals, index.turn_context()))
+    candidates, rows = _head_features(index, ranking, signals, settings)
+    scores = bundled_model(dense=signals.similarity is not None).predict(rows)
     order = np.argsort(-scores, kind="stable")
     relative = np.exp(scores[order] - scores[order[0]])
     reranked = [(int(candidates[j]), float(value)) for j, value in zip(order, relative)]
