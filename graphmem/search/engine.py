@@ -84,11 +84,12 @@ class SearchSettings:
     type_focus: float = 0.3
     # With embeddings configured and the reranker on, the cosines enter through the reranker's
     # features only: its held-out recall was higher on both dev sets so than over a graph that also
-    # used them (README). Without the reranker (rerank=False, or no PPR channel), the nearest
-    # messages by cosine also seed the graph channels, and each message's graph score is multiplied
-    # by 1 + dense_boost x its cosine to the question (relative to the best). Tuned on both dev sets:
-    # 10 seeds at 0.5 and no boost (as first wired) lowered LoCoMo R@10; more seeds weighing less,
-    # plus the boost, raise R@5 and R@10 on both.
+    # used them (README); only a question that seeds the graph with nothing else (no BM25 term, no
+    # entity in the tenant) is seeded by its nearest turns. Without the reranker (rerank=False, or
+    # no PPR channel), the nearest messages by cosine also seed the graph channels, and each
+    # message's graph score is multiplied by 1 + dense_boost x its cosine to the question (relative
+    # to the best). Tuned on both dev sets: 10 seeds at 0.5 and no boost (as first wired) lowered
+    # LoCoMo R@10; more seeds weighing less, plus the boost, raise R@5 and R@10 on both.
     dense_seeds: int = 20
     dense_seed_weight: float = 0.2
     dense_boost: float = 0.3
