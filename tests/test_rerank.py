@@ -152,6 +152,25 @@ def test_with_embeddings_a_question_sharing_no_word_with_the_tenant_is_answered_
     assert len(hits) == 5
 
 
+def test_the_index_size_estimate_counts_the_embeddings_and_the_turn_context(tmp_path):
+    """The cache budget reads `estimated_bytes`: the embeddings (1 KB a turn) and the arrays the
+    first query adds must be in it, or a budget of embedded tenants holds far more than it says."""
+    pytest.importorskip("wordllama")
+    sizes = {}
+    for embeddings in ("none", "wordllama"):
+        with Memory(Config(path=tmp_path / f"{embeddings}.db", embeddings=embeddings)) as memory:
+            memory.ingest(SAMPLE)
+            index = memory.index()
+            before_query = index.estimated_bytes()
+            memory.search("Porto")
+            assert index.turn_context().nbytes > 0
+            assert index.estimated_bytes() == before_query + index.turn_context().nbytes + index.asking.nbytes
+            sizes[embeddings] = (index.estimated_bytes(), index)
+    (plain, _), (embedded, index) = sizes["none"], sizes["wordllama"]
+    assert index.dense.vectors.nbytes >= 256 * 4 * len(index.messages)
+    assert embedded == plain + index.dense.vectors.nbytes
+
+
 def test_the_features_see_turns_appended_after_the_first_query(tmp_path):
     with Memory(Config(path=tmp_path / "m.db")) as memory:
         memory.ingest(SAMPLE)

@@ -266,7 +266,9 @@ class GroupIndex:
         """About how much memory this index holds, for the cache budget (`Config.index_cache_mb`).
 
         Per-record costs measured with tracemalloc on LoCoMo tenants (message objects and maps,
-        vertices with their keys and captions, edges, postings), plus the text itself.
+        vertices with their keys and captions, edges, postings), plus the text itself and the arrays
+        whose size is known exactly: the embeddings (1 KB a message with wordllama) and what the
+        first query adds for the reranker.
         """
         return (
             BYTES_PER_MESSAGE * len(self.messages)
@@ -274,6 +276,9 @@ class GroupIndex:
             + BYTES_PER_EDGE * self.projection.link_count
             + BYTES_PER_POSTING * self.lexical.postings
             + 2 * self.text_bytes
+            + (self.dense.vectors.nbytes if self.dense is not None else 0)
+            + self.turns.nbytes
+            + self.asking.nbytes
         )
 
     def asking_turns(self) -> np.ndarray:

@@ -89,6 +89,12 @@ class TurnContext:
     def __len__(self) -> int:
         return len(self.session)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory its per-turn arrays hold (the per-session maps are small beside them)."""
+        arrays = (self.previous, self.following, self.session, self.words, self.has_photo, self.first_person)
+        return sum(array.nbytes for array in arrays)
+
     def extend(self, messages: Sequence[MessageNode]) -> None:
         """Add the next turns of the tenant (positions `len(self)`, `len(self) + 1`, ...), in
         write order: a turn follows the last one written to its conversation's session."""
