@@ -296,3 +296,26 @@ def test_conversations_built_in_python_meet_the_limits_files_meet(tmp_path):
         (problem,) = report.rejected
         assert (problem.record, problem.field) == ("conversation 'c1' message 't2'", "text")
         assert problem.problem == "150 characters; the limit is 100 (max_message_chars)"
+
+
+def test_freed_memory_goes_back_to_the_os_after_large_work():
+    """What a large build, load or consolidation freed is handed back (glibc keeps free heap pages
+    otherwise, and a long-lived process holds its peak for good). Platform behaviour graphmem
+    relies on: blocks of 2 KB live in the C heap, not in pages of their own."""
+    import gc
+    import platform
+
+    from graphmem import memory
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    resident = lambda: int(open("/proc/self/statm").read().split()[1]) * 4096  # noqa: E731
+    start = resident()
+    blocks = [bytes(2000) for _ in range(50_000)]  # ~100 MB
+    last = blocks[-1]  # the heap's top stays in use: only a trim can hand back the pages below it
+    del blocks
+    gc.collect()
+    held = resident() - start
+    memory.return_freed_memory()
+    assert held > 80e6 and resident() - start < 0.2 * held
+    assert len(last) == 2000
