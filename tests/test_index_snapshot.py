@@ -43,6 +43,11 @@ def test_a_restored_index_holds_and_ranks_exactly_what_the_built_one_does(tmp_pa
         for name in ("links", "link_weights", "message_vertices"):
             assert np.array_equal(getattr(restored.projection, name), getattr(built.projection, name)), name
         assert np.array_equal(restored.asking_turns(), built.asking_turns())
+        assert len(restored.turns) == len(restored.messages)  # loaded with the snapshot, not worked out again
+        turns, again = built.turn_context(), restored.turns
+        for name in ("previous", "following", "session", "words", "has_photo", "first_person"):
+            assert np.array_equal(getattr(again, name), getattr(turns, name)) and getattr(again, name).dtype == getattr(turns, name).dtype, name
+        assert again.last_turn == turns.last_turn and again.sessions == turns.sessions
         assert len(restored.projection.consolidated_vertices) > 0  # scenes and facets came along
         for question in QUESTIONS:
             assert np.array_equal(restored.lexical.scores(question), built.lexical.scores(question))
@@ -89,6 +94,10 @@ def test_a_snapshot_is_extended_by_later_appends_and_never_stands_in_after_a_rew
         patched.setattr(GroupIndex, "build", refused)
         with Memory(_config(tmp_path), store=store) as reader:
             assert "cello" in reader.search("When did Ana start the cello?", k=1)[0].text
+            extended = reader.index().turn_context()
+    built = GroupIndex.build(store, "snap").turn_context()  # the appended turn follows its session's last
+    assert np.array_equal(extended.previous, built.previous) and np.array_equal(extended.following, built.following)
+    assert extended.last_turn == built.last_turn
 
     with Memory(_config(tmp_path), store=store) as writer:
         writer.consolidate()  # not an append: no snapshot older than it may stand in

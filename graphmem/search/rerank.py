@@ -83,8 +83,8 @@ class TurnContext:
     words: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     has_photo: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     first_person: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    _last_turn: dict[tuple[str, int | None], int] = field(default_factory=dict)
-    _sessions: dict[tuple[str, int | None], int] = field(default_factory=dict)
+    last_turn: dict[tuple[str, int | None], int] = field(default_factory=dict)  # (conversation, session) -> position
+    sessions: dict[tuple[str, int | None], int] = field(default_factory=dict)  # (conversation, session) -> number
 
     def __len__(self) -> int:
         return len(self.session)
@@ -103,9 +103,9 @@ class TurnContext:
         session = np.zeros(len(messages), dtype=np.int64)
         for offset, message in enumerate(messages):
             key = (message.conversation_id, message.session)
-            previous[offset] = self._last_turn.get(key, -1)
-            self._last_turn[key] = start + offset
-            session[offset] = self._sessions.setdefault(key, len(self._sessions))
+            previous[offset] = self.last_turn.get(key, -1)
+            self.last_turn[key] = start + offset
+            session[offset] = self.sessions.setdefault(key, len(self.sessions))
         following = np.concatenate([self.following, np.full(len(messages), -1, dtype=np.int64)])
         linked = previous >= 0
         following[previous[linked]] = np.arange(start, start + len(messages))[linked]

@@ -30,10 +30,14 @@ from graphmem.search.dense import DenseIndex
 from graphmem.search.engine import GroupIndex, collector_paused
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.projection import EdgeWeights, GraphProjection
+from graphmem.search.rerank import TurnContext
 
-SNAPSHOT_FORMAT = 1
-_ARRAYS = ("links", "link_weights", "message_vertices", "lengths", "indptr", "docs", "tfs", "asking")
-_INTEGERS = ("links", "message_vertices", "docs")  # int64 in the index, int32 in a snapshot
+SNAPSHOT_FORMAT = 2  # 2: with the turn context
+_TURN_ARRAYS = ("previous", "following", "session", "words", "first_person")  # TurnContext's, with has_photo
+_ARRAYS = ("links", "link_weights", "message_vertices", "lengths", "indptr", "docs", "tfs", "asking", "has_photo",
+           *_TURN_ARRAYS)
+# int64 in the index, int32 in a snapshot
+_INTEGERS = ("links", "message_vertices", "docs", *_TURN_ARRAYS)
 _COUNTS = ("lengths", "tfs")  # float64 in the index, whole numbers stored as int32
 _MESSAGE_FIELDS = [f.name for f in fields(MessageNode)]
 _RELATION_FIELDS = [f.name for f in fields(RelationEdge)]
@@ -56,6 +60,7 @@ def index_to_bytes(index: GroupIndex) -> bytes:
     """The index as a snapshot (see the module's docstring for the format)."""
     projection, lexical = index.projection, index.lexical
     messages = index.messages
+    turns = index.turn_context()  # the first query needs it: worked out once here, not in each loading process
     document = {
         "group_id": index.group_id,
         "version": index.version,
@@ -70,13 +75,16 @@ def index_to_bytes(index: GroupIndex) -> bytes:
                        in projection.last_turns.items()],
         "stated_days": list(index.stated_days.items()),
         "captions": [list(index.captions), list(index.captions.values())],
+        "turn_sessions": [[*key, session] for key, session in turns.sessions.items()],
+        "turn_last": [[*key, position] for key, position in turns.last_turn.items()],
     }
     lengths, indptr, docs, tfs = lexical.compacted()
     arrays = {  # vertex and document numbers, lengths and term frequencies fit 32-bit integers
         "links": projection.links.astype(np.int32), "link_weights": projection.link_weights,
         "message_vertices": projection.message_vertices.astype(np.int32),
         "lengths": lengths.astype(np.int32), "indptr": indptr, "docs": docs.astype(np.int32),
-        "tfs": tfs.astype(np.int32), "asking": index.asking_turns(),
+        "tfs": tfs.astype(np.int32), "asking": index.asking_turns(), "has_photo": turns.has_photo,
+        **{name: getattr(turns, name).astype(np.int32) for name in _TURN_ARRAYS},
         "document": np.frombuffer(json.dumps(document, default=_json_value).encode(), dtype=np.uint8),
     }
     if index.dense is not None:
@@ -129,6 +137,13 @@ def _restored(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
         entities, projection, relations, stated_days, dict(zip(caption_keys, caption_texts)), document["version"],
     )
     index.asking = arrays["asking"]
+    index.turns = TurnContext(
+        **{name: arrays[name] for name in _TURN_ARRAYS}, has_photo=arrays["has_photo"],
+        last_turn={(conversation, session): position for conversation, session, position in document["turn_last"]},
+        sessions={(conversation, session): number for conversation, session, number in document["turn_sessions"]},
+    )
+    if len(index.turns) != len(messages):
+        raise SnapshotError("the snapshot's turn context does not match its messages")
     return index
 
 
