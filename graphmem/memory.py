@@ -663,9 +663,10 @@ LARGE_INDEX_BYTES = 16 * 2**20
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, or None where the C library has none (musl, macOS, Windows)."""
     try:
-        return ctypes.CDLL(None).malloc_trim  # glibc
-    except (AttributeError, OSError):
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError, TypeError):
         return None
 
 

@@ -69,6 +69,13 @@ def test_bytes_that_are_not_a_snapshot_are_refused_with_a_clear_error(tmp_path):
         index_from_bytes(buffer.getvalue(), EdgeWeights(), "none")
     with pytest.raises(SnapshotError, match="embeddings do not match"):
         index_from_bytes(data, EdgeWeights(), "wordllama")
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:  # a per-turn array one turn short
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["first_person"] = arrays["first_person"][:-1]
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with pytest.raises(SnapshotError, match="per-turn arrays do not match its messages"):
+        index_from_bytes(buffer.getvalue(), EdgeWeights(), "none")
 
 
 def test_a_new_memory_answers_from_the_snapshot_the_first_one_kept(tmp_path, store, monkeypatch):

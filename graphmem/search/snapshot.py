@@ -142,8 +142,9 @@ def _restored(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
         last_turn={(conversation, session): position for conversation, session, position in document["turn_last"]},
         sessions={(conversation, session): number for conversation, session, number in document["turn_sessions"]},
     )
-    if len(index.turns) != len(messages):
-        raise SnapshotError("the snapshot's turn context does not match its messages")
+    if any(len(values) != len(messages) for values in (*(arrays[name] for name in _TURN_ARRAYS),
+                                                       arrays["has_photo"], arrays["asking"])):
+        raise SnapshotError("the snapshot's per-turn arrays do not match its messages")
     return index
 
 
