@@ -13,6 +13,7 @@ from graphmem.search.dense import boosted
 from graphmem.search.engine import search
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.projection import (
+    appended_rows,
     build_projection,
     exact_personalized_pagerank,
     personalized_pagerank,
@@ -177,6 +178,28 @@ def test_postings_compacted_across_appends_equal_those_of_one_build():
     for mine, built in zip(grown.compacted(), LexicalIndex(messages).compacted(), strict=True):
         assert np.array_equal(mine, built)
     assert grown.vocab == LexicalIndex(messages).vocab
+
+
+def test_appended_rows_fill_the_room_behind_them_and_leave_earlier_rows_alone():
+    """Links and their weights grow by appends into spare room: the result equals a concatenation,
+    an append within the room copies nothing already there, and views taken before still read
+    what they did."""
+    links = np.arange(20, dtype=np.int64).reshape(10, 2)
+    grown = appended_rows(links, np.array([[20, 21]]))
+    assert np.array_equal(grown, np.concatenate([links, [[20, 21]]])) and grown.dtype == np.int64
+    room = grown.base
+    assert room is not None and len(room) > len(grown)  # room for later appends
+    before = grown
+    again = appended_rows(grown, np.array([[22, 23], [24, 25]]))
+    assert again.base is room  # written into the room: the rows before were not copied again
+    assert np.array_equal(again, np.concatenate([links, [[20, 21], [22, 23], [24, 25]]]))
+    assert np.array_equal(before, np.concatenate([links, [[20, 21]]]))
+    full = again
+    while full.base is room:
+        full = appended_rows(full, np.array([[0, 1]]))
+    assert np.array_equal(full[: len(again)], again) and len(full) > len(room) - 1  # outgrew it: moved, intact
+    weights = appended_rows(np.ones(3), np.array([2.0]))
+    assert weights.tolist() == [1.0, 1.0, 1.0, 2.0]
 
 
 def test_strongest_path_prefers_strong_links():

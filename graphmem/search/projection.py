@@ -326,8 +326,8 @@ class _Builder:
         return GraphProjection(
             keys=self.added,
             vertex=self.vertex,
-            links=np.column_stack([pairs // max(size, 1), pairs % max(size, 1)]).astype(np.int64),
-            link_weights=weights.astype(np.float64),
+            links=with_room(np.column_stack([pairs // max(size, 1), pairs % max(size, 1)]), dtype=np.int64),
+            link_weights=with_room(weights, dtype=np.float64),
             message_vertices=np.array([self.vertex[m.id] for m in messages], dtype=np.int64),
             entity_vertices={e: self.vertex[e] for e in entity_ids},
             entity_degree=self.degree,
@@ -349,8 +349,8 @@ class _Builder:
                 merged[pair] = merged.get(pair, 0.0) + weight
         new_links = np.array(list(merged), dtype=np.int64).reshape(-1, 2)
         new_weights = np.array(list(merged.values()), dtype=np.float64)
-        projection.links = np.concatenate([projection.links, new_links])
-        projection.link_weights = np.concatenate([projection.link_weights, new_weights])
+        projection.links = appended_rows(projection.links, new_links)
+        projection.link_weights = appended_rows(projection.link_weights, new_weights)
         if projection._graph is not None:
             projection._graph.add_vertices(len(self.added))
             projection._graph.add_edges(new_links.tolist(), attributes={"weight": new_weights.tolist()})
@@ -361,6 +361,40 @@ class _Builder:
         projection._edge_arrays = None
         projection._walk = None
         projection._path_costs = None
+
+
+# Room an array grown by appends keeps behind its rows, as a share of them (see `appended_rows`).
+GROWTH_ROOM = 0.25
+
+
+def appended_rows(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """`rows` followed by `more`, written into spare room behind `rows` when it has some.
+
+    An append to a large tenant adds a few links to an array of millions: copying it whole each
+    time costs milliseconds, and on a machine where fresh memory is slow to touch, much more. So
+    the result is a view of a buffer with room for a quarter more rows (left untouched until
+    used); while the room lasts, an append copies only its own rows. The rows before never change,
+    so earlier views of the buffer still hold what they did; append only to the latest one.
+    """
+    size = len(rows) + len(more)
+    buffer = rows.base
+    if not (isinstance(buffer, np.ndarray) and buffer.flags.c_contiguous and rows.flags.c_contiguous
+            and len(buffer) >= size
+            and buffer.dtype == rows.dtype and buffer.shape[1:] == rows.shape[1:]
+            and buffer.__array_interface__["data"][0] == rows.__array_interface__["data"][0]):
+        buffer = with_room(rows, extra=len(more)).base
+    buffer[len(rows) : size] = more
+    return buffer[:size]
+
+
+def with_room(rows: np.ndarray, extra: int = 0, dtype: np.dtype | type | None = None) -> np.ndarray:
+    """`rows` copied into a buffer with `GROWTH_ROOM` spare (plus `extra` rows), as a view of it,
+    of `dtype` (default: theirs): what `appended_rows` then fills without copying. Built and
+    restored projections start so, so that even a tenant's first append copies nothing."""
+    size = len(rows) + extra
+    buffer = np.empty((size + int(GROWTH_ROOM * size),) + rows.shape[1:], dtype=dtype or rows.dtype)
+    buffer[: len(rows)] = rows
+    return buffer[: len(rows)]
 
 
 def entity_specificity(projection: GraphProjection, entity_id: str, messages: int) -> float:

@@ -29,7 +29,7 @@ from graphmem.models import EntityNode, EntityType, MessageNode, Precision, Rela
 from graphmem.search.dense import DenseIndex
 from graphmem.search.engine import GroupIndex, collector_paused
 from graphmem.search.lexical import LexicalIndex
-from graphmem.search.projection import EdgeWeights, GraphProjection
+from graphmem.search.projection import EdgeWeights, GraphProjection, with_room
 from graphmem.search.rerank import TurnContext
 
 SNAPSHOT_FORMAT = 2  # 2: with the turn context
@@ -37,7 +37,7 @@ _TURN_ARRAYS = ("previous", "following", "session", "words", "first_person")  # 
 _ARRAYS = ("links", "link_weights", "message_vertices", "lengths", "indptr", "docs", "tfs", "asking", "has_photo",
            *_TURN_ARRAYS)
 # int64 in the index, int32 in a snapshot
-_INTEGERS = ("links", "message_vertices", "docs", *_TURN_ARRAYS)
+_INTEGERS = ("message_vertices", "docs", *_TURN_ARRAYS)  # and "links", widened into a buffer with room
 _COUNTS = ("lengths", "tfs")  # float64 in the index, whole numbers stored as int32
 _MESSAGE_FIELDS = [f.name for f in fields(MessageNode)]
 _RELATION_FIELDS = [f.name for f in fields(RelationEdge)]
@@ -122,7 +122,8 @@ def _restored(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
     keys = [same(key, key) for key in document["keys"]]
     vertex = dict(zip(keys, range(len(keys))))
     projection = GraphProjection(
-        keys=keys, vertex=vertex, links=arrays["links"], link_weights=arrays["link_weights"],
+        keys=keys, vertex=vertex, links=with_room(arrays["links"], dtype=np.int64),
+        link_weights=with_room(arrays["link_weights"]),
         message_vertices=arrays["message_vertices"],
         entity_vertices={e: vertex[e] for e in document["entity_vertices"]},
         entity_degree=dict(document["entity_degree"]),
