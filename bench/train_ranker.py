@@ -27,7 +27,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from graphmem import Config, Memory
-from graphmem.eval.locomo import EvalSet, _split_evidence, locomo_set, realtalk_set
+from graphmem.eval.locomo import EvalSet, locomo_set, realtalk_set, valid_evidence
 from graphmem.search.engine import SearchSettings, rerank_features
 from graphmem.search.rerank import FEATURES, MODEL_PATHS
 from graphmem.search.rerank_training import (
@@ -56,7 +56,7 @@ def ranking_examples(memory: Memory, name: str, dataset: EvalSet, settings: Sear
     known = {cid: {m.id for m in c.messages} for cid, c in dataset.conversations.items()}
     rows, relevant, numbers, conversations, categories, evidence_counts = [], [], [], [], [], []
     for qa in dataset.questions:
-        evidence, _ = _split_evidence(qa.evidence, known.get(qa.conversation_id, set()))
+        evidence = valid_evidence(qa.evidence, known.get(qa.conversation_id, set()))
         if not evidence or not qa.question.strip():
             continue
         index = memory.index(group_id=qa.conversation_id)
