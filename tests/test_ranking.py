@@ -9,7 +9,7 @@ import pytest
 
 from graphmem import Config, ConfigError, Memory, SearchSettings
 from graphmem.models import EntityNode, Facet, Mention, MessageNode, Persona, RelationEdge
-from graphmem.search.dense import boosted
+from graphmem.search.dense import DenseIndex, boosted
 from graphmem.search.engine import search
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.projection import (
@@ -248,15 +248,18 @@ def test_an_index_extended_by_ingest_ranks_like_one_built_from_scratch(tmp_path)
         assert f"{conversation}:14" in {h.source_id for h in memory.search("Did Pepper stay with Jane?", k=3)}
 
 
-def test_optional_dense_channel_embeds_incrementally(tmp_path):
-    """With embeddings = "wordllama" (model inside the installed wheel, nothing downloaded)."""
+@pytest.mark.parametrize("embeddings", ["wordllama", "minilm"])
+def test_optional_dense_channel_embeds_incrementally(tmp_path, embeddings):
+    """Each model from its installed package, nothing downloaded; appended turns are embedded as a
+    build embeds them."""
     import json
 
-    pytest.importorskip("wordllama")
+    if embeddings == "wordllama":
+        pytest.importorskip("wordllama")
     data = json.loads(SAMPLE.read_text())
     (tmp_path / "first.json").write_text(json.dumps(dict(data, messages=data["messages"][:6])))
     (tmp_path / "second.json").write_text(json.dumps(data))  # the conversation's file, grown
-    with Memory(Config(path=tmp_path / "m.db", embeddings="wordllama")) as memory:
+    with Memory(Config(path=tmp_path / "m.db", embeddings=embeddings)) as memory:
         memory.ingest(tmp_path / "first.json")
         memory.search("warm the index", k=1)
         memory.ingest(tmp_path / "second.json")
@@ -264,10 +267,33 @@ def test_optional_dense_channel_embeds_incrementally(tmp_path):
         assert index.dense is not None and index.dense.vectors.shape[0] == len(index.messages) == 12
         norms = np.linalg.norm(index.dense.vectors, axis=1)
         assert np.allclose(norms, 1.0, atol=1e-4)
+        assert np.allclose(index.dense.vectors, DenseIndex.build(index.messages, embeddings).vectors, atol=1e-5)
         hits = memory.search("a trip to Japan", k=3, settings=SearchSettings(channels=("dense",)))
         assert "s2-2" in {h.source_id for h in hits}
         reasons = [reason for h in hits for reason in h.why]
         assert reasons and all(reason.startswith("dense") or reason.startswith("question") for reason in reasons)
+
+
+def test_a_rebuild_after_consolidation_embeds_no_turn_the_replaced_index_held(tmp_path, monkeypatch):
+    """Consolidation is not an append, so the next query rebuilds the index; MiniLM spends about
+    10 ms a turn, so the texts the replaced index embedded are taken from it, not embedded again."""
+    import graphmem.search.dense as dense
+
+    embedded: list[str] = []
+    embed = dense.embed
+    monkeypatch.setattr(dense, "embed", lambda texts, model: embedded.extend(texts) or embed(texts, model))
+    with Memory(Config(path=tmp_path / "m.db", embeddings="minilm")) as memory:
+        memory.ingest(SAMPLE)
+        memory.search("Who adopted a beagle?", k=3)
+        assert len(embedded) == len(memory.index().messages) + 1  # every turn, then the question
+        memory.consolidate()
+        embedded.clear()
+        hits = memory.search("Who adopted a beagle?", k=3)
+        index = memory.index()
+        assert embedded == ["Who adopted a beagle?"]
+        assert len(index.projection.consolidated_vertices) > 0  # the rebuilt index, with the scenes
+        assert np.allclose(index.dense.vectors, DenseIndex.build(index.messages, "minilm").vectors, atol=1e-5)
+        assert hits
 
 
 def test_the_dense_boost_lifts_messages_near_the_question_and_keeps_the_graph_order_among_equals():

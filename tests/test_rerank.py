@@ -70,13 +70,15 @@ def test_a_tree_of_one_leaf_adds_its_value():
     assert model.predict(rows).tolist() == [-0.75, 1.25]
 
 
-@pytest.mark.parametrize("dense", [False, True])
-def test_the_bundled_models_are_over_their_engines_features(dense):
-    document = json.loads(MODEL_PATHS[dense].read_text())
+@pytest.mark.parametrize("embeddings", ["none", "wordllama", "minilm"])
+def test_the_bundled_models_are_over_their_engines_features(embeddings):
+    dense = embeddings != "none"
+    document = json.loads(MODEL_PATHS[embeddings].read_text())
     assert document["features"] == list(FEATURES + DENSE_FEATURES if dense else FEATURES)
-    assert len(bundled_model(dense).leaf_value) == document["rounds"]
+    assert document["engine"].endswith(f"({embeddings})") if dense else document["engine"] == "without embeddings"
+    assert len(bundled_model(embeddings).leaf_value) == document["rounds"]
     with pytest.raises(ConfigError, match="are not graphmem's"):  # each file is read for its own engine only
-        TreeEnsemble.from_json(MODEL_PATHS[dense].read_text(), "ranker", FEATURES if dense else FEATURES + DENSE_FEATURES)
+        TreeEnsemble.from_json(MODEL_PATHS[embeddings].read_text(), "ranker", FEATURES if dense else FEATURES + DENSE_FEATURES)
 
 
 def _message(i: int, conversation: str, session: int, text: str = "hello there", caption: str | None = None):
@@ -115,10 +117,11 @@ def test_coverage_is_the_idf_weighted_share_of_the_query_terms_a_turn_holds():
     assert LexicalIndex(messages).coverage("zebra") is None
 
 
-@pytest.mark.parametrize("embeddings", ["none", "wordllama"])
+@pytest.mark.parametrize("embeddings", ["none", "wordllama", "minilm"])
 def test_search_orders_the_graphs_candidates_by_the_model_and_keeps_the_rest_below(tmp_path, embeddings):
-    """Without embeddings by `ranker.json`; with them by `ranker-wordllama.json`, which also reads the cosines."""
-    if embeddings != "none":
+    """Without embeddings by `ranker.json`; with them by the embeddings model's own (`ranker-wordllama.json`,
+    `ranker-minilm.json`), which also reads the cosines."""
+    if embeddings == "wordllama":
         pytest.importorskip("wordllama")
     dense = embeddings != "none"
     question = "Which musical instrument is Ben studying?"
@@ -132,7 +135,8 @@ def test_search_orders_the_graphs_candidates_by_the_model_and_keeps_the_rest_bel
     candidates, features = rerank_features(index, question)
     assert features.shape == (len(candidates), len(FEATURES) + (len(DENSE_FEATURES) if dense else 0))
     assert [index.messages[i].source_id for i in candidates] == graph[: len(candidates)]
-    scores = bundled_model(dense).predict(features)
+    assert (index.dense.model if dense else "none") == embeddings
+    scores = bundled_model(embeddings).predict(features)
     expected = [index.messages[candidates[j]].source_id for j in np.argsort(-scores, kind="stable")]
     assert [h.source_id for h in hits][: len(candidates)] == expected
     assert expected != graph[: len(candidates)]  # the model did reorder

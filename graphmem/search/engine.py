@@ -143,14 +143,20 @@ class GroupIndex:
 
     @classmethod
     def build(
-        cls, store: Store, group_id: str, weights: EdgeWeights = EdgeWeights(), embeddings: str = "none"
+        cls, store: Store, group_id: str, weights: EdgeWeights = EdgeWeights(), embeddings: str = "none",
+        embedded: tuple[Sequence[MessageNode], DenseIndex] | None = None,
     ) -> GroupIndex:
-        """Read the tenant from the store and build every structure from scratch."""
+        """Read the tenant from the store and build every structure from scratch, except the
+        embeddings of texts `embedded` (messages and their vectors, from an outdated index of the
+        tenant or its snapshot) already holds: see `DenseIndex.build`."""
         with collector_paused():
-            return cls._built(store, group_id, weights, embeddings)
+            return cls._built(store, group_id, weights, embeddings, embedded)
 
     @classmethod
-    def _built(cls, store: Store, group_id: str, weights: EdgeWeights, embeddings: str) -> GroupIndex:
+    def _built(
+        cls, store: Store, group_id: str, weights: EdgeWeights, embeddings: str,
+        embedded: tuple[Sequence[MessageNode], DenseIndex] | None,
+    ) -> GroupIndex:
         delta = store.changes(group_id)
         scenes, personas = store.scenes(group_id), store.personas(group_id)
         messages, entities, events, relations = delta.messages, delta.entities, delta.events, delta.relations
@@ -160,7 +166,7 @@ class GroupIndex:
         captions.update({f"facet:{f.id}": f"{p.name}'s side «{f.label}»" for p in personas for f in p.facets})
         return cls.from_parts(
             group_id, weights, list(messages), LexicalIndex(messages),
-            DenseIndex.build(messages) if embeddings == "wordllama" else None, entities, projection,
+            DenseIndex.build(messages, embeddings, embedded) if embeddings != "none" else None, entities, projection,
             list(relations), _stated_days(events, relations), captions, delta.version.version,
         )
 
@@ -267,7 +273,7 @@ class GroupIndex:
 
         Per-record costs measured with tracemalloc on LoCoMo tenants (message objects and maps,
         vertices with their keys and captions, edges, postings), plus the text itself and the arrays
-        whose size is known exactly: the embeddings (1 KB a message with wordllama) and what the
+        whose size is known exactly: the embeddings (1 KB a message with wordllama, 1.5 KB with MiniLM) and what the
         first query adds for the reranker.
         """
         return (
@@ -464,7 +470,7 @@ def _reranked(
     them keep their order, scaled to stay below the last reranked one."""
     head, tail = ranking[: settings.rerank_candidates], ranking[settings.rerank_candidates :]
     candidates, rows = _head_features(index, ranking, signals, settings)
-    scores = bundled_model(dense=signals.similarity is not None).predict(rows)
+    scores = bundled_model(index.dense.model if index.dense is not None else "none").predict(rows)
     order = np.argsort(-scores, kind="stable")
     relative = np.exp(scores[order] - scores[order[0]])
     reranked = [(int(candidates[j]), float(value)) for j, value in zip(order, relative)]

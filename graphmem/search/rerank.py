@@ -7,7 +7,8 @@ just before and after it (a short reply's meaning is in the turn it answers), it
 of the lexical match, and the marks the question's priors read (the named participant's turns,
 category members, asked-for types, turns that only ask).
 
-With embeddings configured, a second model also reads the turn's cosine to the question and its
+With embeddings configured, the model trained on that embeddings model's cosines (one per model:
+their cosines are distributed differently) also reads the turn's cosine to the question and its
 neighbours' (`DENSE_FEATURES`) and is the one used then; the cosines enter the ranking through it
 alone (the graph it reorders is the one without embeddings).
 
@@ -34,8 +35,12 @@ from graphmem.models import MessageNode
 
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|my|me|we|our)\b", re.IGNORECASE)
 
-MODEL_PATHS = {False: Path(__file__).with_name("ranker.json"), True: Path(__file__).with_name("ranker-wordllama.json")}
-"""The shipped models, by whether embeddings are configured."""
+MODEL_PATHS = {
+    "none": Path(__file__).with_name("ranker.json"),
+    "wordllama": Path(__file__).with_name("ranker-wordllama.json"),
+    "minilm": Path(__file__).with_name("ranker-minilm.json"),
+}
+"""The shipped models, by the embeddings configured (`Config.embeddings`)."""
 
 FEATURES: tuple[str, ...] = (
     "graph_score",  # log of the candidate's graph score (PPR x priors) over the best candidate's
@@ -243,8 +248,8 @@ class TreeEnsemble:
 
 
 @cache
-def bundled_model(dense: bool = False) -> TreeEnsemble:
-    """The reranking model shipped with graphmem for the engine without embeddings (`ranker.json`)
-    or with them (`ranker-wordllama.json`), read once per process."""
-    path = MODEL_PATHS[dense]
-    return TreeEnsemble.from_json(path.read_text(), str(path), features(dense))
+def bundled_model(embeddings: str = "none") -> TreeEnsemble:
+    """The reranking model shipped with graphmem for the engine with these embeddings ("none",
+    or a model's name: each model's cosines are distributed differently), read once per process."""
+    path = MODEL_PATHS[embeddings]
+    return TreeEnsemble.from_json(path.read_text(), str(path), features(embeddings != "none"))

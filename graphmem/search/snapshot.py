@@ -112,7 +112,7 @@ def _restored(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
         arrays.update({name: arrays[name].astype(np.float64) for name in _COUNTS})
         dense = archive["dense"] if "dense" in archive.files else None
     document = json.loads(arrays["document"].tobytes())
-    if (embeddings == "wordllama") != (dense is not None):
+    if (embeddings != "none") != (dense is not None):
         raise SnapshotError("the snapshot's embeddings do not match the configured ones")
     same = {}.setdefault  # one string object per id, as a build shares them (JSON makes one per occurrence)
     messages = _messages(document["messages"], same)
@@ -134,7 +134,7 @@ def _restored(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
                                           arrays["tfs"])
     stated_days = {message: [tuple(span) for span in spans] for message, spans in document["stated_days"]}
     index = GroupIndex.from_parts(
-        document["group_id"], weights, messages, lexical, DenseIndex(dense) if dense is not None else None,
+        document["group_id"], weights, messages, lexical, DenseIndex(dense, embeddings) if dense is not None else None,
         entities, projection, relations, stated_days, dict(zip(caption_keys, caption_texts)), document["version"],
     )
     index.asking = arrays["asking"]
@@ -147,6 +147,23 @@ def _restored(data: bytes, weights: EdgeWeights, embeddings: str) -> GroupIndex:
                                                        arrays["has_photo"], arrays["asking"])):
         raise SnapshotError("the snapshot's per-turn arrays do not match its messages")
     return index
+
+
+def embeddings_from_bytes(data: bytes, embeddings: str) -> tuple[list[MessageNode], DenseIndex] | None:
+    """The messages and embeddings a snapshot holds (None if it holds none), whatever version it
+    is of: what a rebuild can take instead of embedding those texts again. Raises SnapshotError for
+    bytes that are not a snapshot."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            if "dense" not in archive.files:
+                return None
+            dense, document = archive["dense"], json.loads(archive["document"].tobytes())
+        messages = _messages(document["messages"], {}.setdefault)
+    except (OSError, LookupError, ValueError, TypeError, zipfile.BadZipFile) as exc:  # malformed in any part
+        raise SnapshotError(f"not a readable index snapshot: {exc!r}") from exc
+    if len(dense) != len(messages):
+        raise SnapshotError("the snapshot's embeddings do not match its messages")
+    return messages, DenseIndex(dense, embeddings)
 
 
 def _json_value(value: object) -> str:
