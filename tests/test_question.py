@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from graphmem import Config, Memory
-from graphmem.search.question import absolute_time_constraint
+from graphmem.search.question import absolute_time_constraint, without_names
 from tests.conftest import SAMPLE
 
 
@@ -176,3 +176,13 @@ def test_a_question_asking_for_places_favours_the_turns_mentioning_one(tmp_path)
     prior = _prior(marks, settings)
     assert prior.tolist() == np.where(mentioning, 1.3, 1.0).tolist()
     assert _prior(marks, SearchSettings(asking_turn=1.0, type_focus=0.0)) is None
+
+
+def test_participants_names_are_taken_out_of_the_question_a_sentence_model_reads():
+    names = ["Emi", "Kate", "elise"]
+    assert without_names("What dish did both Kate and Elise cook?", names) == "What dish did both and cook?"
+    assert without_names("What is Elise's favorite food?", names) == "What is favorite food?"
+    assert without_names("What did Emi’s brother do?", names) == "What did brother do?"
+    assert without_names("Who is Katerina?", names) == "Who is Katerina?"  # whole names only
+    assert without_names("Kate?", names) == "Kate?"  # nothing left to match: the question stays whole
+    assert without_names("Where did Ana go?", []) == "Where did Ana go?"

@@ -276,7 +276,7 @@ def test_optional_dense_channel_embeds_incrementally(tmp_path, embeddings):
 
 def test_a_rebuild_after_consolidation_embeds_no_turn_the_replaced_index_held(tmp_path, monkeypatch):
     """Consolidation is not an append, so the next query rebuilds the index; MiniLM spends about
-    10 ms a turn, so the texts the replaced index embedded are taken from it, not embedded again."""
+    15 ms a turn, so the texts the replaced index embedded are taken from it, not embedded again."""
     import graphmem.search.dense as dense
 
     embedded: list[str] = []

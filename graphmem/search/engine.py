@@ -23,7 +23,9 @@ from graphmem.models import EntityNode, EventNode, Evidence, Fact, MessageNode, 
 from graphmem.search.dense import DenseIndex, boosted
 from graphmem.search.lexical import LexicalIndex
 from graphmem.search.linking import EntityLinker
-from graphmem.search.question import absolute_time_constraint, asked_category_members, asked_entity_type, only_asks
+from graphmem.search.question import (
+    absolute_time_constraint, asked_category_members, asked_entity_type, only_asks, without_names,
+)
 from graphmem.search.rerank import QuestionSignals, TurnContext, bundled_model, candidate_features, features
 from graphmem.search.scores import top_k
 from graphmem.search.projection import (
@@ -404,7 +406,7 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *
     lexical_query = _lexical_query(query, linked, index, settings)
     bm25 = index.lexical.scores(lexical_query)
     lexical = top_k(bm25, settings.candidates) if bm25 is not None else []
-    similarity = index.dense.similarities(query) if index.dense is not None else None
+    similarity = index.dense.similarities(without_names(query, _participant_names(index))) if index.dense is not None else None
     dense = top_k(similarity, settings.candidates) if similarity is not None else []
     rankings: dict[str, list[tuple[int, float]]] = {}
     if "bm25" in settings.channels:
@@ -444,6 +446,12 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *
         scores = activation[projection.message_vertices]
         rankings["activation"] = top_k(_weighed(scores, prior, graph_similarity, settings), settings.candidates)
     return _Ranked(linked, seeds, rankings, signals)
+
+
+def _participant_names(index: GroupIndex) -> list[str]:
+    """The names the tenant's participants are called by: their entities' names and aliases."""
+    entities = (index.entities.get(speaker) for speaker in index.speaker_ids)
+    return [name for entity in entities if entity is not None for name in (entity.name, *entity.aliases)]
 
 
 def _signals(

@@ -8,6 +8,7 @@ question is asked, which a memory of past conversations does not know.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 
 from graphmem.models import TimeRange
@@ -96,3 +97,16 @@ def only_asks(text: str) -> bool:
         return False
     sentences = [s.strip() for s in _SENTENCE.findall(text.strip()) if _WORDY(s)]
     return bool(sentences) and all(s.endswith("?") for s in sentences)
+
+
+def without_names(question: str, names: Iterable[str]) -> str:
+    """`question` with each of `names` (and its possessive "'s") taken out: what a sentence model
+    is asked to match. Turns are embedded without their speaker's name, so a participant's name in
+    the question only pulls its vector away from the turns that answer it (taking them out raised
+    held-out recall with MiniLM on both dev sets, README). A question of names alone stays whole."""
+    names = sorted({name for name in names if len(name) > 1}, key=len, reverse=True)
+    if not names:
+        return question
+    pattern = r"\b(?:" + "|".join(map(re.escape, names)) + r")(?:['’]s)?\b"
+    stripped = " ".join(re.sub(pattern, " ", question, flags=re.IGNORECASE).split())
+    return stripped if any(c.isalnum() for c in stripped) else question

@@ -52,7 +52,7 @@ class SentenceEncoder:
     """Unit-length sentence embeddings from a BERT model directory (config.json, model.safetensors,
     tokenizer.json), as sentence-transformers' mean pooling makes them."""
 
-    def __init__(self, shape: BertShape, weights: dict[str, np.ndarray], tokenizer, max_tokens: int = 128):
+    def __init__(self, shape: BertShape, weights: dict[str, np.ndarray], tokenizer, max_tokens: int):
         self.shape = shape
         self.weights = weights
         self.tokenizer = tokenizer
@@ -60,9 +60,11 @@ class SentenceEncoder:
         self.tokenizer.enable_padding()
 
     @classmethod
-    def load(cls, directory: Path, max_tokens: int = 128) -> SentenceEncoder:
-        """The encoder stored in `directory`. Linear layers' weights are kept transposed and
-        contiguous, ready to multiply activations from the right."""
+    def load(cls, directory: Path) -> SentenceEncoder:
+        """The encoder stored in `directory`. Texts are cut at the model's `max_seq_length`
+        (sentence_bert_config.json; 256 word pieces for all-MiniLM-L6-v2), as sentence-transformers
+        cuts them. Linear layers' weights are kept transposed and contiguous, ready to multiply
+        activations from the right."""
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -70,6 +72,11 @@ class SentenceEncoder:
         if missing:
             raise ConfigError(f"{directory}: not a sentence-transformers BERT model (missing {', '.join(missing)})")
         shape = BertShape.read(directory / "config.json")
+        settings = directory / "sentence_bert_config.json"
+        max_tokens = json.loads(settings.read_text()).get("max_seq_length", 512) if settings.is_file() else 512
+        pooling = directory / "1_Pooling" / "config.json"
+        if pooling.is_file() and not json.loads(pooling.read_text()).get("pooling_mode_mean_tokens"):
+            raise ConfigError(f"{pooling}: pooling_mode_mean_tokens is not set; the sentence encoder pools by mean only")
         weights = {}
         for name, array in load_file(str(directory / "model.safetensors")).items():
             name = name.removeprefix("bert.")
