@@ -168,7 +168,8 @@ class GroupIndex:
         captions.update({f"facet:{f.id}": f"{p.name}'s side «{f.label}»" for p in personas for f in p.facets})
         return cls.from_parts(
             group_id, weights, list(messages), LexicalIndex(messages),
-            DenseIndex.build(messages, embeddings, embedded) if embeddings != "none" else None, entities, projection,
+            DenseIndex.build(messages, embeddings, embedded) if embeddings != "none" else None, entities,
+            projection,
             list(relations), _stated_days(events, relations), captions, delta.version.version,
         )
 
@@ -275,8 +276,8 @@ class GroupIndex:
 
         Per-record costs measured with tracemalloc on LoCoMo tenants (message objects and maps,
         vertices with their keys and captions, edges, postings), plus the text itself and the arrays
-        whose size is known exactly: the embeddings (1 KB a message with wordllama, 1.5 KB with MiniLM) and what the
-        first query adds for the reranker.
+        whose size is known exactly: the embeddings (1 KB a message with wordllama, 1.5 KB with
+        MiniLM) and what the first query adds for the reranker.
         """
         return (
             BYTES_PER_MESSAGE * len(self.messages)
@@ -406,7 +407,9 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *
     lexical_query = _lexical_query(query, linked, index, settings)
     bm25 = index.lexical.scores(lexical_query)
     lexical = top_k(bm25, settings.candidates) if bm25 is not None else []
-    similarity = index.dense.similarities(without_names(query, _participant_names(index))) if index.dense is not None else None
+    similarity = None
+    if index.dense is not None:  # the sentence model reads the question without the participants' names
+        similarity = index.dense.similarities(without_names(query, _participant_names(index)))
     dense = top_k(similarity, settings.candidates) if similarity is not None else []
     rankings: dict[str, list[tuple[int, float]]] = {}
     if "bm25" in settings.channels:

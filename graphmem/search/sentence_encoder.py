@@ -68,7 +68,8 @@ class SentenceEncoder:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
-        missing = [name for name in ("config.json", "model.safetensors", "tokenizer.json") if not (directory / name).is_file()]
+        needed = ("config.json", "model.safetensors", "tokenizer.json")
+        missing = [name for name in needed if not (directory / name).is_file()]
         if missing:
             raise ConfigError(f"{directory}: not a sentence-transformers BERT model (missing {', '.join(missing)})")
         shape = BertShape.read(directory / "config.json")
@@ -76,7 +77,7 @@ class SentenceEncoder:
         max_tokens = json.loads(settings.read_text()).get("max_seq_length", 512) if settings.is_file() else 512
         pooling = directory / "1_Pooling" / "config.json"
         if pooling.is_file() and not json.loads(pooling.read_text()).get("pooling_mode_mean_tokens"):
-            raise ConfigError(f"{pooling}: pooling_mode_mean_tokens is not set; the sentence encoder pools by mean only")
+            raise ConfigError(f"{pooling}: pooling_mode_mean_tokens is not set; the encoder pools by mean only")
         weights = {}
         for name, array in load_file(str(directory / "model.safetensors")).items():
             name = name.removeprefix("bert.")
@@ -99,7 +100,7 @@ class SentenceEncoder:
     def _pooled(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w, shape = self.weights, self.shape
         batch, length = ids.shape
-        heads, width = shape.heads, shape.hidden // shape.heads
+        width = shape.hidden // shape.heads
         x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
              + w["embeddings.token_type_embeddings.weight"][0])
         x = self._normalised(x, "embeddings.LayerNorm")
@@ -107,19 +108,24 @@ class SentenceEncoder:
         scale = np.float32(width**-0.5)
         for layer in range(shape.layers):
             at = f"encoder.layer.{layer}."
-            query = self._linear(x, at + "attention.self.query").reshape(batch, length, heads, width).transpose(0, 2, 1, 3)
-            key = self._linear(x, at + "attention.self.key").reshape(batch, length, heads, width).transpose(0, 2, 3, 1)
-            value = self._linear(x, at + "attention.self.value").reshape(batch, length, heads, width).transpose(0, 2, 1, 3)
-            attention = query @ key * scale + padding
+            query, key, value = (self._heads(x, at + f"attention.self.{part}") for part in ("query", "key", "value"))
+            attention = query @ key.swapaxes(-1, -2) * scale + padding
             attention = np.exp(attention - attention.max(axis=-1, keepdims=True))
             attention /= attention.sum(axis=-1, keepdims=True)
             context = (attention @ value).transpose(0, 2, 1, 3).reshape(batch, length, shape.hidden)
-            x = self._normalised(x + self._linear(context, at + "attention.output.dense"), at + "attention.output.LayerNorm")
+            attended = x + self._linear(context, at + "attention.output.dense")
+            x = self._normalised(attended, at + "attention.output.LayerNorm")
             hidden = self._linear(x, at + "intermediate.dense")
             hidden = hidden * (0.5 * (1.0 + erf(hidden * np.float32(_SQRT_HALF))))
             x = self._normalised(x + self._linear(hidden, at + "output.dense"), at + "output.LayerNorm")
         pooled = (x * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+    def _heads(self, x: np.ndarray, name: str) -> np.ndarray:
+        """A linear projection of `x` split into attention heads: (batch, heads, length, width)."""
+        batch, length, _ = x.shape
+        heads = self.shape.heads
+        return self._linear(x, name).reshape(batch, length, heads, -1).transpose(0, 2, 1, 3)
 
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
         weight = self.weights[name + ".weight"]
