@@ -61,7 +61,7 @@ def main() -> None:
                 table.add_row(model, f"{loaded:.2f}", name, f"{len(texts):,}", f"{per_turn * 1000:.2f}",
                               f"{p50:.2f} / {p95:.2f}", f"{vectors.shape[1] * vectors.itemsize:,}")
                 loaded = 0.0
-    Console().print(table)
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":
