@@ -168,9 +168,8 @@ class GroupIndex:
         captions.update({f"facet:{f.id}": f"{p.name}'s side «{f.label}»" for p in personas for f in p.facets})
         return cls.from_parts(
             group_id, weights, list(messages), LexicalIndex(messages),
-            DenseIndex.build(messages, embeddings, embedded) if embeddings != "none" else None, entities,
-            projection,
-            list(relations), _stated_days(events, relations), captions, delta.version.version,
+            DenseIndex.build(messages, embeddings, embedded) if embeddings != "none" else None,
+            entities, projection, list(relations), _stated_days(events, relations), captions, delta.version.version,
         )
 
     @classmethod

@@ -39,6 +39,7 @@ _ARRAYS = ("links", "link_weights", "message_vertices", "lengths", "indptr", "do
 # int64 in the index, int32 in a snapshot
 _INTEGERS = ("message_vertices", "docs", *_TURN_ARRAYS)  # and "links", widened into a buffer with room
 _COUNTS = ("lengths", "tfs")  # float64 in the index, whole numbers stored as int32
+_MALFORMED = (OSError, LookupError, ValueError, TypeError, zipfile.BadZipFile)  # what bad bytes raise, in any part
 _MESSAGE_FIELDS = [f.name for f in fields(MessageNode)]
 _RELATION_FIELDS = [f.name for f in fields(RelationEdge)]
 
@@ -101,7 +102,7 @@ def index_from_bytes(data: bytes, weights: EdgeWeights, embeddings: str) -> Grou
             return _restored(data, weights, embeddings)
     except SnapshotError:
         raise
-    except (OSError, LookupError, ValueError, TypeError, zipfile.BadZipFile) as exc:  # malformed in any part
+    except _MALFORMED as exc:
         raise SnapshotError(f"not a readable index snapshot: {exc!r}") from exc
 
 
@@ -159,7 +160,7 @@ def embeddings_from_bytes(data: bytes, embeddings: str) -> tuple[list[MessageNod
                 return None
             dense, document = archive["dense"], json.loads(archive["document"].tobytes())
         messages = _messages(document["messages"], {}.setdefault)
-    except (OSError, LookupError, ValueError, TypeError, zipfile.BadZipFile) as exc:  # malformed in any part
+    except _MALFORMED as exc:
         raise SnapshotError(f"not a readable index snapshot: {exc!r}") from exc
     if len(dense) != len(messages):
         raise SnapshotError("the snapshot's embeddings do not match its messages")
