@@ -296,6 +296,34 @@ def test_a_rebuild_after_consolidation_embeds_no_turn_the_replaced_index_held(tm
         assert hits
 
 
+def test_the_question_is_encoded_beside_the_graph_work_and_ranks_as_if_encoded_first(tmp_path, monkeypatch):
+    """MiniLM's 8 ms a question runs on a worker thread while the graph is walked; the ranking is
+    the one the cosines computed up front give."""
+    import threading
+    from concurrent.futures import Future
+
+    import graphmem.search.dense as dense
+
+    threads: list[threading.Thread] = []
+    embed = dense.embed
+    monkeypatch.setattr(dense, "embed", lambda texts, model: threads.append(threading.current_thread()) or embed(texts, model))
+    questions = ["Who adopted a beagle?", "Where did Ana move?", "What did they cook together?"]
+    with Memory(Config(path=tmp_path / "m.db", embeddings="minilm")) as memory:
+        memory.ingest(SAMPLE)
+        memory.search("warm the index", k=1)
+        threads.clear()
+        overlapped = [[h.source_id for h in memory.search(q, k=10)] for q in questions]
+        assert len(threads) == len(questions) and threading.current_thread() not in threads
+
+        def computed_now(self, question):
+            done = Future()
+            done.set_result(self.similarities(question))
+            return done
+
+        monkeypatch.setattr(dense.DenseIndex, "similarities_soon", computed_now)
+        assert [[h.source_id for h in memory.search(q, k=10)] for q in questions] == overlapped
+
+
 def test_the_dense_boost_lifts_messages_near_the_question_and_keeps_the_graph_order_among_equals():
     graph = np.array([1.0, 0.9, 0.5, 0.0])
     cosine = np.array([0.1, 0.8, 0.1, 0.9])

@@ -33,18 +33,28 @@ def _examples(questions: int = 60, candidates: int = 20, seed: int = 0) -> Ranki
     )
 
 
-def test_the_numpy_tree_walk_scores_exactly_as_lightgbm():
+@pytest.mark.parametrize("leaves", [7, 31, 64])
+def test_the_numpy_trees_score_exactly_as_lightgbm(leaves):
+    """The shipped models have 7 leaves a tree; the exit-leaf scoring holds up to 64."""
     lightgbm = pytest.importorskip("lightgbm")
-    examples = _examples()
+    examples = _examples(questions=200)
     _, sizes = np.unique(examples.question, return_counts=True)
     data = lightgbm.Dataset(examples.features, examples.relevant.astype(float), group=sizes,
                             feature_name=list(FEATURES))
-    booster = lightgbm.train({"objective": "lambdarank", "num_leaves": 7, "min_data_in_leaf": 5, "verbose": -1,
+    booster = lightgbm.train({"objective": "lambdarank", "num_leaves": leaves, "min_data_in_leaf": 5, "verbose": -1,
                               "num_threads": 1}, data, 40)
     model = from_lightgbm(booster.dump_model())
+    assert model.leaf_value.shape[1] == leaves  # some tree grew all its leaves: the deep case is exercised
     unseen = np.random.default_rng(1).normal(size=(500, len(FEATURES)))
     assert np.allclose(model.predict(unseen), booster.predict(unseen), atol=1e-9)
     assert np.ptp(model.predict(unseen)) > 0  # the trees split: a model of constant leaves would pass trivially
+
+
+def test_a_model_with_trees_of_more_leaves_than_are_scored_is_refused():
+    tree = {"split_feature": [0] * 64, "threshold": [0.0] * 64, "left": [~0] * 64, "right": [~1] * 64,
+            "leaf_value": [0.0] * 65}
+    with pytest.raises(ConfigError, match="a tree has 65 leaves; at most 64"):
+        TreeEnsemble.from_json(json.dumps({"features": list(FEATURES), "trees": [tree]}), "big.json")
 
 
 def test_a_model_survives_its_json_and_a_model_over_other_features_is_refused(tmp_path):

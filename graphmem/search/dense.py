@@ -19,7 +19,9 @@ its graph score (`boosted`).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -155,5 +157,21 @@ class DenseIndex:
             return np.zeros(0, dtype=np.float32)
         return self.vectors @ embed([question], self.model)[0]
 
+    def similarities_soon(self, question: str) -> Future[np.ndarray]:
+        """`similarities(question)` computed on a worker thread, so that a query's graph work runs
+        while the question is encoded: a sentence transformer's matrix products (8 ms a question
+        with MiniLM) release the GIL. A cheap model (wordllama) is simply computed now."""
+        if self.model != "minilm":
+            done: Future[np.ndarray] = Future()
+            done.set_result(self.similarities(question))
+            return done
+        return _question_encoders().submit(self.similarities, question)
+
     def search(self, question: str, k: int) -> list[tuple[int, float]]:
         return top_k(self.similarities(question), k)
+
+
+@cache
+def _question_encoders() -> ThreadPoolExecutor:
+    """The process's threads that encode questions (one per core; started when first needed)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="graphmem-question")

@@ -402,24 +402,22 @@ class _Ranked:
 
 
 def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *, with_signals: bool) -> _Ranked:
+    cosines = _Cosines(index, query)  # first: the question's encoding overlaps all that follows
     linked = index.linker.link(query)
     lexical_query = _lexical_query(query, linked, index, settings)
     bm25 = index.lexical.scores(lexical_query)
     lexical = top_k(bm25, settings.candidates) if bm25 is not None else []
-    similarity = None
-    if index.dense is not None:  # the sentence model reads the question without the participants' names
-        similarity = index.dense.similarities(without_names(query, _participant_names(index)))
-    dense = top_k(similarity, settings.candidates) if similarity is not None else []
     rankings: dict[str, list[tuple[int, float]]] = {}
     if "bm25" in settings.channels:
         rankings["bm25"] = lexical
     if "dense" in settings.channels:
-        rankings["dense"] = dense
+        rankings["dense"] = cosines.nearest(settings.candidates)
     reranked = settings.rerank and "ppr" in settings.channels
-    graph_similarity = None if reranked else similarity  # with the reranker, cosines enter through it
-    seeds = _seeds(index, lexical, [] if reranked else dense, linked, settings)
+    # With the reranker, the cosines enter through its features only, read after the graph's walk.
+    graph_similarity = None if reranked else cosines.values()
+    seeds = _seeds(index, lexical, [] if reranked else cosines.nearest(settings.candidates), linked, settings)
     if reranked and not seeds:  # nothing in the question reaches the graph but its meaning: its nearest turns do
-        seeds = _seeds(index, lexical, dense, linked, settings)
+        seeds = _seeds(index, lexical, cosines.nearest(settings.candidates), linked, settings)
     projection = index.projection
     asked = asked_entity_type(query)
     typed = _typed_entities(index, asked) if asked is not None else []  # for the seeds and the prior
@@ -443,11 +441,30 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *
         weighed = _weighed(scores, prior, graph_similarity, settings)
         rankings["ppr"] = top_k(weighed, settings.candidates)
         if with_signals:
-            signals = _signals(index, lexical_query, linked, marks, scores, weighed, bm25, similarity)
+            signals = _signals(index, lexical_query, linked, marks, scores, weighed, bm25, cosines.values())
     if activation is not None and not into_ppr:
         scores = activation[projection.message_vertices]
         rankings["activation"] = top_k(_weighed(scores, prior, graph_similarity, settings), settings.candidates)
     return _Ranked(linked, seeds, rankings, signals)
+
+
+class _Cosines:
+    """Every turn's cosine to the question, when embeddings are configured (else None).
+
+    The question's encoding starts when this is made and runs beside the graph's work
+    (`DenseIndex.similarities_soon`); `values` waits for it. The sentence model reads the
+    question without the participants' names."""
+
+    def __init__(self, index: GroupIndex, query: str):
+        dense = index.dense
+        self._pending = dense.similarities_soon(without_names(query, _participant_names(index))) if dense else None
+
+    def values(self) -> np.ndarray | None:
+        return self._pending.result() if self._pending is not None else None
+
+    def nearest(self, k: int) -> list[tuple[int, float]]:
+        similarity = self.values()
+        return top_k(similarity, k) if similarity is not None else []
 
 
 def _participant_names(index: GroupIndex) -> list[str]:

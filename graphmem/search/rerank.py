@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -187,23 +187,25 @@ class TreeEnsemble:
     leaf_value: np.ndarray  # (trees, leaves)
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
-        """The score of each row of `rows` (columns `features`): all trees walked level by level at once,
-        over flat arrays (a node of tree t is at t x width + node)."""
-        trees, width = self.split_feature.shape
-        count = len(rows)
-        tree_base = (np.arange(trees) * width)[:, None]
-        by_feature = np.ascontiguousarray(rows.T).ravel()  # feature f of row r at f x count + r
-        row = np.arange(count)[None, :]
-        split_feature, threshold = self.split_feature.ravel(), self.threshold.ravel()
-        left, right = self.left.ravel(), self.right.ravel()
-        has_split = self.left[:, 0] != 0  # a tree of one leaf has no internal node (children both ~0)
-        node = np.where(has_split, 0, -1)[:, None].repeat(count, axis=1)
-        while (inner := node >= 0).any():
-            at = tree_base + np.maximum(node, 0)
-            goes_left = by_feature[split_feature[at] * count + row] <= threshold[at]
-            node = np.where(inner, np.where(goes_left, left[at], right[at]), node)
-        leaves = self.leaf_value.shape[1]
-        return self.leaf_value.ravel()[(np.arange(trees) * leaves)[:, None] + ~node].sum(axis=0)
+        """The score of each row of `rows` (columns `features`), every row in every tree at once.
+
+        QuickScorer's exit-leaf rule (Lucchese et al., SIGIR 2015) instead of walking the trees:
+        number a tree's leaves left to right; a row ends in the leftmost leaf that is in the left
+        subtree of no node where the row goes right. So each leaf is a bit, each node a mask that
+        clears its left subtree's bits, and a row's leaf is the lowest bit left once the masks of
+        the nodes it goes right at are and-ed: one comparison per node and a reduction, where the
+        walk took a round of gathers per level (a quarter of a query's time).
+        """
+        layout = self._layout
+        count, trees = len(rows), len(self.leaf_value)
+        goes_right = rows[:, layout.feature] > layout.threshold  # (rows, trees x nodes)
+        kept = np.bitwise_and.reduce(np.where(goes_right, layout.mask, _ALL_LEAVES).reshape(count, trees, -1), axis=2)
+        exit_leaf = np.log2(kept & (~kept + np.uint64(1))).astype(np.int64)  # the lowest bit's position
+        return layout.value[np.arange(trees), exit_leaf].sum(axis=1)
+
+    @cached_property
+    def _layout(self) -> _ExitLeafLayout:
+        return _ExitLeafLayout.of(self)
 
     def to_json(self, **about: Any) -> str:
         """The model as a JSON document (plus any `about` entries: how it was trained, its scores)."""
@@ -222,6 +224,8 @@ class TreeEnsemble:
         """An ensemble from per-tree node lists, padded to one array per field."""
         nodes = max([len(t["split_feature"]) for t in trees] + [1])
         leaves = max([len(t["leaf_value"]) for t in trees] + [1])
+        if leaves > MAX_LEAVES:
+            raise ValueError(f"a tree has {leaves} leaves; at most {MAX_LEAVES} can be scored")
         pad = lambda key, width, dtype: np.array(
             [list(t[key]) + [0] * (width - len(t[key])) for t in trees], dtype=dtype
         ).reshape(len(trees), width)
@@ -245,6 +249,46 @@ class TreeEnsemble:
         if len(trees) and (model.split_feature.min() < 0 or model.split_feature.max() >= len(expected)):
             raise ConfigError(f"{source}: a split names a feature column outside 0..{len(expected) - 1}")
         return model
+
+
+_ALL_LEAVES = np.uint64(2**64 - 1)
+MAX_LEAVES = 64
+"""A tree's leaves are the bits of one unsigned 64-bit word when it is scored (`TreeEnsemble.predict`)."""
+
+
+@dataclass(frozen=True)
+class _ExitLeafLayout:
+    """A `TreeEnsemble` as `predict` reads it: per node (tree x nodes, flat) its feature column,
+    threshold (padding: +inf, never right) and the mask clearing its left subtree's leaves; per
+    tree its leaf values in left-to-right order."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    mask: np.ndarray
+    value: np.ndarray
+
+    @staticmethod
+    def of(model: TreeEnsemble) -> _ExitLeafLayout:
+        trees, nodes = model.split_feature.shape
+        mask = np.full((trees, nodes), _ALL_LEAVES, dtype=np.uint64)
+        threshold = np.where(model.left != 0, model.threshold, np.inf)  # a padded slot's children are 0
+        value = np.zeros(model.leaf_value.shape)
+        for tree in range(trees):
+            order: list[int] = []  # the tree's leaves, left to right
+
+            def visit(child: int) -> None:
+                if child < 0:
+                    order.append(~child)
+                    return
+                first = len(order)
+                visit(int(model.left[tree, child]))
+                cleared = sum(1 << bit for bit in range(first, len(order)))
+                mask[tree, child] = np.uint64(2**64 - 1 - cleared)
+                visit(int(model.right[tree, child]))
+
+            visit(0 if model.left[tree, 0] != 0 else ~0)  # a tree of one leaf has no node
+            value[tree, : len(order)] = model.leaf_value[tree, order]
+        return _ExitLeafLayout(model.split_feature.ravel(), threshold.ravel(), mask.ravel(), value)
 
 
 @cache
