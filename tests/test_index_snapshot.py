@@ -13,6 +13,7 @@ import pytest
 from graphmem import Config, GroupIndex, Memory
 from graphmem.search.engine import search
 from graphmem.search.projection import EdgeWeights
+from graphmem.search.rerank import TurnContext
 from graphmem.search.snapshot import SnapshotError, index_from_bytes, index_to_bytes, snapshot_key
 from graphmem.store.base import IndexSnapshot
 from tests.conftest import SAMPLE
@@ -45,7 +46,7 @@ def test_a_restored_index_holds_and_ranks_exactly_what_the_built_one_does(tmp_pa
         assert np.array_equal(restored.asking_turns(), built.asking_turns())
         assert len(restored.turns) == len(restored.messages)  # loaded with the snapshot, not worked out again
         turns, again = built.turn_context(), restored.turns
-        for name in ("previous", "following", "session", "words", "has_photo", "first_person"):
+        for name in TurnContext.ARRAYS:
             assert np.array_equal(getattr(again, name), getattr(turns, name)) and getattr(again, name).dtype == getattr(turns, name).dtype, name
         assert again.last_turn == turns.last_turn and again.sessions == turns.sessions
         assert len(restored.projection.consolidated_vertices) > 0  # scenes and facets came along

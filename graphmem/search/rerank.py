@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -91,14 +91,16 @@ class TurnContext:
     last_turn: dict[tuple[str, int | None], int] = field(default_factory=dict)  # (conversation, session) -> position
     sessions: dict[tuple[str, int | None], int] = field(default_factory=dict)  # (conversation, session) -> number
 
+    ARRAYS: ClassVar[tuple[str, ...]] = ("previous", "following", "session", "words", "has_photo", "first_person")
+    """Its per-turn arrays (what a snapshot stores; the per-session maps are worked out from them)."""
+
     def __len__(self) -> int:
         return len(self.session)
 
     @property
     def nbytes(self) -> int:
         """Memory its per-turn arrays hold (the per-session maps are small beside them)."""
-        arrays = (self.previous, self.following, self.session, self.words, self.has_photo, self.first_person)
-        return sum(array.nbytes for array in arrays)
+        return sum(getattr(self, name).nbytes for name in self.ARRAYS)
 
     def extend(self, messages: Sequence[MessageNode]) -> None:
         """Add the next turns of the tenant (positions `len(self)`, `len(self) + 1`, ...), in

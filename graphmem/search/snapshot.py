@@ -33,7 +33,7 @@ from graphmem.search.projection import EdgeWeights, GraphProjection, with_room
 from graphmem.search.rerank import TurnContext
 
 SNAPSHOT_FORMAT = 2  # 2: with the turn context
-_TURN_ARRAYS = ("previous", "following", "session", "words", "first_person")  # TurnContext's, with has_photo
+_TURN_ARRAYS = tuple(name for name in TurnContext.ARRAYS if name != "has_photo")  # its integers; has_photo is bool
 _ARRAYS = ("links", "link_weights", "message_vertices", "lengths", "indptr", "docs", "tfs", "asking", "has_photo",
            *_TURN_ARRAYS)
 # int64 in the index, int32 in a snapshot
