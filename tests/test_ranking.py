@@ -324,6 +324,27 @@ def test_the_question_is_encoded_beside_the_graph_work_and_ranks_as_if_encoded_f
         assert [[h.source_id for h in memory.search(q, k=10)] for q in questions] == overlapped
 
 
+def test_a_process_forked_after_a_query_encodes_its_own_questions(tmp_path):
+    """A child forked from a process that has queried (a pre-forking server, a multiprocessing
+    pool) has no question-encoding thread of its parent's; its queries still run."""
+    import multiprocessing
+
+    with Memory(Config(path=tmp_path / "m.db", embeddings="minilm")) as memory:
+        memory.ingest(SAMPLE)
+        expected = [h.source_id for h in memory.search("Who adopted a beagle?", k=5)]
+        context = multiprocessing.get_context("fork")
+        answers = context.Queue()
+        child = context.Process(target=lambda: answers.put([h.source_id for h in memory.search("Who adopted a beagle?", k=5)]))
+        child.start()
+        try:
+            assert answers.get(timeout=120) == expected  # a deadlocked child never answers
+        finally:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.kill()
+        assert child.exitcode == 0
+
+
 def test_the_dense_boost_lifts_messages_near_the_question_and_keeps_the_graph_order_among_equals():
     graph = np.array([1.0, 0.9, 0.5, 0.0])
     cosine = np.array([0.1, 0.8, 0.1, 0.9])

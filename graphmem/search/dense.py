@@ -175,3 +175,8 @@ class DenseIndex:
 def _question_encoders() -> ThreadPoolExecutor:
     """The process's threads that encode questions (one per core; started when first needed)."""
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="graphmem-question")
+
+
+# A forked child has none of its parent's threads, but would inherit the executor that counts them
+# as idle, and wait forever for a question it queued: it makes its own.
+os.register_at_fork(after_in_child=_question_encoders.cache_clear)
