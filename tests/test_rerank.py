@@ -78,6 +78,7 @@ def test_a_tree_of_one_leaf_adds_its_value():
     rows = np.zeros((2, len(FEATURES)))
     rows[1, 3] = 0.9
     assert model.predict(rows).tolist() == [-0.75, 1.25]
+    assert model.predict(rows[:0]).shape == (0,)
 
 
 @pytest.mark.parametrize("embeddings", ["none", "wordllama", "minilm"])

@@ -199,9 +199,10 @@ class TreeEnsemble:
         walk took a round of gathers per level (a quarter of a query's time).
         """
         layout = self._layout
-        count, trees = len(rows), len(self.leaf_value)
+        trees, nodes = self.split_feature.shape
         goes_right = rows[:, layout.feature] > layout.threshold  # (rows, trees x nodes)
-        kept = np.bitwise_and.reduce(np.where(goes_right, layout.mask, _ALL_LEAVES).reshape(count, trees, -1), axis=2)
+        masks = np.where(goes_right, layout.mask, _ALL_LEAVES).reshape(len(rows), trees, nodes)
+        kept = np.bitwise_and.reduce(masks, axis=2)
         exit_leaf = np.log2(kept & (~kept + np.uint64(1))).astype(np.int64)  # the lowest bit's position
         return layout.value[np.arange(trees), exit_leaf].sum(axis=1)
 
