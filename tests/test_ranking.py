@@ -324,25 +324,43 @@ def test_the_question_is_encoded_beside_the_graph_work_and_ranks_as_if_encoded_f
         assert [[h.source_id for h in memory.search(q, k=10)] for q in questions] == overlapped
 
 
+_FORKING_APPLICATION = """
+import json, os, sys
+from pathlib import Path
+from graphmem import Config, Memory
+
+with Memory(Config(path=Path(sys.argv[1]), embeddings="minilm")) as memory:
+    before = [h.source_id for h in memory.search("Who adopted a beagle?", k=5)]
+    reader, writer = os.pipe()
+    if os.fork() == 0:
+        try:
+            os.write(writer, json.dumps([h.source_id for h in memory.search("Who adopted a beagle?", k=5)]).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    answer = b""
+    while chunk := os.read(reader, 65536):
+        answer += chunk
+    print(json.dumps({"parent": before, "child": json.loads(answer)}))
+"""
+
+
 def test_a_process_forked_after_a_query_encodes_its_own_questions(tmp_path):
     """A child forked from a process that has queried (a pre-forking server, a multiprocessing
-    pool) has no question-encoding thread of its parent's; its queries still run."""
-    import multiprocessing
+    pool) has no question-encoding thread of its parent's; its queries still run. In a process of
+    its own, so that nothing else of the test run's is forked along."""
+    import json
+    import subprocess
+    import sys
 
     with Memory(Config(path=tmp_path / "m.db", embeddings="minilm")) as memory:
         memory.ingest(SAMPLE)
-        expected = [h.source_id for h in memory.search("Who adopted a beagle?", k=5)]
-        context = multiprocessing.get_context("fork")
-        answers = context.Queue()
-        child = context.Process(target=lambda: answers.put([h.source_id for h in memory.search("Who adopted a beagle?", k=5)]))
-        child.start()
-        try:
-            assert answers.get(timeout=120) == expected  # a deadlocked child never answers
-        finally:
-            child.join(timeout=10)
-            if child.is_alive():
-                child.kill()
-        assert child.exitcode == 0
+    # a deadlocked child never answers, and its parent waits on the pipe until the timeout
+    run = subprocess.run([sys.executable, "-c", _FORKING_APPLICATION, str(tmp_path / "m.db")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    answers = json.loads(run.stdout.splitlines()[-1])
+    assert answers["child"] == answers["parent"] and len(answers["parent"]) == 5
 
 
 def test_the_dense_boost_lifts_messages_near_the_question_and_keeps_the_graph_order_among_equals():
