@@ -349,17 +349,24 @@ def test_a_process_forked_after_a_query_encodes_its_own_questions(tmp_path):
     """A child forked from a process that has queried (a pre-forking server, a multiprocessing
     pool) has no question-encoding thread of its parent's; its queries still run. In a process of
     its own, so that nothing else of the test run's is forked along."""
+    import contextlib
     import json
+    import os
+    import signal
     import subprocess
     import sys
 
     with Memory(Config(path=tmp_path / "m.db", embeddings="minilm")) as memory:
         memory.ingest(SAMPLE)
-    # a deadlocked child never answers, and its parent waits on the pipe until the timeout
-    run = subprocess.run([sys.executable, "-c", _FORKING_APPLICATION, str(tmp_path / "m.db")],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    answers = json.loads(run.stdout.splitlines()[-1])
+    application = subprocess.Popen([sys.executable, "-c", _FORKING_APPLICATION, str(tmp_path / "m.db")],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:  # a deadlocked child never answers, and its parent waits on the pipe until the timeout
+        out, err = application.communicate(timeout=300)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(application.pid, signal.SIGKILL)  # whatever of it is left: the application, a child it forked
+    assert application.returncode == 0, err
+    answers = json.loads(out.splitlines()[-1])
     assert answers["child"] == answers["parent"] and len(answers["parent"]) == 5
 
 
