@@ -4,6 +4,7 @@ the features the engine hands it, and the leave-one-conversation-out protocol.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -62,12 +63,17 @@ def test_a_model_survives_its_json_and_a_model_over_other_features_is_refused(tm
     rows = np.random.default_rng(2).normal(size=(50, len(FEATURES)))
     again = TreeEnsemble.from_json(model.to_json(note="test"))
     assert np.array_equal(again.predict(rows), model.predict(rows))
+    assert again.candidates == model.candidates == 20  # what each question of the examples had
     document = json.loads(model.to_json())
     document["features"] = document["features"][::-1]
     with pytest.raises(ConfigError, match=r"ranker\.json: the model's features"):
         TreeEnsemble.from_json(json.dumps(document), "ranker.json")
     with pytest.raises(ConfigError, match="not a reranking model"):
         TreeEnsemble.from_json('{"features": []}', "broken.json")
+    document = json.loads(model.to_json())
+    document["candidates"] = 0
+    with pytest.raises(ConfigError, match=r"ranker\.json: candidates is 0"):
+        TreeEnsemble.from_json(json.dumps(document), "ranker.json")
 
 
 def test_a_tree_of_one_leaf_adds_its_value():
@@ -153,6 +159,27 @@ def test_search_orders_the_graphs_candidates_by_the_model_and_keeps_the_rest_bel
     assert expected != graph[: len(candidates)]  # the model did reorder
     scores = [h.score for h in hits]
     assert scores[0] == 1.0 and scores == sorted(scores, reverse=True)
+
+
+def test_the_engine_reranks_as_many_candidates_as_the_model_was_trained_on_unless_told(tmp_path, monkeypatch):
+    import graphmem.search.engine as engine
+
+    question = "Which musical instrument is Ben studying?"
+    with Memory(Config(path=tmp_path / "m.db")) as memory:
+        memory.ingest(SAMPLE)
+        index = memory.index()
+        shipped = bundled_model("none")
+        assert len(rerank_features(index, question)[0]) == min(shipped.candidates, len(index.messages))
+        monkeypatch.setattr(engine, "bundled_model", lambda embeddings: replace(shipped, candidates=4))
+        assert len(rerank_features(index, question)[0]) == 4
+        assert len(rerank_features(index, question, SearchSettings(rerank_candidates=6))[0]) == 6
+        hits = [h.source_id for h in memory.search(question, k=10)]
+        candidates = rerank_features(index, question)[0]
+        graph = [h.source_id for h in memory.search(question, k=10, settings=SearchSettings(rerank=False))]
+        assert hits[4:] == graph[4:]  # below the 4 reranked, the graph's order
+        assert set(hits[:4]) == {index.messages[i].source_id for i in candidates}
+    with pytest.raises(ConfigError, match="rerank_candidates is 0"):
+        SearchSettings(rerank_candidates=0)
 
 
 def test_with_embeddings_a_question_sharing_no_word_with_the_tenant_is_answered_by_its_nearest_turns(tmp_path):

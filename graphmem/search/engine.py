@@ -26,7 +26,9 @@ from graphmem.search.linking import EntityLinker
 from graphmem.search.question import (
     absolute_time_constraint, asked_category_members, asked_entity_type, only_asks, without_names,
 )
-from graphmem.search.rerank import QuestionSignals, TurnContext, bundled_model, candidate_features, features
+from graphmem.search.rerank import (
+    QuestionSignals, TreeEnsemble, TurnContext, bundled_model, candidate_features, features,
+)
 from graphmem.search.scores import top_k
 from graphmem.search.projection import (
     PPR_TOLERANCE,
@@ -106,13 +108,17 @@ class SearchSettings:
     type_seed_weight: float = 0.3
     # The graph's best `rerank_candidates` are reordered by the learned reranker (`rerank.py`):
     # trained on both dev sets, it raised R@10 on each conversation held out of its training (README).
+    # None: as many as the model was trained to reorder (100; 150 with MiniLM, whose cosines lift
+    # evidence the graph ranks lower).
     rerank: bool = True
-    rerank_candidates: int = 100
+    rerank_candidates: int | None = None
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
         if unknown or not self.channels:
             raise ConfigError(f"unknown ranking channel(s) {unknown}; choose from {', '.join(CHANNELS)}")
+        if self.rerank_candidates is not None and self.rerank_candidates < 1:
+            raise ConfigError(f"rerank_candidates is {self.rerank_candidates}; rerank at least 1 turn, or leave it unset")
 
 
 @dataclass
@@ -386,7 +392,7 @@ def _head_features(
     index: GroupIndex, ranking: list[tuple[int, float]], signals: QuestionSignals, settings: SearchSettings
 ) -> tuple[np.ndarray, np.ndarray]:
     """The best `rerank_candidates` of a graph ranking (positions) and their reranking features."""
-    candidates = np.array([i for i, _ in ranking[: settings.rerank_candidates]], dtype=np.int64)
+    candidates = np.array([i for i, _ in ranking[: _rerank_count(index, settings)]], dtype=np.int64)
     return candidates, candidate_features(candidates, signals, index.turn_context())
 
 
@@ -495,9 +501,10 @@ def _reranked(
 
     Their scores become exp(model score - the best's), so the best is 1 as before; the turns after
     them keep their order, scaled to stay below the last reranked one."""
-    head, tail = ranking[: settings.rerank_candidates], ranking[settings.rerank_candidates :]
+    count = _rerank_count(index, settings)
+    head, tail = ranking[:count], ranking[count:]
     candidates, rows = _head_features(index, ranking, signals, settings)
-    scores = bundled_model(index.dense.model if index.dense is not None else "none").predict(rows)
+    scores = _reranker(index).predict(rows)
     order = np.argsort(-scores, kind="stable")
     relative = np.exp(scores[order] - scores[order[0]])
     reranked = [(int(candidates[j]), float(value)) for j, value in zip(order, relative)]
@@ -505,6 +512,16 @@ def _reranked(
         scale = reranked[-1][1] / head[-1][1]
         reranked += [(i, score * scale) for i, score in tail]
     return reranked
+
+
+def _reranker(index: GroupIndex) -> TreeEnsemble:
+    """The shipped reranking model for the index's embeddings."""
+    return bundled_model(index.dense.model if index.dense is not None else "none")
+
+
+def _rerank_count(index: GroupIndex, settings: SearchSettings) -> int:
+    """How many of the graph's best turns are reranked: as set, or as many as the model was trained on."""
+    return settings.rerank_candidates or _reranker(index).candidates
 
 
 def _path(index: GroupIndex, seeds: dict[int, float], message: int) -> tuple[str, ...]:

@@ -187,6 +187,10 @@ class TreeEnsemble:
     left: np.ndarray  # (trees, nodes)
     right: np.ndarray  # (trees, nodes)
     leaf_value: np.ndarray  # (trees, leaves)
+    # How many of the graph's best turns it was trained to reorder: the engine reorders as many
+    # (`SearchSettings.rerank_candidates` unset), since its features (rank, scores relative to
+    # the best) mean what they meant in training only over the same span.
+    candidates: int = 100
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """The score of each row of `rows` (columns `features`), every row in every tree at once.
@@ -214,6 +218,7 @@ class TreeEnsemble:
         """The model as a JSON document (plus any `about` entries: how it was trained, its scores)."""
         return json.dumps({
             **about,
+            "candidates": self.candidates,
             "features": list(self.features),
             "trees": [
                 {"split_feature": f.tolist(), "threshold": t.tolist(), "left": lo.tolist(), "right": r.tolist(),
@@ -223,7 +228,7 @@ class TreeEnsemble:
         }, indent=1)
 
     @classmethod
-    def from_trees(cls, features: Sequence[str], trees: Sequence[dict[str, list]]) -> TreeEnsemble:
+    def from_trees(cls, features: Sequence[str], trees: Sequence[dict[str, list]], candidates: int = 100) -> TreeEnsemble:
         """An ensemble from per-tree node lists, padded to one array per field."""
         nodes = max([len(t["split_feature"]) for t in trees] + [1])
         leaves = max([len(t["leaf_value"]) for t in trees] + [1])
@@ -235,6 +240,7 @@ class TreeEnsemble:
         return cls(
             tuple(features), pad("split_feature", nodes, np.int64), pad("threshold", nodes, np.float64),
             pad("left", nodes, np.int64), pad("right", nodes, np.int64), pad("leaf_value", leaves, np.float64),
+            candidates,
         )
 
     @classmethod
@@ -243,10 +249,12 @@ class TreeEnsemble:
         `expected`, is a ConfigError."""
         try:
             document = json.loads(text)
-            features, trees = document["features"], document["trees"]
-            model = cls.from_trees(features, trees)
+            features, trees, candidates = document["features"], document["trees"], document.get("candidates", 100)
+            model = cls.from_trees(features, trees, candidates)
         except (ValueError, KeyError, TypeError) as error:
             raise ConfigError(f"{source}: not a reranking model ({error})") from error
+        if not isinstance(candidates, int) or isinstance(candidates, bool) or candidates < 1:
+            raise ConfigError(f"{source}: candidates is {candidates!r}; it must be a whole number of turns, at least 1")
         if model.features != expected:
             raise ConfigError(f"{source}: the model's features {list(model.features)} are not graphmem's {list(expected)}")
         if len(trees) and (model.split_feature.min() < 0 or model.split_feature.max() >= len(expected)):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -69,7 +69,7 @@ def train_reranker(
     data = lightgbm.Dataset(examples.features, examples.relevant.astype(float), group=group_sizes,
                             feature_name=list(features(dense=width > len(FEATURES))))
     booster = lightgbm.train({**LAMBDARANK, **(params or {})}, data, rounds)
-    return from_lightgbm(booster.dump_model())
+    return replace(from_lightgbm(booster.dump_model()), candidates=int(group_sizes.max()))
 
 
 def from_lightgbm(dump: dict[str, Any]) -> TreeEnsemble:
