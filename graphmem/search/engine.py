@@ -108,8 +108,8 @@ class SearchSettings:
     type_seed_weight: float = 0.3
     # The graph's best `rerank_candidates` are reordered by the learned reranker (`rerank.py`):
     # trained on both dev sets, it raised R@10 on each conversation held out of its training (README).
-    # None: as many as the model was trained to reorder (100; 150 with MiniLM, whose cosines lift
-    # evidence the graph ranks lower).
+    # None: as many as the model was trained to reorder (100; all 200 of `candidates` with MiniLM,
+    # whose cosines lift evidence the graph ranks lower).
     rerank: bool = True
     rerank_candidates: int | None = None
 
