@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -385,14 +386,14 @@ def rerank_features(
     ranked = _channel_rankings(index, query, settings, with_signals=True)
     if ranked.signals is None or not ranked.rankings.get("ppr"):
         return np.zeros(0, dtype=np.int64), np.zeros((0, len(features(index.dense is not None))))
-    return _head_features(index, ranked.rankings["ppr"], ranked.signals, settings)
+    return _head_features(index, ranked.rankings["ppr"], ranked.signals, _rerank_count(index, settings))
 
 
 def _head_features(
-    index: GroupIndex, ranking: list[tuple[int, float]], signals: QuestionSignals, settings: SearchSettings
+    index: GroupIndex, ranking: list[tuple[int, float]], signals: QuestionSignals, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The best `rerank_candidates` of a graph ranking (positions) and their reranking features."""
-    candidates = np.array([i for i, _ in ranking[: _rerank_count(index, settings)]], dtype=np.int64)
+    """The best `count` of a graph ranking (positions) and their reranking features."""
+    candidates = np.array([i for i, _ in ranking[:count]], dtype=np.int64)
     return candidates, candidate_features(candidates, signals, index.turn_context())
 
 
@@ -408,7 +409,7 @@ class _Ranked:
 
 
 def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *, with_signals: bool) -> _Ranked:
-    cosines = _Cosines(index, query)  # first: the question's encoding overlaps all that follows
+    cosines = _Cosines(index, query, settings.candidates)  # first: the encoding overlaps all that follows
     linked = index.linker.link(query)
     lexical_query = _lexical_query(query, linked, index, settings)
     bm25 = index.lexical.scores(lexical_query)
@@ -417,13 +418,13 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *
     if "bm25" in settings.channels:
         rankings["bm25"] = lexical
     if "dense" in settings.channels:
-        rankings["dense"] = cosines.nearest(settings.candidates)
+        rankings["dense"] = cosines.nearest
     reranked = settings.rerank and "ppr" in settings.channels
     # With the reranker, the cosines enter through its features only, read after the graph's walk.
     graph_similarity = None if reranked else cosines.values()
-    seeds = _seeds(index, lexical, [] if reranked else cosines.nearest(settings.candidates), linked, settings)
+    seeds = _seeds(index, lexical, [] if reranked else cosines.nearest, linked, settings)
     if reranked and not seeds:  # nothing in the question reaches the graph but its meaning: its nearest turns do
-        seeds = _seeds(index, lexical, cosines.nearest(settings.candidates), linked, settings)
+        seeds = _seeds(index, lexical, cosines.nearest, linked, settings)
     projection = index.projection
     asked = asked_entity_type(query)
     typed = _typed_entities(index, asked) if asked is not None else []  # for the seeds and the prior
@@ -455,22 +456,25 @@ def _channel_rankings(index: GroupIndex, query: str, settings: SearchSettings, *
 
 
 class _Cosines:
-    """Every turn's cosine to the question, when embeddings are configured (else None).
+    """Every turn's cosine to the question, when embeddings are configured (else None), and the
+    `k` nearest turns.
 
     The question's encoding starts when this is made and runs beside the graph's work
     (`DenseIndex.similarities_soon`); `values` waits for it. The sentence model reads the
     question without the participants' names."""
 
-    def __init__(self, index: GroupIndex, query: str):
+    def __init__(self, index: GroupIndex, query: str, k: int):
         dense = index.dense
         self._pending = dense.similarities_soon(without_names(query, _participant_names(index))) if dense else None
+        self._k = k
 
     def values(self) -> np.ndarray | None:
         return self._pending.result() if self._pending is not None else None
 
-    def nearest(self, k: int) -> list[tuple[int, float]]:
+    @cached_property
+    def nearest(self) -> list[tuple[int, float]]:
         similarity = self.values()
-        return top_k(similarity, k) if similarity is not None else []
+        return top_k(similarity, self._k) if similarity is not None else []
 
 
 def _participant_names(index: GroupIndex) -> list[str]:
@@ -503,7 +507,7 @@ def _reranked(
     them keep their order, scaled to stay below the last reranked one."""
     count = _rerank_count(index, settings)
     head, tail = ranking[:count], ranking[count:]
-    candidates, rows = _head_features(index, ranking, signals, settings)
+    candidates, rows = _head_features(index, ranking, signals, count)
     scores = _reranker(index).predict(rows)
     order = np.argsort(-scores, kind="stable")
     relative = np.exp(scores[order] - scores[order[0]])
