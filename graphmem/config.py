@@ -68,8 +68,8 @@ class Config(BaseSettings):
     # pool with a thread per core stalls whenever other work holds a core (tail latency x100).
     query_threads: int = Field(1, ge=1)
     # Optional dense channel; the default path needs no embeddings. "wordllama" (graphmem[embeddings])
-    # is cheap; "minilm" (graphmem[minilm] and its model package) costs ~15 ms a message to index and
-    # ~8 ms a question, and ranks best on conversations never trained on (README, "With embeddings").
+    # is cheap; "minilm" (graphmem[minilm] and its model package) costs ~10 ms a message to index and
+    # ~4 ms a question, and ranks best on conversations never trained on (README, "With embeddings").
     embeddings: Literal["none", "wordllama", "minilm"] = "none"
 
     # The per-process cache of tenants' query indexes: least recently used tenants are dropped
@@ -79,7 +79,7 @@ class Config(BaseSettings):
     # A tenant of at least this many messages keeps a snapshot of its query index in the store, so
     # a process's first query (or one after eviction or consolidation) loads the index instead of
     # building it (about 5 s at 100,000 messages; README, "Deployment"). None: 10,000, or 300 with
-    # embeddings = "minilm", whose builds embed every turn (about 15 ms each).
+    # embeddings = "minilm", whose builds embed every turn (about 10 ms each).
     index_snapshots: bool = True
     index_snapshot_min_messages: int | None = Field(None, ge=1)
 

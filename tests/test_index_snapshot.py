@@ -72,7 +72,7 @@ def test_an_embedded_snapshot_restores_its_vectors_and_serves_only_its_own_model
 
 def test_a_process_rebuilding_after_a_consolidation_takes_the_embeddings_from_the_outdated_snapshot(tmp_path, monkeypatch):
     """A consolidation outdates every snapshot; a process that then builds the index embeds none of
-    the turns the old snapshot holds (MiniLM: about 15 ms each), only what is new."""
+    the turns the old snapshot holds (MiniLM: about 10 ms each), only what is new."""
     import graphmem.search.dense as dense
 
     embedded: list[str] = []

@@ -276,7 +276,7 @@ def test_optional_dense_channel_embeds_incrementally(tmp_path, embeddings):
 
 def test_a_rebuild_after_consolidation_embeds_no_turn_the_replaced_index_held(tmp_path, monkeypatch):
     """Consolidation is not an append, so the next query rebuilds the index; MiniLM spends about
-    15 ms a turn, so the texts the replaced index embedded are taken from it, not embedded again."""
+    10 ms a turn, so the texts the replaced index embedded are taken from it, not embedded again."""
     import graphmem.search.dense as dense
 
     embedded: list[str] = []
@@ -297,7 +297,7 @@ def test_a_rebuild_after_consolidation_embeds_no_turn_the_replaced_index_held(tm
 
 
 def test_the_question_is_encoded_beside_the_graph_work_and_ranks_as_if_encoded_first(tmp_path, monkeypatch):
-    """MiniLM's 8 ms a question runs on a worker thread while the graph is walked; the ranking is
+    """MiniLM's 4 ms a question runs on a worker thread while the graph is walked; the ranking is
     the one the cosines computed up front give."""
     import threading
     from concurrent.futures import Future

