@@ -3,7 +3,8 @@ embedding a question (every query), on the dev sets' own texts.
 
     .venv/bin/python bench/embeddings.py [--locomo FILE] [--realtalk DIR] [--questions N] [--threads N]
 
-Runs with `--threads` native threads (default 1: what a query gets, `Config.query_threads`). Prints
+Runs with `--threads` BLAS threads for numpy (default 1: what a query gets, `Config.query_threads`);
+MiniLM's ONNX Runtime session always runs on the calling thread alone. Prints
 one row per model that is installed (wordllama: graphmem[embeddings]; MiniLM: graphmem[minilm] and
 its model's files, README "With embeddings").
 """

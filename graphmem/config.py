@@ -66,6 +66,7 @@ class Config(BaseSettings):
     max_message_chars: int = Field(DEFAULT_MAX_MESSAGE_CHARS, ge=1)
     # Native thread pools (OpenMP, BLAS) a query may use. One by default: a query is small, and a
     # pool with a thread per core stalls whenever other work holds a core (tail latency x100).
+    # (MiniLM's ONNX Runtime session runs on one thread, always.)
     query_threads: int = Field(1, ge=1)
     # Optional dense channel; the default path needs no embeddings. "wordllama" (graphmem[embeddings])
     # is cheap; "minilm" (graphmem[minilm] and its model package) costs ~10 ms a message to index and
