@@ -60,8 +60,9 @@ class _GraphWriter:
     """Appends ONNX nodes and their constants; each method returns the name of its output.
 
     Weight matrices and vectors stay numpy arrays (`arrays`), which the graph names as external
-    data: the session is handed them as they are, so no copy of the weights is serialised, parsed
-    and kept. Scalars and shapes are written into the graph, where shape inference reads them."""
+    data: the session copies them once into buffers of its own, where a serialised graph holding
+    them would be parsed into a second copy and kept (100 MB more in a process). Scalars and shapes
+    are written into the graph, where shape inference reads them."""
 
     def __init__(self, weights: dict[str, np.ndarray]):
         self.weights = weights
