@@ -173,6 +173,10 @@ def candidate_features(candidates: np.ndarray, signals: QuestionSignals, turns: 
     return np.column_stack(columns).reshape(len(candidates), len(columns))
 
 
+UNRECORDED_CANDIDATES = 100
+"""What a model file that records no count was trained to reorder (every model before the count was recorded)."""
+
+
 @dataclass(frozen=True)
 class TreeEnsemble:
     """Regression trees whose summed leaf values score a candidate (higher ranks first).
@@ -190,7 +194,7 @@ class TreeEnsemble:
     # How many of the graph's best turns it was trained to reorder: the engine reorders as many
     # (`SearchSettings.rerank_candidates` unset), since its features (rank, scores relative to
     # the best) mean what they meant in training only over the same span.
-    candidates: int = 100
+    candidates: int = UNRECORDED_CANDIDATES
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """The score of each row of `rows` (columns `features`), every row in every tree at once.
@@ -228,7 +232,8 @@ class TreeEnsemble:
         }, indent=1)
 
     @classmethod
-    def from_trees(cls, features: Sequence[str], trees: Sequence[dict[str, list]], candidates: int = 100) -> TreeEnsemble:
+    def from_trees(cls, features: Sequence[str], trees: Sequence[dict[str, list]],
+                   candidates: int = UNRECORDED_CANDIDATES) -> TreeEnsemble:
         """An ensemble from per-tree node lists, padded to one array per field."""
         nodes = max([len(t["split_feature"]) for t in trees] + [1])
         leaves = max([len(t["leaf_value"]) for t in trees] + [1])
@@ -249,7 +254,8 @@ class TreeEnsemble:
         `expected`, is a ConfigError."""
         try:
             document = json.loads(text)
-            features, trees, candidates = document["features"], document["trees"], document.get("candidates", 100)
+            features, trees = document["features"], document["trees"]
+            candidates = document.get("candidates", UNRECORDED_CANDIDATES)
             model = cls.from_trees(features, trees, candidates)
         except (ValueError, KeyError, TypeError) as error:
             raise ConfigError(f"{source}: not a reranking model ({error})") from error
